@@ -1,0 +1,203 @@
+"""Django settings: one complete module, every deploy-specific value from the environment.
+
+Values come from environment variables or an optional ``.env`` file beside
+``manage.py``. The defaults need nothing but Python: SQLite for the database
+and a SQLite file as the Celery broker. ``SHOP_ENV=production`` switches on the
+production checks and security defaults.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SHOP_ENV = env.str("SHOP_ENV", default="development")
+if SHOP_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured("SHOP_ENV must be development, test or production.")
+PRODUCTION = SHOP_ENV == "production"
+
+# Only good for a laptop: production refuses to start with it.
+DEFAULT_SECRET_KEY = "django-insecure-dev-only-0c7f5a1e9b2d4e6f8a0b1c2d3e4f5a6b"  # noqa: S105 - public on purpose, refused in production
+SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=SHOP_ENV == "development")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+if PRODUCTION and SECRET_KEY == DEFAULT_SECRET_KEY:
+    raise ImproperlyConfigured("Set SECRET_KEY: production refuses the built-in development key.")
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("Set DEBUG=False: production refuses to run with DEBUG on.")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "shop",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database ---------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, the worker and beat share one SQLite file: WAL lets readers
+    # run beside a writer, IMMEDIATE takes the write lock up front so two writers
+    # queue instead of failing, and the timeout is how long they queue.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Redis, cache and Celery ------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# kombu's SQLAlchemy transport keeps the queue in a SQLite file, so the default
+# set-up needs no broker server; Redis takes over when REDIS_URL is set.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_IGNORE_RESULT = True
+# Acknowledge a message only after its task ran, and give it back to the queue
+# if the worker process dies, so no task is lost; tasks are written to be safe
+# when run twice (the order submit task claims its order first).
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-late
+CELERY_TASK_ACKS_LATE = True
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-reject-on-worker-lost
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per worker process: a long task does not sit on others.
+# https://docs.celeryq.dev/en/stable/userguide/optimizing.html#prefetch-limits
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task that hangs is stopped; above any upstream timeout so it never cuts one.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-time-limit
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+# With Redis, an unacknowledged message is handed out again after this long; it
+# must outlast the longest countdown or ETA, or the task would run twice.
+# https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=6 * 3600)}
+# https://django-celery-beat.readthedocs.io/en/latest/
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Upstream panels --------------------------------------------------------------
+PANEL_CONNECT_TIMEOUT = env.float("PANEL_CONNECT_TIMEOUT", default=5.0)
+PANEL_READ_TIMEOUT = env.float("PANEL_READ_TIMEOUT", default=30.0)
+# A reply larger than this is treated as broken, not read into memory.
+PANEL_MAX_RESPONSE_BYTES = env.int("PANEL_MAX_RESPONSE_BYTES", default=32 * 1024 * 1024)
+# Default intervals, in seconds, of the periodic tasks; admins change them later
+# in Django admin (Periodic tasks), where they are stored.
+CATALOGUE_SYNC_INTERVAL = env.int("CATALOGUE_SYNC_INTERVAL", default=3600)
+BALANCE_POLL_INTERVAL = env.int("BALANCE_POLL_INTERVAL", default=300)
+ORDER_POLL_INTERVAL = env.int("ORDER_POLL_INTERVAL", default=60)
+UPSTREAM_CALL_PRUNE_INTERVAL = env.int("UPSTREAM_CALL_PRUNE_INTERVAL", default=24 * 3600)
+UPSTREAM_CALL_RETENTION_DAYS = env.int("UPSTREAM_CALL_RETENTION_DAYS", default=30)
+
+# Fernet keys that encrypt provider API keys at rest; the first encrypts, all
+# decrypt, so a key can be rotated. By default one is derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+# The sandbox provider that the default set-up resells from.
+SANDBOX_HOST = env.str("SANDBOX_HOST", default="127.0.0.1")
+SANDBOX_PORT = env.int("SANDBOX_PORT", default=8001)
+SANDBOX_API_KEY = env.str("SANDBOX_API_KEY", default="sandbox-demo-key")
+SANDBOX_STAGE_SECONDS = env.float("SANDBOX_STAGE_SECONDS", default=10.0)
+SANDBOX_SEED = env.int("SANDBOX_SEED", default=1)
+
+SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")
+
+# Auth, i18n, static -----------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# Security: strict by default in production, each switchable by environment.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "shop.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # urllib3 logs request lines at DEBUG; keep it quiet even when LOG_LEVEL=DEBUG.
+        "urllib3": {"level": "WARNING"},
+    },
+}

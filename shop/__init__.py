@@ -1,0 +1,1 @@
+"""The storefront: providers, catalogue, customers, orders."""

@@ -1,0 +1,35 @@
+"""manage.py demo_setup: the sandbox provider, its synced catalogue, an admin and a demo customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from shop.services.catalogue import CatalogueSyncError, catalogue_sync
+from shop.services.demo import demo_provider_ensure, demo_user_ensure
+from shop.services.schedule import periodic_tasks_ensure
+
+
+class Command(BaseCommand):
+    help = "Load the demo data (safe to run again). The sandbox provider must be running for the sync."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-sync", action="store_true", help="Do not sync the sandbox catalogue.")
+
+    def handle(self, *args: Any, no_sync: bool = False, **options: Any) -> None:
+        provider = demo_provider_ensure()
+        periodic_tasks_ensure()
+        if not no_sync:
+            try:
+                catalogue_sync(provider=provider, progress=lambda message: self.stdout.write(f"[sync] {message}"))
+            except CatalogueSyncError as exc:
+                self.stderr.write(self.style.WARNING(f"[sync] {exc}"))
+        # Demo-only accounts on a local install; their passwords are printed below.
+        admin = demo_user_ensure(username="admin", password="admin-demo", superuser=True)  # noqa: S106
+        customer = demo_user_ensure(username="demo", password="demo-customer", superuser=False)  # noqa: S106
+        for label, login, where in (("Admin", admin, "/admin/"), ("Customer", customer, "/")):
+            note = "" if login.created else "  (existing account: unless its password was changed)"
+            self.stdout.write(
+                self.style.SUCCESS(f"{label} login: {login.username} / {login.password}  at http://127.0.0.1:8000{where}{note}")
+            )

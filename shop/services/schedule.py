@@ -1,0 +1,28 @@
+"""The periodic tasks beat runs, created once from settings and then edited in admin."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+# name shown in admin -> (task path, settings name of its default interval in seconds)
+PERIODIC_TASKS = {
+    "Sync provider catalogues": ("shop.tasks.catalogue_sync_all", "CATALOGUE_SYNC_INTERVAL"),
+    "Read provider balances": ("shop.tasks.provider_balance_refresh_all", "BALANCE_POLL_INTERVAL"),
+    "Prune old upstream call records": ("shop.tasks.upstream_call_prune_old", "UPSTREAM_CALL_PRUNE_INTERVAL"),
+}
+
+
+@transaction.atomic
+def periodic_tasks_ensure() -> list[str]:
+    """Create the periodic tasks that are missing; leave existing ones as admins set them."""
+    created = []
+    for name, (task, setting) in PERIODIC_TASKS.items():
+        if PeriodicTask.objects.filter(name=name).exists():
+            continue
+        every = max(1, int(getattr(settings, setting)))
+        interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.SECONDS)
+        PeriodicTask.objects.create(name=name, task=task, interval=interval)
+        created.append(name)
+    return created

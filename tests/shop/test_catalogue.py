@@ -1,0 +1,167 @@
+"""Catalogue sync against the sandbox panel over real HTTP."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from panelapi.sandbox import Fault, build_catalogue
+from shop.models import Provider, ProviderService, ServiceChange, UpstreamCall
+from shop.services.catalogue import CatalogueSyncError, catalogue_sync
+
+pytestmark = pytest.mark.django_db
+
+
+def rows(provider: Provider) -> dict[str, ProviderService]:
+    return {row.upstream_id: row for row in ProviderService.objects.filter(provider=provider)}
+
+
+def test_first_sync_creates_every_service_with_its_fields(provider, sandbox) -> None:
+    result = catalogue_sync(provider=provider)
+
+    expected = sandbox.panel.services
+    assert result.created == result.received == len(expected)
+    synced = rows(provider)
+    for service in expected:
+        row = synced[str(service.service)]
+        assert (row.name, row.type, row.category) == (service.name, service.type, service.category)
+        assert (row.rate, row.min_quantity, row.max_quantity) == (service.rate, service.min, service.max)
+        assert (row.refill, row.cancel, row.dripfeed, row.description) == (service.refill, service.cancel, service.dripfeed, service.desc)
+        assert row.is_available
+    provider.refresh_from_db()
+    assert provider.last_sync_ok is True and "new" in provider.last_sync_message
+
+
+def test_unchanged_resync_writes_nothing(provider) -> None:
+    catalogue_sync(provider=provider)
+    before = {row.pk: row.changed_at for row in ProviderService.objects.all()}
+
+    result = catalogue_sync(provider=provider)
+
+    assert (result.created, result.updated, result.vanished, result.unchanged) == (0, 0, 0, len(before))
+    assert {row.pk: row.changed_at for row in ProviderService.objects.all()} == before
+    assert not ServiceChange.objects.exists()
+
+
+def test_changed_rate_min_max_are_updated_and_logged(provider, sandbox) -> None:
+    catalogue_sync(provider=provider)
+    first = sandbox.panel.services[0]
+    sandbox.panel.replace_service(first.service, rate=first.rate + Decimal("0.15"), min=first.min + 5, max=first.max * 2)
+
+    result = catalogue_sync(provider=provider)
+
+    assert (result.updated, result.created, result.vanished) == (1, 0, 0)
+    row = rows(provider)[str(first.service)]
+    assert (row.rate, row.min_quantity, row.max_quantity) == (first.rate + Decimal("0.15"), first.min + 5, first.max * 2)
+    logged = {change.field: (change.old_value, change.new_value) for change in row.changes.all()}
+    assert logged == {
+        "rate": (str(first.rate.quantize(Decimal("0.00000001"))), str((first.rate + Decimal("0.15")).quantize(Decimal("0.00000001")))),
+        "min_quantity": (str(first.min), str(first.min + 5)),
+        "max_quantity": (str(first.max), str(first.max * 2)),
+    }
+
+
+def test_name_change_updates_without_a_log_entry(provider, sandbox) -> None:
+    catalogue_sync(provider=provider)
+    first = sandbox.panel.services[0]
+    sandbox.panel.replace_service(first.service, name="Renamed service")
+
+    assert catalogue_sync(provider=provider).updated == 1
+    assert rows(provider)[str(first.service)].name == "Renamed service"
+    assert not ServiceChange.objects.exists()
+
+
+def test_vanished_service_is_marked_unavailable_not_deleted_and_can_return(provider, sandbox) -> None:
+    catalogue_sync(provider=provider)
+    gone = sandbox.panel.services[1]
+    sandbox.panel.remove_service(gone.service)
+
+    assert catalogue_sync(provider=provider).vanished == 1
+    row = rows(provider)[str(gone.service)]
+    assert not row.is_available and row.vanished_at is not None
+    assert catalogue_sync(provider=provider).vanished == 0  # already gone: not counted again
+
+    sandbox.panel.replace_service(gone)
+    assert catalogue_sync(provider=provider).returned == 1
+    row.refresh_from_db()
+    assert row.is_available and row.vanished_at is None
+    assert [(c.old_value, c.new_value) for c in row.changes.filter(field="is_available").order_by("id")] == [
+        ("True", "False"),
+        ("False", "True"),
+    ]
+
+
+def test_new_service_upstream_is_added(provider, sandbox) -> None:
+    catalogue_sync(provider=provider)
+    extra = build_catalogue(size=len(sandbox.panel.services) + 1, seed=3)[-1]
+    sandbox.panel.replace_service(extra)
+
+    result = catalogue_sync(provider=provider)
+
+    assert result.created == 1
+    assert str(extra.service) in rows(provider)
+
+
+@pytest.mark.parametrize("kind", ["html", "error500", "malformed", "drop"])
+def test_garbage_or_no_answer_changes_nothing_and_says_why(provider, sandbox, kind: str) -> None:
+    catalogue_sync(provider=provider)
+    before = list(ProviderService.objects.order_by("pk").values())
+    sandbox.panel.add_fault(Fault(kind=kind, action="services"))
+
+    with pytest.raises(CatalogueSyncError, match="Nothing was changed"):
+        catalogue_sync(provider=provider)
+
+    assert list(ProviderService.objects.order_by("pk").values()) == before
+    provider.refresh_from_db()
+    assert provider.last_sync_ok is False
+    assert "Nothing was changed" in provider.last_sync_message
+    call = UpstreamCall.objects.filter(action="services").first()
+    assert call.outcome == "unknown" and call.error
+
+
+def test_empty_list_does_not_mark_everything_gone(provider, sandbox) -> None:
+    catalogue_sync(provider=provider)
+    sandbox.panel.set_catalogue([])
+
+    with pytest.raises(CatalogueSyncError, match="no readable services"):
+        catalogue_sync(provider=provider)
+
+    assert not ProviderService.objects.filter(is_available=False).exists()
+
+
+def test_refusal_is_recorded_with_the_panels_message(provider) -> None:
+    Provider.objects.filter(pk=provider.pk).update()  # keep the row, change the key below
+    provider.api_key = "wrong-key"
+    provider.save()
+
+    with pytest.raises(CatalogueSyncError, match="Invalid API key"):
+        catalogue_sync(provider=provider)
+    assert UpstreamCall.objects.get().outcome == "refused"
+
+
+def _queries_for(provider, sandbox, size: int) -> tuple[int, int]:
+    """Queries of a first sync and of an unchanged re-sync of a ``size``-service catalogue."""
+    ProviderService.objects.all().delete()
+    sandbox.panel.set_catalogue(build_catalogue(size=size, seed=1))
+    with CaptureQueriesContext(connection) as first:
+        catalogue_sync(provider=provider)
+    with CaptureQueriesContext(connection) as again:
+        catalogue_sync(provider=provider)
+    return len(first), len(again)
+
+
+def test_query_count_grows_by_batches_not_by_services(provider, sandbox) -> None:
+    small_first, small_again = _queries_for(provider, sandbox, 30)
+    large_first, large_again = _queries_for(provider, sandbox, 900)
+    assert large_again == small_again <= 6
+    # SQLite caps the variables of one statement, so its insert batches are
+    # smaller; still far fewer queries than services.
+    assert large_first - small_first <= 900 // 50
+
+
+@pytest.mark.postgres
+def test_query_count_is_constant_within_a_batch_on_postgres(provider, sandbox) -> None:
+    assert _queries_for(provider, sandbox, 30) == _queries_for(provider, sandbox, 1000)
