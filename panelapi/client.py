@@ -280,10 +280,11 @@ class PanelClient:
             raise PanelRefused(self._redact(message), action=action, http_status=status)
         if status == 429:
             raise PanelRateLimited(f"{action}: the panel is rate limiting (HTTP 429)", action=action, http_status=status)
+        kind = "an HTML page" if raw.lstrip()[:1] == b"<" else "a reply that is not JSON"
         if status >= 300 or status < 200:
-            raise PanelBadResponse(f"{action}: HTTP {status} from the panel", action=action, http_status=status)
+            detail = f" with {kind}" if data is _NOT_JSON else ""
+            raise PanelBadResponse(f"{action}: HTTP {status} from the panel{detail}", action=action, http_status=status)
         if data is _NOT_JSON:
-            kind = "an HTML page" if raw.lstrip()[:1] == b"<" else "a reply that is not JSON"
             raise PanelBadResponse(f"{action}: the panel sent {kind}", action=action, http_status=status)
         if data is None:
             raise PanelBadResponse(f"{action}: the panel sent an empty reply", action=action, http_status=status)

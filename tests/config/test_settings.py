@@ -1,0 +1,75 @@
+"""Settings come from the environment; production refuses unsafe defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOW = (
+    "import json, django; from django.conf import settings as s; django.setup();"
+    "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']),"
+    " 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG, 'read': s.PANEL_READ_TIMEOUT, 'sync': s.CATALOGUE_SYNC_INTERVAL,"
+    " 'hosts': s.ALLOWED_HOSTS}))"
+)
+
+
+def settings_with(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SHOP_ENV", "DEBUG", "SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "-c", SHOW],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_defaults_need_nothing_but_python() -> None:
+    result = settings_with()
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["db"] == "django.db.backends.sqlite3"
+    assert values["broker"].startswith("sqla+sqlite:///")
+    assert values["debug"] is True
+
+
+def test_environment_selects_postgres_redis_and_timeouts() -> None:
+    result = settings_with(
+        DATABASE_URL="postgres://u@db.example:5432/shop",
+        REDIS_URL="redis://cache.example:6379/1",
+        PANEL_READ_TIMEOUT="12.5",
+        CATALOGUE_SYNC_INTERVAL="900",
+        ALLOWED_HOSTS="shop.example,www.shop.example",
+    )
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert (values["db"], values["name"]) == ("django.db.backends.postgresql", "shop")
+    assert values["broker"] == "redis://cache.example:6379/1"
+    assert (values["read"], values["sync"]) == (12.5, 900)
+    assert values["hosts"] == ["shop.example", "www.shop.example"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SHOP_ENV": "production", "DEBUG": "False"}, "Set SECRET_KEY"),
+        ({"SHOP_ENV": "production", "SECRET_KEY": "x" * 50, "DEBUG": "True"}, "Set DEBUG=False"),
+    ],
+)
+def test_production_refuses_unsafe_defaults(env: dict[str, str], message: str) -> None:
+    result = settings_with(**env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_production_starts_with_a_secret_key_and_debug_off() -> None:
+    result = settings_with(SHOP_ENV="production", SECRET_KEY="x" * 50)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["debug"] is False

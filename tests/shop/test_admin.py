@@ -1,0 +1,98 @@
+"""Admin pages for providers, synced services and the audit trail."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from shop.models import Provider, ProviderService, UpstreamCall
+from tests.conftest import SANDBOX_KEY
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(admin_client):
+    return admin_client
+
+
+def test_provider_key_is_write_only(staff, provider) -> None:
+    page = staff.get(reverse("admin:shop_provider_change", args=[provider.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert SANDBOX_KEY not in html
+    assert "set (hidden)" in html
+
+
+def test_blank_key_on_edit_keeps_the_stored_key(staff, provider) -> None:
+    url = reverse("admin:shop_provider_change", args=[provider.pk])
+    form = {"name": "Renamed", "api_url": provider.api_url, "currency": "USD", "exchange_rate": "1.5", "is_active": "on", "new_api_key": ""}
+    response = staff.post(url, form)
+    assert response.status_code == 302
+    provider.refresh_from_db()
+    assert (provider.name, provider.api_key, str(provider.exchange_rate)) == ("Renamed", SANDBOX_KEY, "1.50000000")
+
+
+def test_new_key_replaces_the_stored_key(staff, provider) -> None:
+    url = reverse("admin:shop_provider_change", args=[provider.pk])
+    form = {"name": provider.name, "api_url": provider.api_url, "currency": "USD", "exchange_rate": "1", "new_api_key": "rotated-key"}
+    assert staff.post(url, form).status_code == 302
+    provider.refresh_from_db()
+    assert provider.api_key == "rotated-key"
+
+
+@pytest.mark.parametrize("url", ["ftp://panel.example/api", "javascript:alert(1)", "panel.example/api", ""])
+def test_provider_url_must_be_http_or_https(staff, url: str) -> None:
+    form = {"name": "P", "api_url": url, "currency": "USD", "exchange_rate": "1", "new_api_key": "k"}
+    response = staff.post(reverse("admin:shop_provider_add"), form)
+    assert response.status_code == 200
+    assert not Provider.objects.exists()
+    assert "errorlist" in response.content.decode()
+
+
+def test_new_provider_needs_a_key(staff) -> None:
+    form = {"name": "P", "api_url": "https://panel.example/api/v2", "currency": "USD", "exchange_rate": "1", "new_api_key": ""}
+    response = staff.post(reverse("admin:shop_provider_add"), form)
+    assert "A new provider needs its API key." in response.content.decode()
+    assert not Provider.objects.exists()
+
+
+def test_sync_now_action_reports_the_result(staff, provider) -> None:
+    response = staff.post(
+        reverse("admin:shop_provider_changelist"), {"action": "sync_now", "_selected_action": [provider.pk]}, follow=True
+    )
+    assert "services received" in response.content.decode()
+    assert ProviderService.objects.filter(provider=provider).exists()
+
+
+def test_sync_of_an_unreachable_provider_shows_a_clear_message(staff, db) -> None:
+    provider = Provider.objects.create(name="Down", api_url="http://127.0.0.1:9/api/v2", api_key="down-key")
+    response = staff.post(
+        reverse("admin:shop_provider_changelist"), {"action": "sync_now", "_selected_action": [provider.pk]}, follow=True
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Sync failed: services: could not connect to 127.0.0.1. Nothing was changed." in html
+    assert "down-key" not in html
+
+
+def test_balance_action_reads_the_balance(staff, provider, sandbox) -> None:
+    response = staff.post(
+        reverse("admin:shop_provider_changelist"), {"action": "refresh_balance", "_selected_action": [provider.pk]}, follow=True
+    )
+    assert f"balance {sandbox.panel.balance}" in response.content.decode()
+
+
+def test_changelists_render(staff, provider) -> None:
+    staff.post(reverse("admin:shop_provider_changelist"), {"action": "sync_now", "_selected_action": [provider.pk]})
+    for name in ["provider", "providerservice", "servicechange", "upstreamcall"]:
+        assert staff.get(reverse(f"admin:shop_{name}_changelist")).status_code == 200
+
+
+def test_audit_records_are_read_only(staff, provider) -> None:
+    staff.post(reverse("admin:shop_provider_changelist"), {"action": "refresh_balance", "_selected_action": [provider.pk]})
+    call = UpstreamCall.objects.get()
+    page = staff.get(reverse("admin:shop_upstreamcall_change", args=[call.pk]))
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert staff.post(reverse("admin:shop_upstreamcall_delete", args=[call.pk]), {"post": "yes"}).status_code == 403
+    assert staff.get(reverse("admin:shop_upstreamcall_add")).status_code == 403
