@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SHOP_ENV", "test")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -51,7 +51,7 @@ def run(services: int) -> None:
         server.stop()
 
 
-def timed(label: str, sync) -> None:  # noqa: ANN001
+def timed(label: str, sync) -> None:
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
         result = sync()

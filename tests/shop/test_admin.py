@@ -58,18 +58,14 @@ def test_new_provider_needs_a_key(staff) -> None:
 
 
 def test_sync_now_action_reports_the_result(staff, provider) -> None:
-    response = staff.post(
-        reverse("admin:shop_provider_changelist"), {"action": "sync_now", "_selected_action": [provider.pk]}, follow=True
-    )
+    response = staff.post(reverse("admin:shop_provider_changelist"), {"action": "sync_now", "_selected_action": [provider.pk]}, follow=True)
     assert "services received" in response.content.decode()
     assert ProviderService.objects.filter(provider=provider).exists()
 
 
 def test_sync_of_an_unreachable_provider_shows_a_clear_message(staff, db) -> None:
     provider = Provider.objects.create(name="Down", api_url="http://127.0.0.1:9/api/v2", api_key="down-key")
-    response = staff.post(
-        reverse("admin:shop_provider_changelist"), {"action": "sync_now", "_selected_action": [provider.pk]}, follow=True
-    )
+    response = staff.post(reverse("admin:shop_provider_changelist"), {"action": "sync_now", "_selected_action": [provider.pk]}, follow=True)
     html = response.content.decode()
     assert response.status_code == 200
     assert "Sync failed: services: could not connect to 127.0.0.1. Nothing was changed." in html

@@ -32,7 +32,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, addr: str, no_demo: bool, **options: Any) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.stopping = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        # Explicit handlers: a shell that starts this in the background ignores
+        # SIGINT for it, and then Ctrl-C would never become KeyboardInterrupt.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self.stopping.set())
         python = sys.executable
         state = Path(settings.VAR_DIR) / "sandbox-state.jsonl"
         try:
@@ -58,6 +61,8 @@ class Command(BaseCommand):
             self._wait_for_port(settings.SANDBOX_HOST, settings.SANDBOX_PORT)
             if not no_demo:
                 call_command("demo_setup", stdout=self.stdout, stderr=self.stderr)
+            if self.stopping.is_set():
+                return
             self._start("web", [python, "manage.py", "runserver", addr, "--noreload"])
             self._start("worker", [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"])
             self._start("beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--pidfile="])
@@ -103,9 +108,10 @@ class Command(BaseCommand):
         raise CommandError(f"The sandbox did not start listening on {host}:{port} within {timeout:.0f} s.")
 
     def _stop_all(self) -> None:
+        # SIGTERM to each main process: celery's warm shutdown stops its own pool.
         for _, process in reversed(self.children):
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()
         deadline = time.monotonic() + 10
         for name, process in reversed(self.children):
             try:
