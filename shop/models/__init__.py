@@ -1,5 +1,6 @@
 """The shop's models, one module per sub-domain."""
 
 from .providers import Provider, ProviderService, ServiceChange, UpstreamCall
+from .wallet import LedgerEntry, Wallet
 
-__all__ = ["Provider", "ProviderService", "ServiceChange", "UpstreamCall"]
+__all__ = ["LedgerEntry", "Provider", "ProviderService", "ServiceChange", "UpstreamCall", "Wallet"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from shop.models import Provider
+from shop.models import LedgerEntry, Provider
+from shop.services.wallet import wallet_credit, wallet_get_or_create
 
 SANDBOX_PROVIDER_NAME = "Sandbox panel"
 
@@ -49,3 +51,17 @@ def demo_user_ensure(*, username: str, password: str, superuser: bool) -> DemoLo
     else:
         user_model.objects.create_user(username=username, email=f"{username}@example.com", password=password)
     return DemoLogin(username, password, created=True)
+
+
+DEMO_DEPOSIT = Decimal("100.00")
+
+
+@transaction.atomic
+def demo_customer_fund(*, username: str) -> Decimal:
+    """Give the demo customer a first deposit, once; returns the balance."""
+    user = get_user_model().objects.get(username=username)
+    wallet = wallet_get_or_create(user=user)
+    if not LedgerEntry.objects.filter(wallet=wallet).exists():
+        wallet_credit(user=user, amount=DEMO_DEPOSIT, kind=LedgerEntry.Kind.DEPOSIT, reason="Demo deposit")
+    wallet.refresh_from_db()
+    return wallet.balance

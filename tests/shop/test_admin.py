@@ -81,7 +81,7 @@ def test_balance_action_reads_the_balance(staff, provider, sandbox) -> None:
 
 def test_changelists_render(staff, provider) -> None:
     staff.post(reverse("admin:shop_provider_changelist"), {"action": "sync_now", "_selected_action": [provider.pk]})
-    for name in ["provider", "providerservice", "servicechange", "upstreamcall"]:
+    for name in ["provider", "providerservice", "servicechange", "upstreamcall", "wallet", "ledgerentry"]:
         assert staff.get(reverse(f"admin:shop_{name}_changelist")).status_code == 200
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from shop.services.catalogue import CatalogueSyncError, catalogue_sync
-from shop.services.demo import demo_provider_ensure, demo_user_ensure
+from shop.services.demo import demo_customer_fund, demo_provider_ensure, demo_user_ensure
 from shop.services.schedule import periodic_tasks_ensure
 
 
@@ -28,8 +29,10 @@ class Command(BaseCommand):
         # Demo-only accounts on a local install; their passwords are printed below.
         admin = demo_user_ensure(username="admin", password="admin-demo", superuser=True)  # noqa: S106
         customer = demo_user_ensure(username="demo", password="demo-customer", superuser=False)  # noqa: S106
+        balance = demo_customer_fund(username=customer.username)
         for label, login, where in (("Admin", admin, "/admin/"), ("Customer", customer, "/")):
             note = "" if login.created else "  (existing account: unless its password was changed)"
             self.stdout.write(
                 self.style.SUCCESS(f"{label} login: {login.username} / {login.password}  at http://127.0.0.1:8000{where}{note}")
             )
+        self.stdout.write(f"The demo customer's balance: {balance} {settings.SHOP_CURRENCY}")

@@ -1,0 +1,103 @@
+"""Every change of a customer's balance: a conditional update and its ledger entry, in one transaction.
+
+Amounts are ``Decimal`` rounded half-up to 4 places (``money()``); the
+balance column never moves without an entry, and the database keeps it >= 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import DecimalField, F, Sum, Value
+from django.db.models.functions import Coalesce
+
+from shop.models import LedgerEntry, Wallet
+
+CENT = Decimal("0.0001")
+
+
+class WalletError(Exception):
+    """A balance change that was refused; nothing was written."""
+
+
+class InsufficientFunds(WalletError):
+    def __init__(self, needed: Decimal, available: Decimal) -> None:
+        super().__init__(f"Not enough funds: {needed} needed, {available} available.")
+        self.needed = needed
+        self.available = available
+
+
+def money(value: Decimal | int | str) -> Decimal:
+    """An amount in the shop's precision: 4 places, rounded half-up."""
+    amount = Decimal(value)
+    if not amount.is_finite():
+        raise WalletError("An amount must be a finite number.")
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def wallet_get_or_create(*, user: AbstractBaseUser) -> Wallet:
+    wallet, _ = Wallet.objects.get_or_create(user=user)
+    return wallet
+
+
+@transaction.atomic
+def wallet_credit(
+    *, user: AbstractBaseUser, amount: Decimal, kind: str, reason: str = "", created_by: AbstractBaseUser | None = None
+) -> LedgerEntry:
+    """Add ``amount`` (> 0) to the user's balance with a ledger entry of ``kind``."""
+    amount = money(amount)
+    if amount <= 0:
+        raise WalletError("A credit must be more than zero.")
+    wallet = wallet_get_or_create(user=user)
+    Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + amount)
+    return _entry(wallet, kind=kind, amount=amount, reason=reason, created_by=created_by)
+
+
+@transaction.atomic
+def wallet_debit(
+    *, user: AbstractBaseUser, amount: Decimal, kind: str, reason: str = "", created_by: AbstractBaseUser | None = None
+) -> LedgerEntry:
+    """Take ``amount`` (> 0) from the user's balance, or raise ``InsufficientFunds`` and write nothing.
+
+    The update is conditional (``balance >= amount``), so two debits racing on
+    one balance can never both pass: the second finds the row changed and fails.
+    """
+    amount = money(amount)
+    if amount <= 0:
+        raise WalletError("A debit must be more than zero.")
+    wallet = wallet_get_or_create(user=user)
+    if not Wallet.objects.filter(pk=wallet.pk, balance__gte=amount).update(balance=F("balance") - amount):
+        available = Wallet.objects.values_list("balance", flat=True).get(pk=wallet.pk)
+        raise InsufficientFunds(amount, available)
+    return _entry(wallet, kind=kind, amount=-amount, reason=reason, created_by=created_by)
+
+
+def _entry(wallet: Wallet, *, kind: str, amount: Decimal, reason: str, created_by: AbstractBaseUser | None) -> LedgerEntry:
+    # The row is locked by the update above until commit, so this read is ours.
+    balance_after = Wallet.objects.values_list("balance", flat=True).get(pk=wallet.pk)
+    return LedgerEntry.objects.create(
+        wallet=wallet, kind=kind, amount=amount, balance_after=balance_after, reason=reason[:255], created_by=created_by
+    )
+
+
+@dataclass(frozen=True)
+class LedgerDifference:
+    wallet_id: int
+    username: str
+    balance: Decimal
+    entries_total: Decimal
+
+
+def ledger_differences() -> list[LedgerDifference]:
+    """Wallets whose balance is not the sum of their ledger entries (should be none)."""
+    zero = Value(Decimal("0"), output_field=DecimalField(max_digits=18, decimal_places=4))
+    rows = (
+        Wallet.objects.annotate(total=Coalesce(Sum("entries__amount"), zero))
+        .exclude(balance=F("total"))
+        .values_list("pk", "user__username", "balance", "total")
+    )
+    # SQLite sums decimals as floats: compare again at the ledger's precision.
+    return [LedgerDifference(pk, username, balance, money(total)) for pk, username, balance, total in rows if money(total) != balance]
