@@ -140,6 +140,13 @@ PANEL_MAX_RESPONSE_BYTES = env.int("PANEL_MAX_RESPONSE_BYTES", default=32 * 1024
 CATALOGUE_SYNC_INTERVAL = env.int("CATALOGUE_SYNC_INTERVAL", default=3600)
 BALANCE_POLL_INTERVAL = env.int("BALANCE_POLL_INTERVAL", default=300)
 ORDER_POLL_INTERVAL = env.int("ORDER_POLL_INTERVAL", default=60)
+ORDER_SWEEP_INTERVAL = env.int("ORDER_SWEEP_INTERVAL", default=60)
+# An order still "submitting" after this long lost its answer (a worker died
+# mid-call): it goes to needs attention. Must exceed connect + read timeout.
+ORDER_SUBMIT_TIMEOUT = env.int("ORDER_SUBMIT_TIMEOUT", default=600)
+# An awaiting order older than this is queued again by the sweeper (its first
+# enqueue, after commit, may have been lost).
+ORDER_REQUEUE_AFTER = env.int("ORDER_REQUEUE_AFTER", default=60)
 UPSTREAM_CALL_PRUNE_INTERVAL = env.int("UPSTREAM_CALL_PRUNE_INTERVAL", default=24 * 3600)
 UPSTREAM_CALL_RETENTION_DAYS = env.int("UPSTREAM_CALL_RETENTION_DAYS", default=30)
 

@@ -12,7 +12,8 @@ from django.http import HttpRequest
 from panelapi.exceptions import PanelError
 from shop.models import Provider, ProviderService, ServiceChange, UpstreamCall
 from shop.services.catalogue import CatalogueSyncError, catalogue_sync
-from shop.services.providers import provider_balance_refresh
+from shop.services.providers import provider_accepts_orders, provider_balance_refresh
+from shop.services.retail import services_import
 
 
 class ProviderForm(forms.ModelForm):
@@ -28,7 +29,7 @@ class ProviderForm(forms.ModelForm):
 
     class Meta:
         model = Provider
-        fields = ["name", "api_url", "currency", "exchange_rate", "is_active"]
+        fields = ["name", "api_url", "currency", "exchange_rate", "balance_threshold", "is_active"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -55,7 +56,7 @@ class ProviderAdmin(admin.ModelAdmin):
     readonly_fields = ["key_state", "balance_display", "balance_checked_at", "last_synced_at", "last_sync_ok", "last_sync_message"]
     fieldsets = [
         (None, {"fields": ["name", "api_url", "new_api_key", "key_state", "is_active"]}),
-        ("Money", {"fields": ["currency", "exchange_rate", "balance_display", "balance_checked_at"]}),
+        ("Money", {"fields": ["currency", "exchange_rate", "balance_threshold", "balance_display", "balance_checked_at"]}),
         ("Catalogue sync", {"fields": ["last_synced_at", "last_sync_ok", "last_sync_message"]}),
     ]
 
@@ -70,7 +71,8 @@ class ProviderAdmin(admin.ModelAdmin):
     def balance_display(self, provider: Provider) -> str:
         if provider.balance is None:
             return "not read yet"
-        return f"{provider.balance} {provider.balance_currency or provider.currency}"
+        low = "" if provider_accepts_orders(provider=provider) else " LOW: new orders wait"
+        return f"{provider.balance} {provider.balance_currency or provider.currency}{low}"
 
     @admin.display(description="services", ordering="service_count")
     def services_display(self, provider: Provider) -> int:
@@ -121,6 +123,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(ProviderService)
 class ProviderServiceAdmin(ReadOnlyAdmin):
+    actions = ["offer_in_shop"]
     list_display = [
         "upstream_id",
         "name",
@@ -139,6 +142,11 @@ class ProviderServiceAdmin(ReadOnlyAdmin):
     search_fields = ["name", "upstream_id", "category"]
     list_select_related = ["provider"]
     show_full_result_count = False
+
+    @admin.action(description="Offer in the shop (one retail service each, default markup)")
+    def offer_in_shop(self, request: HttpRequest, queryset: QuerySet[ProviderService]) -> None:
+        added = services_import(provider_services=queryset)
+        self.message_user(request, f"{added} services added to the shop; the others were already offered.", messages.SUCCESS)
 
 
 @admin.register(ServiceChange)

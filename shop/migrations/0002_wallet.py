@@ -5,6 +5,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
+from shop.migrations._triggers import ledger_append_only
+
 
 class Migration(migrations.Migration):
 
@@ -75,40 +77,4 @@ class Migration(migrations.Migration):
     ]
 
 
-# Ledger entries are append-only, enforced by the database itself. PostgreSQL
-# refuses UPDATE and DELETE row by row (TRUNCATE, used by test flushes, is a
-# statement and not affected); SQLite refuses UPDATE (its test flush deletes).
-POSTGRES_UP = """
-CREATE FUNCTION shop_ledger_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'ledger entries are append-only';
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER shop_ledger_append_only BEFORE UPDATE OR DELETE ON shop_ledgerentry
-    FOR EACH ROW EXECUTE FUNCTION shop_ledger_append_only();
-"""
-POSTGRES_DOWN = """
-DROP TRIGGER IF EXISTS shop_ledger_append_only ON shop_ledgerentry;
-DROP FUNCTION IF EXISTS shop_ledger_append_only();
-"""
-SQLITE_UP = """
-CREATE TRIGGER shop_ledger_append_only BEFORE UPDATE ON shop_ledgerentry
-BEGIN
-    SELECT RAISE(ABORT, 'ledger entries are append-only');
-END;
-"""
-SQLITE_DOWN = "DROP TRIGGER IF EXISTS shop_ledger_append_only;"
-
-
-def _run(sql_by_vendor):
-    def run(apps, schema_editor):
-        sql = sql_by_vendor.get(schema_editor.connection.vendor)
-        if sql:
-            schema_editor.execute(sql)
-
-    return run
-
-
-Migration.operations.append(
-    migrations.RunPython(_run({"postgresql": POSTGRES_UP, "sqlite": SQLITE_UP}), _run({"postgresql": POSTGRES_DOWN, "sqlite": SQLITE_DOWN}))
-)
+Migration.operations.append(ledger_append_only())

@@ -33,6 +33,14 @@ class Provider(models.Model):
     balance = models.DecimalField(max_digits=20, decimal_places=5, null=True, blank=True, editable=False)
     balance_currency = models.CharField(max_length=8, blank=True, editable=False)
     balance_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    balance_threshold = models.DecimalField(
+        "low balance threshold",
+        max_digits=20,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        help_text="Below this balance admins are warned and new orders wait instead of going out. Blank: no threshold.",
+    )
     last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_sync_ok = models.BooleanField(null=True, editable=False)
     last_sync_message = models.TextField(blank=True, editable=False)

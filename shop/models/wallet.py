@@ -41,6 +41,7 @@ class LedgerEntry(models.Model):
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, help_text="Positive adds to the balance, negative takes from it."
     )
     balance_after = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    order = models.ForeignKey("shop.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries")
     reason = models.CharField(max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="The admin who made it."
@@ -58,6 +59,12 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(condition=~Q(kind="refund") | Q(amount__gt=0), name="ledger_refund_positive"),
             models.CheckConstraint(condition=~Q(kind="order_charge") | Q(amount__lt=0), name="ledger_charge_negative"),
             models.CheckConstraint(condition=~Q(kind="adjustment") | ~Q(reason=""), name="ledger_adjustment_has_reason"),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["order_charge", "refund"]) | Q(order__isnull=False), name="ledger_order_entries_name_order"
+            ),
+            # Each order is charged once and refunded at most once, whatever races.
+            models.UniqueConstraint(fields=["order"], condition=Q(kind="order_charge"), name="ledger_one_charge_per_order"),
+            models.UniqueConstraint(fields=["order"], condition=Q(kind="refund"), name="ledger_one_refund_per_order"),
         ]
 
     def __str__(self) -> str:

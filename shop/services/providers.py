@@ -38,6 +38,13 @@ def provider_client(*, provider: Provider) -> PanelClient:
     )
 
 
+def provider_accepts_orders(*, provider: Provider) -> bool:
+    """False while the provider's last known balance is below the admins' threshold."""
+    if provider.balance_threshold is None or provider.balance is None:
+        return True
+    return provider.balance >= provider.balance_threshold
+
+
 def provider_balance_refresh(*, provider: Provider) -> Balance:
     """Read the provider's balance and store it on the row. Raises ``PanelError`` on failure."""
     client = provider_client(provider=provider)

@@ -10,6 +10,8 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 PERIODIC_TASKS = {
     "Sync provider catalogues": ("shop.tasks.catalogue_sync_all", "CATALOGUE_SYNC_INTERVAL"),
     "Read provider balances": ("shop.tasks.provider_balance_refresh_all", "BALANCE_POLL_INTERVAL"),
+    "Refresh order statuses": ("shop.tasks.orders_refresh_all", "ORDER_POLL_INTERVAL"),
+    "Sweep unsubmitted orders": ("shop.tasks.orders_sweep_task", "ORDER_SWEEP_INTERVAL"),
     "Prune old upstream call records": ("shop.tasks.upstream_call_prune_old", "UPSTREAM_CALL_PRUNE_INTERVAL"),
 }
 

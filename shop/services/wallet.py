@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 
-from shop.models import LedgerEntry, Wallet
+from shop.models import LedgerEntry, Order, Wallet
 
 CENT = Decimal("0.0001")
 
@@ -45,7 +45,13 @@ def wallet_get_or_create(*, user: AbstractBaseUser) -> Wallet:
 
 @transaction.atomic
 def wallet_credit(
-    *, user: AbstractBaseUser, amount: Decimal, kind: str, reason: str = "", created_by: AbstractBaseUser | None = None
+    *,
+    user: AbstractBaseUser,
+    amount: Decimal,
+    kind: str,
+    reason: str = "",
+    order: Order | None = None,
+    created_by: AbstractBaseUser | None = None,
 ) -> LedgerEntry:
     """Add ``amount`` (> 0) to the user's balance with a ledger entry of ``kind``."""
     amount = money(amount)
@@ -53,12 +59,18 @@ def wallet_credit(
         raise WalletError("A credit must be more than zero.")
     wallet = wallet_get_or_create(user=user)
     Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + amount)
-    return _entry(wallet, kind=kind, amount=amount, reason=reason, created_by=created_by)
+    return _entry(wallet, kind=kind, amount=amount, reason=reason, order=order, created_by=created_by)
 
 
 @transaction.atomic
 def wallet_debit(
-    *, user: AbstractBaseUser, amount: Decimal, kind: str, reason: str = "", created_by: AbstractBaseUser | None = None
+    *,
+    user: AbstractBaseUser,
+    amount: Decimal,
+    kind: str,
+    reason: str = "",
+    order: Order | None = None,
+    created_by: AbstractBaseUser | None = None,
 ) -> LedgerEntry:
     """Take ``amount`` (> 0) from the user's balance, or raise ``InsufficientFunds`` and write nothing.
 
@@ -72,14 +84,16 @@ def wallet_debit(
     if not Wallet.objects.filter(pk=wallet.pk, balance__gte=amount).update(balance=F("balance") - amount):
         available = Wallet.objects.values_list("balance", flat=True).get(pk=wallet.pk)
         raise InsufficientFunds(amount, available)
-    return _entry(wallet, kind=kind, amount=-amount, reason=reason, created_by=created_by)
+    return _entry(wallet, kind=kind, amount=-amount, reason=reason, order=order, created_by=created_by)
 
 
-def _entry(wallet: Wallet, *, kind: str, amount: Decimal, reason: str, created_by: AbstractBaseUser | None) -> LedgerEntry:
+def _entry(
+    wallet: Wallet, *, kind: str, amount: Decimal, reason: str, order: Order | None, created_by: AbstractBaseUser | None
+) -> LedgerEntry:
     # The row is locked by the update above until commit, so this read is ours.
     balance_after = Wallet.objects.values_list("balance", flat=True).get(pk=wallet.pk)
     return LedgerEntry.objects.create(
-        wallet=wallet, kind=kind, amount=amount, balance_after=balance_after, reason=reason[:255], created_by=created_by
+        wallet=wallet, kind=kind, amount=amount, balance_after=balance_after, reason=reason[:255], order=order, created_by=created_by
     )
 
 

@@ -15,7 +15,7 @@ from shop.services.wallet import InsufficientFunds, WalletError, ledger_differen
 from tests.factories import UserFactory
 
 DEPOSIT = LedgerEntry.Kind.DEPOSIT
-CHARGE = LedgerEntry.Kind.ORDER_CHARGE
+ADJUST = LedgerEntry.Kind.ADJUSTMENT
 
 
 def assert_ledger_holds(user) -> None:
@@ -29,10 +29,10 @@ def assert_ledger_holds(user) -> None:
 def test_credit_and_debit_write_one_entry_each_with_the_running_balance() -> None:
     user = UserFactory()
     wallet_credit(user=user, amount=Decimal("10"), kind=DEPOSIT)
-    entry = wallet_debit(user=user, amount=Decimal("2.5"), kind=CHARGE)
+    entry = wallet_debit(user=user, amount=Decimal("2.5"), kind=ADJUST, reason="test debit")
 
     assert (entry.amount, entry.balance_after) == (Decimal("-2.5000"), Decimal("7.5000"))
-    assert [e.kind for e in LedgerEntry.objects.order_by("id")] == [DEPOSIT, CHARGE]
+    assert [e.kind for e in LedgerEntry.objects.order_by("id")] == [DEPOSIT, ADJUST]
     assert_ledger_holds(user)
 
 
@@ -41,7 +41,7 @@ def test_debit_beyond_the_balance_is_refused_and_writes_nothing() -> None:
     user = UserFactory()
     wallet_credit(user=user, amount=Decimal("1.00"), kind=DEPOSIT)
     with pytest.raises(InsufficientFunds, match=r"1\.0001 needed, 1\.0000 available"):
-        wallet_debit(user=user, amount=Decimal("1.0001"), kind=CHARGE)
+        wallet_debit(user=user, amount=Decimal("1.0001"), kind=ADJUST, reason="test debit")
     assert LedgerEntry.objects.count() == 1
     assert Wallet.objects.get(user=user).balance == Decimal("1.00")
 
@@ -53,7 +53,7 @@ def test_zero_negative_and_non_finite_amounts_are_refused(amount: Decimal) -> No
     with pytest.raises(WalletError):
         wallet_credit(user=user, amount=amount, kind=DEPOSIT)
     with pytest.raises(WalletError):
-        wallet_debit(user=user, amount=amount, kind=CHARGE)
+        wallet_debit(user=user, amount=amount, kind=ADJUST, reason="test debit")
     assert not LedgerEntry.objects.exists()
 
 
@@ -116,7 +116,7 @@ def test_fifty_threads_debiting_one_from_ten_leave_exactly_zero() -> None:
     def debit() -> None:
         start.wait()
         try:
-            wallet_debit(user=user, amount=Decimal("1.00"), kind=CHARGE)
+            wallet_debit(user=user, amount=Decimal("1.00"), kind=ADJUST, reason="test debit")
             outcomes.append("ok")
         except InsufficientFunds:
             outcomes.append("refused")
@@ -131,5 +131,5 @@ def test_fifty_threads_debiting_one_from_ten_leave_exactly_zero() -> None:
 
     assert outcomes.count("ok") == 10 and outcomes.count("refused") == 40
     assert Wallet.objects.get(user=user).balance == Decimal("0")
-    assert LedgerEntry.objects.filter(kind=CHARGE).count() == 10
+    assert LedgerEntry.objects.filter(kind=ADJUST, reason="test debit").count() == 10
     assert_ledger_holds(user)

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from shop.services.catalogue import CatalogueSyncError, catalogue_sync
 from shop.services.demo import demo_customer_fund, demo_provider_ensure, demo_user_ensure
+from shop.services.retail import services_import
 from shop.services.schedule import periodic_tasks_ensure
 
 
@@ -26,6 +27,9 @@ class Command(BaseCommand):
                 catalogue_sync(provider=provider, progress=lambda message: self.stdout.write(f"[sync] {message}"))
             except CatalogueSyncError as exc:
                 self.stderr.write(self.style.WARNING(f"[sync] {exc}"))
+        added = services_import(provider_services=provider.services.filter(is_available=True))
+        if added:
+            self.stdout.write(f"Offered {added} sandbox services in the shop at the default markup.")
         # Demo-only accounts on a local install; their passwords are printed below.
         admin = demo_user_ensure(username="admin", password="admin-demo", superuser=True)  # noqa: S106
         customer = demo_user_ensure(username="demo", password="demo-customer", superuser=False)  # noqa: S106

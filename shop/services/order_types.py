@@ -1,0 +1,155 @@
+"""The fields each service type takes (api-v2-notes.md, "Fields of add per service type"), and their validation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+LINK_RE = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$|^https?://localhost(?::\d+)?(?:[/?#]\S*)?$", re.IGNORECASE)
+USERNAME_RE = re.compile(r"^@?[\w.\-]{1,100}$")
+HASHTAG_RE = re.compile(r"^#?[^\s#]{1,100}$")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_LINK = 2000
+MAX_LINES = 10_000
+MAX_LINE = 500
+MAX_RUNS = 1000
+MAX_INTERVAL = 1440
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """What ``add`` needs for one service type."""
+
+    fields: tuple[str, ...] = ()
+    needs_link: bool = True
+    needs_quantity: bool = True
+    quantity_from: str | None = None  # quantity is the number of lines of this field
+    package: bool = False  # one fixed bundle: the charge is the rate itself
+
+
+TYPES: dict[str, TypeSpec] = {
+    "Default": TypeSpec(),
+    "Package": TypeSpec(needs_quantity=False, package=True),
+    "Custom Comments": TypeSpec(("comments",), needs_quantity=False, quantity_from="comments"),
+    "Custom Comments Package": TypeSpec(("comments",), needs_quantity=False, package=True),
+    "Mentions": TypeSpec(("usernames",)),
+    "Mentions with Hashtags": TypeSpec(("usernames", "hashtags")),
+    "Mentions Custom List": TypeSpec(("usernames",), needs_quantity=False, quantity_from="usernames"),
+    "Mentions Hashtag": TypeSpec(("hashtag",)),
+    "Mentions User Followers": TypeSpec(("username",)),
+    "Mentions Media Likers": TypeSpec(("media",)),
+    "Comment Likes": TypeSpec(("username",)),
+    "Poll": TypeSpec(("answer_number",)),
+    "Invites from Groups": TypeSpec(("groups",)),
+    "SEO": TypeSpec(("keywords",)),
+}
+
+LABELS = {
+    "link": "Link",
+    "quantity": "Quantity",
+    "comments": "Comments",
+    "usernames": "Usernames",
+    "hashtags": "Hashtags",
+    "hashtag": "Hashtag",
+    "username": "Username",
+    "media": "Media link",
+    "answer_number": "Answer number",
+    "groups": "Groups",
+    "keywords": "Keywords",
+    "runs": "Runs",
+    "interval": "Interval",
+}
+LIST_FIELDS = {"comments", "usernames", "hashtags", "groups", "keywords"}
+
+
+class FieldError(ValueError):
+    """One field's value is wrong; the message is fit for the customer."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def type_spec(service_type: str) -> TypeSpec | None:
+    return TYPES.get(service_type)
+
+
+def clean_link(value: Any, field: str = "link") -> str:
+    text = _text(value, field)
+    if not text:
+        raise FieldError(field, f"{LABELS[field]} is required.")
+    if len(text) > MAX_LINK or CONTROL_RE.search(text) or not LINK_RE.match(text):
+        raise FieldError(field, "Bad link")
+    return text
+
+
+def clean_whole(value: Any, field: str, *, low: int = 1, high: int | None = None) -> int | None:
+    """A whole number from a form or API field; blank is None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise FieldError(field, f"{LABELS[field]} must be a whole number.")
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?\d{1,18}", text):
+        raise FieldError(field, f"{LABELS[field]} must be a whole number.")
+    number = int(text)
+    if number < low:
+        raise FieldError(field, f"{LABELS[field]} must be at least {low}.")
+    if high is not None and number > high:
+        raise FieldError(field, f"{LABELS[field]} must be at most {high}.")
+    return number
+
+
+def clean_lines(value: Any, field: str) -> list[str]:
+    """A one-per-line list (comments, usernames, ...): blank lines dropped, \\r\\n or \\n."""
+    text = _text(value, field, limit=MAX_LINES * (MAX_LINE + 2))
+    lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise FieldError(field, f"{LABELS[field]} is required: one per line.")
+    if len(lines) > MAX_LINES:
+        raise FieldError(field, f"{LABELS[field]}: at most {MAX_LINES} lines.")
+    for line in lines:
+        if len(line) > MAX_LINE or CONTROL_RE.search(line):
+            raise FieldError(field, f"{LABELS[field]}: each line at most {MAX_LINE} characters, no control characters.")
+    if field == "usernames" and not all(USERNAME_RE.match(line) for line in lines):
+        raise FieldError(field, "Usernames: one username per line, letters, digits, '.', '_' or '-'.")
+    return lines
+
+
+def clean_extra(spec: TypeSpec, data: dict[str, Any]) -> dict[str, Any]:
+    """The type's own fields, cleaned; raises ``FieldError`` for the first bad one."""
+    cleaned: dict[str, Any] = {}
+    for field in spec.fields:
+        value = data.get(field)
+        if field in LIST_FIELDS:
+            cleaned[field] = "\n".join(clean_lines(value, field))
+        elif field == "answer_number":
+            number = clean_whole(value, field, low=1, high=100)
+            if number is None:
+                raise FieldError(field, "Answer number is required.")
+            cleaned[field] = number
+        elif field == "media":
+            cleaned[field] = clean_link(value, "media")
+        else:
+            text = _text(value, field)
+            pattern = HASHTAG_RE if field == "hashtag" else USERNAME_RE
+            if not text:
+                raise FieldError(field, f"{LABELS[field]} is required.")
+            if not pattern.match(text):
+                raise FieldError(field, f"{LABELS[field]} is not valid.")
+            cleaned[field] = text
+    return cleaned
+
+
+def _text(value: Any, field: str, limit: int = MAX_LINK * 2) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str | int):
+        raise FieldError(field, f"{LABELS[field]} must be text.")
+    text = str(value)
+    if len(text) > limit:
+        raise FieldError(field, f"{LABELS[field]} is too long.")
+    return text.strip()

@@ -1,0 +1,215 @@
+"""Orders and the provider: submitting them exactly once, refreshing their status in batches, sweeping."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.utils import timezone
+
+from panelapi.exceptions import PanelMisconfigured, PanelOutcomeUnknown, PanelRefused, PanelUnreachable
+from panelapi.types import ItemError
+from panelapi.types import OrderStatus as UpstreamOrderStatus
+from shop.models import ACTIVE_STATUSES, Order, OrderStatus, Provider
+from shop.services import order_flow
+from shop.services.order_types import type_spec
+from shop.services.providers import provider_accepts_orders, provider_client
+
+logger = logging.getLogger(__name__)
+
+# A refusal that says the provider's balance is short: nothing was placed, so the
+# order waits for the balance instead of failing.
+FUNDS_REFUSAL = re.compile(r"not.?enough.?funds|insufficient|balance", re.IGNORECASE)
+
+
+class SubmitOutcome(StrEnum):
+    PLACED = "placed"
+    FAILED = "failed"
+    NEEDS_ATTENTION = "needs_attention"
+    RETRY = "retry"  # never reached the panel: try again later
+    HELD = "held"  # the provider cannot take orders now (low balance, misconfigured)
+    SKIPPED = "skipped"  # not awaiting submission (already claimed, done, or gone)
+
+
+def order_upstream_params(*, order: Order) -> dict[str, str | int | None]:
+    spec = type_spec(order.provider_service.type)
+    params: dict[str, str | int | None] = {"link": order.link or None}
+    if spec is not None and spec.needs_quantity and not spec.quantity_from:
+        params["quantity"] = order.quantity
+    if order.runs:
+        params["runs"], params["interval"] = order.runs, order.interval
+    params.update(order.extra)
+    return params
+
+
+def order_submit(*, order_id: int) -> SubmitOutcome:
+    """Send an awaiting order to its provider, at most once.
+
+    The claim (awaiting -> submitting) is committed before the HTTP call: a
+    duplicated or redelivered task finds the order claimed and does nothing.
+    """
+    order = Order.objects.select_related("provider", "provider_service").filter(pk=order_id).first()
+    if order is None or order.status != OrderStatus.AWAITING:
+        return SubmitOutcome.SKIPPED
+    if not provider_accepts_orders(provider=order.provider):
+        return SubmitOutcome.HELD
+    if not order_flow.order_claim(order_id=order_id):
+        return SubmitOutcome.SKIPPED
+    client = provider_client(provider=order.provider)
+    try:
+        result = client.add(service=order.provider_service.upstream_id, **order_upstream_params(order=order))
+    except PanelRefused as exc:
+        if FUNDS_REFUSAL.search(exc.message):
+            order_flow.order_release(order_id=order_id, error="Waiting for the provider's balance.")
+            return SubmitOutcome.HELD
+        order_flow.order_refused(order_id=order_id, message=f"Refused by the provider: {exc.message}")
+        return SubmitOutcome.FAILED
+    except PanelMisconfigured as exc:
+        order_flow.order_release(order_id=order_id, error=exc.message)
+        return SubmitOutcome.HELD
+    except PanelUnreachable as exc:
+        order_flow.order_release(order_id=order_id, error=exc.message)
+        return SubmitOutcome.RETRY
+    except PanelOutcomeUnknown as exc:
+        order_flow.order_unknown(order_id=order_id, message=exc.message)
+        return SubmitOutcome.NEEDS_ATTENTION
+    finally:
+        client.close()
+    if not order_flow.order_placed(order_id=order_id, upstream_order_id=result.order_id):
+        logger.error("order %s was placed upstream as %s but was no longer submitting", order_id, result.order_id)
+        return SubmitOutcome.NEEDS_ATTENTION
+    return SubmitOutcome.PLACED
+
+
+@dataclass
+class RefreshResult:
+    orders: int = 0
+    calls: int = 0
+    updated: int = 0
+    finished: int = 0
+    refunded: int = 0
+    errors: int = 0
+    failed_batches: list[str] = field(default_factory=list)
+
+
+ROW_FIELDS = ("pk", "upstream_order_id", "status", "created_at", "checks")
+UPDATE_FIELDS = [
+    "status",
+    "upstream_status",
+    "start_count",
+    "remains",
+    "upstream_charge",
+    "next_check_at",
+    "last_checked_at",
+    "checks",
+    "error",
+]
+
+
+def orders_refresh(*, provider: Provider, limit: int | None = None) -> RefreshResult:
+    """Ask the provider about its due active orders, 100 per call, and store the answers in bulk.
+
+    Finished orders leave the active set and are never asked about again;
+    Partial and Canceled ones are refunded in the same transaction as their
+    status. Each order's next check backs off as it ages.
+    """
+    now = timezone.now()
+    due = Order.objects.filter(provider=provider, status__in=ACTIVE_STATUSES, next_check_at__lte=now).order_by("next_check_at")
+    rows = {row[1]: row for row in due.values_list(*ROW_FIELDS)[:limit]}
+    result = RefreshResult(orders=len(rows))
+    if not rows:
+        return result
+    client = provider_client(provider=provider)
+    try:
+        for batch in client.iter_status_batches(rows):
+            result.calls += 1
+            if batch.error is not None:
+                result.failed_batches.append(batch.error.message)
+                _postpone([rows[upstream_id] for upstream_id in batch.order_ids], now, batch.error.message, result)
+                continue
+            _apply_batch(rows, batch.order_ids, batch.results, now, result)
+    finally:
+        client.close()
+    return result
+
+
+def _apply_batch(
+    rows: dict[str, tuple], asked: tuple[str, ...], results: dict[str, UpstreamOrderStatus | ItemError], now, result: RefreshResult
+) -> None:
+    updates: list[Order] = []
+    missing: list[tuple] = []
+    for upstream_id in asked:
+        pk, _, status, created_at, checks = rows[upstream_id]
+        reply = results.get(upstream_id)
+        if not isinstance(reply, UpstreamOrderStatus):
+            result.errors += 1
+            missing.append(rows[upstream_id])
+            continue
+        target = order_flow.UPSTREAM_TO_ORDER.get(reply.status, status)  # an unknown word keeps the order active
+        if target in (OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED):
+            finished = order_flow.order_finish(
+                order_id=pk,
+                status=target,
+                remains=reply.remains,
+                start_count=reply.start_count,
+                upstream_charge=reply.charge,
+                raw=reply.raw_status,
+            )
+            result.finished += finished
+            if finished and target != OrderStatus.COMPLETED:
+                result.refunded += 1
+            continue
+        updates.append(
+            Order(
+                pk=pk,
+                status=target,
+                upstream_status=reply.raw_status[:64],
+                start_count=reply.start_count,
+                remains=reply.remains,
+                upstream_charge=reply.charge,
+                next_check_at=order_flow.next_check_at(created_at=created_at, now=now),
+                last_checked_at=now,
+                checks=checks + 1,
+                error="",
+            )
+        )
+    if updates:
+        # Filtered on the active statuses: a racing poller that already finished
+        # an order is never overwritten.
+        Order.objects.filter(status__in=ACTIVE_STATUSES).bulk_update(updates, UPDATE_FIELDS, batch_size=100)
+        result.updated += len(updates)
+    if missing:
+        reason = next((r.message for r in results.values() if isinstance(r, ItemError)), "no answer for this order")
+        _postpone(missing, now, f"Provider: {reason}", result, count_errors=False)
+
+
+def _postpone(rows: list[tuple], now, message: str, result: RefreshResult, *, count_errors: bool = True) -> None:
+    if count_errors:
+        result.errors += len(rows)
+    later = [
+        Order(pk=pk, next_check_at=order_flow.next_check_at(created_at=created_at, now=now), last_checked_at=now, error=message[:500])
+        for pk, _, _, created_at, _ in rows
+    ]
+    Order.objects.filter(status__in=ACTIVE_STATUSES).bulk_update(later, ["next_check_at", "last_checked_at", "error"], batch_size=100)
+
+
+@dataclass
+class SweepResult:
+    flagged: int = 0
+    requeued: list[int] = field(default_factory=list)
+
+
+def orders_sweep(*, now=None) -> SweepResult:
+    """Orders left behind: submissions that never finished go to needs attention, awaiting ones are queued again."""
+    now = now or timezone.now()
+    flagged = order_flow.orders_stale_submissions_flag(older_than=timedelta(seconds=settings.ORDER_SUBMIT_TIMEOUT))
+    # Give a fresh order's own on-commit enqueue time to run before queueing it again.
+    cutoff = now - timedelta(seconds=settings.ORDER_REQUEUE_AFTER)
+    waiting = list(
+        Order.objects.filter(status=OrderStatus.AWAITING, updated_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:1000]
+    )
+    return SweepResult(flagged=flagged, requeued=waiting)
