@@ -14,6 +14,7 @@ change, and the ledger's unique constraint allows one refund per order.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -24,7 +25,8 @@ from django.utils import timezone
 
 from panelapi.types import UpstreamStatus
 from shop.models import ACTIVE_STATUSES, LedgerEntry, Order, OrderStatus
-from shop.services.wallet import money, wallet_credit
+from shop.services.bulk import update_from_values
+from shop.services.wallet import Credit, money, wallet_credit, wallet_credit_many
 
 S = OrderStatus
 UPSTREAM_TO_ORDER = {
@@ -117,7 +119,7 @@ def order_refused(*, order_id: int, message: str) -> bool:
         order_id, source=[S.SUBMITTING], target=S.FAILED, submitting_since=None, error=message[:500], finished_at=timezone.now()
     ):
         return False
-    _refund(order_id, whole=True, reason="refused by the provider")
+    _refund(order_id, reason="refused by the provider")
     return True
 
 
@@ -160,35 +162,142 @@ def order_resolve_not_placed(*, order: Order, admin: AbstractBaseUser) -> None:
         order.pk, source=[S.NEEDS_ATTENTION], target=S.FAILED, error="Not placed with the provider; refunded.", finished_at=timezone.now()
     ):
         raise TransitionError(f"Order #{order.pk} no longer needs attention.")
-    _refund(order.pk, whole=True, reason=f"not placed upstream (checked by {admin})")
+    _refund(order.pk, reason=f"not placed upstream (checked by {admin})")
 
 
 # Status updates from the panel --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PolledOrder:
+    """What the shop knows of an active order when it asks the panel about it."""
+
+    pk: int
+    user_id: int
+    status: str
+    charge: Decimal
+    total_quantity: int
+    created_at: datetime
+    checks: int
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One order's status as the panel reported it, mapped to the shop's status."""
+
+    order: PolledOrder
+    status: str
+    raw: str
+    start_count: int | None
+    remains: int | None
+    upstream_charge: Decimal | None
+
+
+RUNNING_FIELDS = [
+    "status",
+    "upstream_status",
+    "start_count",
+    "remains",
+    "upstream_charge",
+    "next_check_at",
+    "last_checked_at",
+    "checks",
+    "error",
+]
+FINISHED_FIELDS = [*RUNNING_FIELDS, "finished_at", "refunded"]
+
+
 @transaction.atomic
+def orders_store_running(*, readings: list[Reading], now: datetime) -> int:
+    """Orders still running: store the panel's figures and schedule the next check. Returns how many changed."""
+    _check_targets(readings, final=False)
+    rows = [
+        {
+            **_figures(reading, now),
+            "next_check_at": next_check_at(created_at=reading.order.created_at, now=now),
+        }
+        for reading in readings
+    ]
+    return len(update_from_values(Order, rows, fields=RUNNING_FIELDS, status_in=ACTIVE_STATUSES))
+
+
+@transaction.atomic
+def orders_finish(*, readings: list[Reading], now: datetime) -> list[int]:
+    """Orders that reached Completed, Partial or Canceled: record them and refund the undelivered share, once.
+
+    The status change is a compare-and-set: of two pollers reading the same
+    final status only one changes the row, and only its winners are refunded,
+    in the same transaction. Returns the ids this call finished.
+    """
+    _check_targets(readings, final=True)
+    refunds = {reading.order.pk: _refund_due(reading) for reading in readings}
+    rows = [
+        {**_figures(reading, now), "next_check_at": None, "finished_at": now, "refunded": refunds[reading.order.pk]} for reading in readings
+    ]
+    finished = update_from_values(Order, rows, fields=FINISHED_FIELDS, status_in=ACTIVE_STATUSES)
+    by_pk = {reading.order.pk: reading for reading in readings}
+    credits = [
+        Credit(
+            user_id=by_pk[pk].order.user_id,
+            amount=refunds[pk],
+            kind=LedgerEntry.Kind.REFUND,
+            reason=f"Order #{pk}: {'canceled by the provider' if by_pk[pk].status == S.CANCELED else 'partially delivered'}",
+            order_id=pk,
+        )
+        for pk in sorted(finished)
+        if refunds[pk] > 0
+    ]
+    if credits:
+        wallet_credit_many(credits=credits)
+    return finished
+
+
 def order_finish(
     *, order_id: int, status: str, remains: int | None, start_count: int | None, upstream_charge: Decimal | None, raw: str
 ) -> bool:
-    """An active order reached Completed, Partial or Canceled: record it and refund what was not delivered, once."""
-    if not transition(
-        order_id,
-        source=ACTIVE_STATUSES,
-        target=status,
-        upstream_status=raw[:64],
-        remains=remains,
-        start_count=start_count,
-        upstream_charge=upstream_charge,
-        finished_at=timezone.now(),
-        last_checked_at=timezone.now(),
-        next_check_at=None,
-    ):
-        return False
-    if status == S.CANCELED:
-        _refund(order_id, whole=True, reason="canceled by the provider")
-    elif status == S.PARTIAL:
-        _refund(order_id, remains=remains, reason="partially delivered")
-    return True
+    """One order's final status (``orders_finish`` for a single order)."""
+    order = Order.objects.values("pk", "user_id", "status", "charge", "total_quantity", "created_at", "checks").get(pk=order_id)
+    reading = Reading(PolledOrder(**order), status, raw, start_count, remains, upstream_charge)
+    return bool(orders_finish(readings=[reading], now=timezone.now()))
+
+
+@transaction.atomic
+def orders_postpone(*, failures: list[tuple[PolledOrder, str]], now: datetime) -> int:
+    """Orders the panel gave no usable answer for: keep them as they are, note why, ask again later."""
+    rows = [
+        {"pk": order.pk, "next_check_at": next_check_at(created_at=order.created_at, now=now), "last_checked_at": now, "error": error[:500]}
+        for order, error in failures
+    ]
+    return len(update_from_values(Order, rows, fields=["next_check_at", "last_checked_at", "error"], status_in=ACTIVE_STATUSES))
+
+
+def _check_targets(readings: list[Reading], *, final: bool) -> None:
+    allowed = {S.COMPLETED, S.PARTIAL, S.CANCELED} if final else set(ACTIVE_STATUSES)
+    wrong = {reading.status for reading in readings} - allowed
+    if wrong:
+        raise TransitionError(f"active -> {sorted(wrong)} is not a transition of this kind")
+
+
+def _figures(reading: Reading, now: datetime) -> dict[str, object]:
+    return {
+        "pk": reading.order.pk,
+        "status": reading.status,
+        "upstream_status": reading.raw[:64],
+        "start_count": reading.start_count,
+        "remains": reading.remains,
+        "upstream_charge": reading.upstream_charge,
+        "last_checked_at": now,
+        "checks": reading.order.checks + 1,
+        "error": "",
+    }
+
+
+def _refund_due(reading: Reading) -> Decimal:
+    if reading.status == S.CANCELED:
+        return reading.order.charge
+    if reading.status == S.PARTIAL:
+        return refund_amount(charge=reading.order.charge, total_quantity=reading.order.total_quantity, remains=reading.remains)
+    return Decimal("0")
 
 
 def refund_amount(*, charge: Decimal, total_quantity: int, remains: int | None) -> Decimal:
@@ -197,12 +306,10 @@ def refund_amount(*, charge: Decimal, total_quantity: int, remains: int | None) 
     return min(money(charge * undelivered / total_quantity), charge)
 
 
-def _refund(order_id: int, *, reason: str, whole: bool = False, remains: int | None = None) -> Decimal:
+def _refund(order_id: int, *, reason: str) -> Decimal:
+    """Give back the whole charge of an order that was never placed."""
     order = Order.objects.select_related("user").get(pk=order_id)
-    amount = order.charge if whole else refund_amount(charge=order.charge, total_quantity=order.total_quantity, remains=remains)
-    if amount <= 0:
-        return Decimal("0")
     # The unique constraint on the ledger makes a second refund of one order fail loudly.
-    wallet_credit(user=order.user, amount=amount, kind=LedgerEntry.Kind.REFUND, order=order, reason=f"Order #{order.pk}: {reason}")
-    Order.objects.filter(pk=order_id, refunded=0).update(refunded=amount)
-    return amount
+    wallet_credit(user=order.user, amount=order.charge, kind=LedgerEntry.Kind.REFUND, order=order, reason=f"Order #{order.pk}: {reason}")
+    Order.objects.filter(pk=order_id, refunded=0).update(refunded=order.charge)
+    return order.charge

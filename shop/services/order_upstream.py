@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
@@ -96,18 +96,7 @@ class RefreshResult:
     failed_batches: list[str] = field(default_factory=list)
 
 
-ROW_FIELDS = ("pk", "upstream_order_id", "status", "created_at", "checks")
-UPDATE_FIELDS = [
-    "status",
-    "upstream_status",
-    "start_count",
-    "remains",
-    "upstream_charge",
-    "next_check_at",
-    "last_checked_at",
-    "checks",
-    "error",
-]
+ROW_FIELDS = ("pk", "user_id", "status", "charge", "total_quantity", "created_at", "checks")
 
 
 def orders_refresh(*, provider: Provider, limit: int | None = None) -> RefreshResult:
@@ -119,82 +108,58 @@ def orders_refresh(*, provider: Provider, limit: int | None = None) -> RefreshRe
     """
     now = timezone.now()
     due = Order.objects.filter(provider=provider, status__in=ACTIVE_STATUSES, next_check_at__lte=now).order_by("next_check_at")
-    rows = {row[1]: row for row in due.values_list(*ROW_FIELDS)[:limit]}
-    result = RefreshResult(orders=len(rows))
-    if not rows:
+    polled = {upstream_id: order_flow.PolledOrder(*row) for upstream_id, *row in due.values_list("upstream_order_id", *ROW_FIELDS)[:limit]}
+    result = RefreshResult(orders=len(polled))
+    if not polled:
         return result
     client = provider_client(provider=provider)
     try:
-        for batch in client.iter_status_batches(rows):
+        for batch in client.iter_status_batches(polled):
             result.calls += 1
             if batch.error is not None:
                 result.failed_batches.append(batch.error.message)
-                _postpone([rows[upstream_id] for upstream_id in batch.order_ids], now, batch.error.message, result)
+                result.errors += len(batch.order_ids)
+                failures = [(polled[upstream_id], batch.error.message) for upstream_id in batch.order_ids]
+                order_flow.orders_postpone(failures=failures, now=now)
                 continue
-            _apply_batch(rows, batch.order_ids, batch.results, now, result)
+            _apply_batch(polled, batch.order_ids, batch.results, now, result)
     finally:
         client.close()
     return result
 
 
 def _apply_batch(
-    rows: dict[str, tuple], asked: tuple[str, ...], results: dict[str, UpstreamOrderStatus | ItemError], now, result: RefreshResult
+    polled: dict[str, order_flow.PolledOrder],
+    asked: tuple[str, ...],
+    results: dict[str, UpstreamOrderStatus | ItemError],
+    now: datetime,
+    result: RefreshResult,
 ) -> None:
-    updates: list[Order] = []
-    missing: list[tuple] = []
+    running: list[order_flow.Reading] = []
+    finals: list[order_flow.Reading] = []
+    unanswered: list[tuple[order_flow.PolledOrder, str]] = []
     for upstream_id in asked:
-        pk, _, status, created_at, checks = rows[upstream_id]
+        order = polled[upstream_id]
         reply = results.get(upstream_id)
         if not isinstance(reply, UpstreamOrderStatus):
-            result.errors += 1
-            missing.append(rows[upstream_id])
+            unanswered.append((order, f"Provider: {reply.message}" if reply else "Provider: no answer for this order"))
             continue
-        target = order_flow.UPSTREAM_TO_ORDER.get(reply.status, status)  # an unknown word keeps the order active
+        # An unknown word maps to no status: the order keeps its own and stays active.
+        target = order_flow.UPSTREAM_TO_ORDER.get(reply.status)
+        reading = order_flow.Reading(order, target or order.status, reply.raw_status, reply.start_count, reply.remains, reply.charge)
         if target in (OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED):
-            finished = order_flow.order_finish(
-                order_id=pk,
-                status=target,
-                remains=reply.remains,
-                start_count=reply.start_count,
-                upstream_charge=reply.charge,
-                raw=reply.raw_status,
-            )
-            result.finished += finished
-            if finished and target != OrderStatus.COMPLETED:
-                result.refunded += 1
-            continue
-        updates.append(
-            Order(
-                pk=pk,
-                status=target,
-                upstream_status=reply.raw_status[:64],
-                start_count=reply.start_count,
-                remains=reply.remains,
-                upstream_charge=reply.charge,
-                next_check_at=order_flow.next_check_at(created_at=created_at, now=now),
-                last_checked_at=now,
-                checks=checks + 1,
-                error="",
-            )
-        )
-    if updates:
-        # Filtered on the active statuses: a racing poller that already finished
-        # an order is never overwritten.
-        Order.objects.filter(status__in=ACTIVE_STATUSES).bulk_update(updates, UPDATE_FIELDS, batch_size=100)
-        result.updated += len(updates)
-    if missing:
-        reason = next((r.message for r in results.values() if isinstance(r, ItemError)), "no answer for this order")
-        _postpone(missing, now, f"Provider: {reason}", result, count_errors=False)
-
-
-def _postpone(rows: list[tuple], now, message: str, result: RefreshResult, *, count_errors: bool = True) -> None:
-    if count_errors:
-        result.errors += len(rows)
-    later = [
-        Order(pk=pk, next_check_at=order_flow.next_check_at(created_at=created_at, now=now), last_checked_at=now, error=message[:500])
-        for pk, _, _, created_at, _ in rows
-    ]
-    Order.objects.filter(status__in=ACTIVE_STATUSES).bulk_update(later, ["next_check_at", "last_checked_at", "error"], batch_size=100)
+            finals.append(reading)
+        else:
+            running.append(reading)
+    if running:
+        result.updated += order_flow.orders_store_running(readings=running, now=now)
+    if finals:
+        finished = set(order_flow.orders_finish(readings=finals, now=now))
+        result.finished += len(finished)
+        result.refunded += sum(1 for r in finals if r.order.pk in finished and r.status != OrderStatus.COMPLETED)
+    if unanswered:
+        result.errors += len(unanswered)
+        order_flow.orders_postpone(failures=unanswered, now=now)
 
 
 @dataclass

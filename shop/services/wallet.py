@@ -87,6 +87,51 @@ def wallet_debit(
     return _entry(wallet, kind=kind, amount=-amount, reason=reason, order=order, created_by=created_by)
 
 
+@dataclass(frozen=True)
+class Credit:
+    """One credit of ``wallet_credit_many``."""
+
+    user_id: int
+    amount: Decimal
+    kind: str
+    reason: str
+    order_id: int | None = None
+
+
+@transaction.atomic
+def wallet_credit_many(*, credits: list[Credit]) -> list[LedgerEntry]:
+    """Many credits in one transaction: each wallet locked once, updated once, one entry per credit.
+
+    Wallets are locked in id order, so concurrent callers never deadlock; each
+    entry's running balance is computed from the locked balance.
+    """
+    amounts = [money(credit.amount) for credit in credits]
+    if any(amount <= 0 for amount in amounts):
+        raise WalletError("A credit must be more than zero.")
+    user_ids = sorted({credit.user_id for credit in credits})
+    wallets = {wallet.user_id: wallet for wallet in Wallet.objects.select_for_update().filter(user_id__in=user_ids).order_by("pk")}
+    missing = set(user_ids) - set(wallets)
+    if missing:
+        raise WalletError(f"No wallet for users {sorted(missing)}.")
+    entries: list[LedgerEntry] = []
+    running = {user_id: wallet.balance for user_id, wallet in wallets.items()}
+    for credit, amount in zip(credits, amounts, strict=True):
+        running[credit.user_id] += amount
+        entries.append(
+            LedgerEntry(
+                wallet=wallets[credit.user_id],
+                kind=credit.kind,
+                amount=amount,
+                balance_after=running[credit.user_id],
+                reason=credit.reason[:255],
+                order_id=credit.order_id,
+            )
+        )
+    for user_id, wallet in wallets.items():
+        Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + (running[user_id] - wallet.balance))
+    return LedgerEntry.objects.bulk_create(entries)
+
+
 def _entry(
     wallet: Wallet, *, kind: str, amount: Decimal, reason: str, order: Order | None, created_by: AbstractBaseUser | None
 ) -> LedgerEntry:

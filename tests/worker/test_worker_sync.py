@@ -79,3 +79,38 @@ def test_periodic_sync_runs_on_a_real_worker(worker, sandbox) -> None:
     assert ProviderService.objects.filter(provider=provider).count() == len(sandbox.panel.services)
     assert "shop.tasks.catalogue_sync_provider[" in output  # the per-provider task ran on this worker
     assert SANDBOX_KEY not in output
+
+
+def test_a_duplicated_submit_task_places_one_order_upstream(worker, sandbox) -> None:
+    from decimal import Decimal
+
+    from shop.models import LedgerEntry, Order, OrderStatus
+    from shop.services.catalogue import catalogue_sync
+    from shop.services.orders import order_place
+    from shop.services.retail import services_import
+    from shop.services.wallet import wallet_credit
+    from tests.factories import UserFactory
+
+    provider = Provider.objects.create(name="Sandbox", api_url=sandbox.url, api_key=SANDBOX_KEY)
+    catalogue_sync(provider=provider)
+    services_import(provider_services=provider.services.all())
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("10"), kind=LedgerEntry.Kind.DEPOSIT)
+    order = order_place(
+        user=user, service=provider.services.get(upstream_id="1").retail_services.get(), link="https://x.example/p", quantity=100
+    )
+    app = Celery(broker=broker_url())
+
+    for _ in range(3):  # the on-commit enqueue went to the test's own broker: send it three times for real
+        app.send_task("shop.tasks.order_submit_task", args=[order.pk])
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and Order.objects.get(pk=order.pk).status != OrderStatus.PENDING:
+        assert worker.poll() is None
+        time.sleep(0.25)
+    time.sleep(1)  # let the duplicates run too
+    worker.terminate()
+    output = worker.communicate(timeout=15)[0]
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING, output
+    assert output.count("succeeded") >= 3, output
+    assert sandbox.panel.calls["add"] == 1
