@@ -98,7 +98,7 @@ class Credit:
     order_id: int | None = None
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def wallet_credit_many(*, credits: list[Credit]) -> list[LedgerEntry]:
     """Many credits in one transaction: each wallet locked once, updated once, one entry per credit.
 
