@@ -1,9 +1,18 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from shop import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("services/", views.services, name="services"),
+    path("services.json", views.services_json, name="services-json"),
+    path("order/", views.order_new, name="order-new"),
+    path("orders/", views.orders, name="orders"),
+    path("orders/status.json", views.orders_status_json, name="orders-status"),
+    path("orders/<int:pk>/", views.order_detail, name="order-detail"),
+    path("balance/", views.balance, name="balance"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

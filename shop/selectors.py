@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from decimal import Decimal
 
-from shop.models import ProviderService
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from shop.models import Order, ProviderService
+from shop.models.wallet import MONEY_DIGITS, MONEY_PLACES
 
 
 def provider_service_available_list() -> QuerySet[ProviderService]:
@@ -14,3 +20,20 @@ def provider_service_available_list() -> QuerySet[ProviderService]:
 def provider_service_categories() -> list[dict[str, object]]:
     """Categories of the available synced services with their counts, by name."""
     return list(provider_service_available_list().values("category").annotate(count=Count("pk")).order_by("category"))
+
+
+def user_list_with_balance(*, users: QuerySet[AbstractBaseUser] | None = None) -> QuerySet[AbstractBaseUser]:
+    """Users annotated with ``balance`` (0 without a wallet) and ``order_count``, in one query however many rows.
+
+    The count is a correlated subquery rather than a join and GROUP BY, so a page of users
+    costs one pass over each user's orders (index ``order_user_recent``).
+    """
+    if users is None:
+        users = get_user_model().objects.all()
+    orders = Order.objects.filter(user=OuterRef("pk")).order_by().values("user").annotate(n=Count("pk")).values("n")
+    return users.annotate(
+        balance=Coalesce(
+            F("wallet__balance"), Value(Decimal("0")), output_field=DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+        ),
+        order_count=Coalesce(Subquery(orders, output_field=IntegerField()), 0),
+    )

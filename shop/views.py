@@ -1,10 +1,167 @@
-"""Storefront views: parse the request, call a selector or service, render."""
+"""Customer pages: parse the request, call a selector or service, render."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from __future__ import annotations
 
-from shop.selectors import provider_service_categories
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from shop import page_selectors as pages
+from shop.forms import OrderForm, OrderSearchForm, ServiceFilterForm, SignupForm
+from shop.models import Order
+from shop.services.orders import OrderRejected, order_place
+
+SERVICES_PER_PAGE = 100
+ORDERS_PER_PAGE = 25
+LEDGER_PER_PAGE = 50
+
+
+def services(request: HttpRequest) -> HttpResponse:
+    form = ServiceFilterForm(request.GET)
+    category_id, query = (form.cleaned_data["category"], form.cleaned_data["q"]) if form.is_valid() else (None, "")
+    page = Paginator(pages.service_search(category_id=category_id, query=query), SERVICES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "shop/services.html",
+        {
+            "page": page,
+            "offers": pages.service_offers(page.object_list),
+            "categories": pages.visible_categories(),
+            "category_id": category_id,
+            "query": query,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("order-new")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.username}! Add funds to your balance to start ordering.")
+        return redirect("order-new")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_new(request: HttpRequest) -> HttpResponse:
+    form = OrderForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            order = order_place(user=request.user, service=form.cleaned_data["service"], **form.placement_data())
+        except OrderRejected as exc:
+            for field, message in exc.errors.items():
+                form.add_error(None if field in {"__all__", "service"} or field not in form.fields else field, message)
+        else:
+            messages.success(request, f"Order #{order.pk} placed: {order.charge} {settings.SHOP_CURRENCY} charged.")
+            return redirect("order-detail", pk=order.pk)
+    categories = list(pages.visible_categories())
+    chosen = _chosen_service(request, form)
+    category_id = chosen.category_id if chosen else (categories[0].pk if categories else None)
+    offers = pages.service_offers(pages.service_search(category_id=category_id)) if category_id else []
+    return render(
+        request,
+        "shop/order_new.html",
+        {
+            "form": form,
+            "categories": categories,
+            "category_id": category_id,
+            "offers": offers,
+            "offers_data": [offer.as_json() for offer in offers],
+            "chosen_id": chosen.pk if chosen else (offers[0].id if offers else None),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_GET
+def services_json(request: HttpRequest) -> JsonResponse:
+    form = ServiceFilterForm(request.GET)
+    if not form.is_valid() or not form.cleaned_data["category"]:
+        return JsonResponse({"error": "Give a category number."}, status=400)
+    offers = pages.service_offers(pages.service_search(category_id=form.cleaned_data["category"]))
+    return JsonResponse({"services": [offer.as_json() for offer in offers]})
+
+
+@login_required
+@require_GET
+def orders(request: HttpRequest) -> HttpResponse:
+    form = OrderSearchForm(request.GET)
+    tab, query = (form.cleaned_data["status"], form.cleaned_data["q"]) if form.is_valid() else ("", "")
+    tab = tab if tab in pages.STATUS_TABS else ""
+    page = Paginator(pages.order_list_for_user(user=request.user, tab=tab, query=query), ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "shop/orders.html",
+        {
+            "page": page,
+            "rows": [(order, pages.CUSTOMER_STATUS[order.status]) for order in page.object_list],
+            "tabs": [("", "All"), *((key, label) for key, (label, _) in pages.STATUS_TABS.items())],
+            "tab": tab,
+            "query": query,
+            "live": any(order.status in pages.LIVE_STATUSES for order in page.object_list),
+        },
+    )
+
+
+@login_required
+@require_GET
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(Order.objects.select_related("service"), pk=pk, user=request.user)
+    return render(
+        request,
+        "shop/order_detail.html",
+        {"order": order, "status": pages.CUSTOMER_STATUS[order.status], "live": order.status in pages.LIVE_STATUSES},
+    )
+
+
+@login_required
+@require_GET
+def orders_status_json(request: HttpRequest) -> JsonResponse:
+    """Current status of some of the customer's own orders, for the pages' live refresh."""
+    raw = request.GET.get("ids", "")
+    ids = [int(part) for part in raw.split(",") if part.isdigit() and len(part) < 18][:100]
+    rows = Order.objects.filter(user=request.user, pk__in=ids).values("pk", "status", "start_count", "remains", "refunded")
+    return JsonResponse(
+        {
+            "orders": {
+                str(row["pk"]): {
+                    "status": pages.CUSTOMER_STATUS[row["status"]],
+                    "live": row["status"] in pages.LIVE_STATUSES,
+                    "start_count": row["start_count"],
+                    "remains": row["remains"],
+                    "refunded": str(row["refunded"]),
+                }
+                for row in rows
+            }
+        }
+    )
+
+
+@login_required
+@require_GET
+def balance(request: HttpRequest) -> HttpResponse:
+    page = Paginator(pages.ledger_for_user(user=request.user).select_related("order"), LEDGER_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "shop/balance.html", {"page": page, "balance": pages.balance_of(user=request.user)})
+
+
+def _chosen_service(request: HttpRequest, form: OrderForm):
+    raw = form.data.get("service") if form.is_bound else request.GET.get("service")
+    if not raw or not str(raw).isdigit() or len(str(raw)) > 17:
+        return None
+    return pages.orderable_services().filter(pk=int(raw)).first()
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "shop/home.html", {"categories": provider_service_categories()})
+    return redirect(reverse("order-new") if request.user.is_authenticated else reverse("services"))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import DecimalField, QuerySet, Value
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Count, DecimalField, QuerySet, Value
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from shop.models import Category, ProviderService, Service, ShopSettings
+from shop.models.catalogue import MARKUP_FIELD
 from shop.services.pricing import service_limits, service_rate
+from shop.services.retail import MARKUP_FLOOR, services_set_markup
 
 
 @admin.register(ShopSettings)
@@ -26,9 +31,16 @@ class ShopSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "position", "is_visible", "markup_percent"]
+    list_display = ["name", "position", "is_visible", "markup_percent", "service_count"]
     list_editable = ["position", "is_visible", "markup_percent"]
     search_fields = ["name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
+        return super().get_queryset(request).annotate(service_count=Count("services"))
+
+    @admin.display(description="services", ordering="service_count")
+    def service_count(self, category: Category) -> int:
+        return getattr(category, "service_count", 0)
 
 
 class ServiceForm(forms.ModelForm):
@@ -60,6 +72,21 @@ class ServiceForm(forms.ModelForm):
         return data
 
 
+class MarkupForm(forms.Form):
+    markup_percent = forms.DecimalField(
+        label="Markup (%)",
+        required=False,
+        help_text="Blank clears the services' own markup: the category's, else the shop's default applies.",
+        **MARKUP_FIELD,
+    )
+
+    def clean_markup_percent(self) -> Decimal | None:
+        markup = self.cleaned_data["markup_percent"]
+        if markup is not None and markup <= MARKUP_FLOOR:
+            raise forms.ValidationError(f"A markup must be above {MARKUP_FLOOR}%.")
+        return markup
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     form = ServiceForm
@@ -82,7 +109,7 @@ class ServiceAdmin(admin.ModelAdmin):
     search_fields = ["name", "provider_service__name", "provider_service__upstream_id"]
     list_select_related = ["category", "provider_service__provider"]
     raw_id_fields = ["provider_service"]
-    actions = ["enable", "disable"]
+    actions = ["enable", "disable", "set_markup"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Service]:
         # Priced many at a time: the shop-wide markup is read once per page, not per row.
@@ -114,3 +141,22 @@ class ServiceAdmin(admin.ModelAdmin):
     @admin.action(description="Disable the selected services")
     def disable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
         self.message_user(request, f"{queryset.update(is_enabled=False)} services disabled.", messages.SUCCESS)
+
+    @admin.action(description="Set markup for the selected services")
+    def set_markup(self, request: HttpRequest, queryset: QuerySet[Service]) -> TemplateResponse | None:
+        form = MarkupForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            markup = form.cleaned_data["markup_percent"]
+            updated = services_set_markup(services=queryset, markup_percent=markup)
+            what = f"markup {markup}%" if markup is not None else "no markup of their own"
+            self.message_user(request, f"{updated} services now have {what}.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Set markup",
+            "opts": self.opts,
+            "form": form,
+            "services": queryset.select_related("category").order_by("pk"),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/shop/service/set_markup.html", context)

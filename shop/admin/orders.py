@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -29,6 +31,30 @@ class ResolveForm(forms.ModelForm):
         fields: list[str] = []
 
 
+class CustomerFilter(admin.SimpleListFilter):
+    """Orders of one customer, chosen by ``?user__id__exact=<id>`` (the customers list links here).
+
+    Lists only the chosen customer, never every user: the search box finds customers by username.
+    """
+
+    title = "customer"
+    parameter_name = "user__id__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        value = self.value()
+        if value is None:
+            return []
+        if not value.isdigit():
+            raise IncorrectLookupParameters(f"Not a customer id: {value!r}")
+        username = get_user_model().objects.filter(pk=value).values_list("username", flat=True).first()
+        # Still listed when the customer does not exist, so the filter applies (and finds nothing).
+        return [(value, username or f"#{value} (no such customer)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        value = self.value()
+        return queryset.filter(user_id=value) if value else queryset
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     form = ResolveForm
@@ -45,7 +71,7 @@ class OrderAdmin(ReadOnlyAdmin):
         "start_count",
         "remains",
     ]
-    list_filter = ["status", "provider", "created_at"]
+    list_filter = ["status", CustomerFilter, "provider", "created_at"]
     search_fields = ["=id", "link", "=upstream_order_id", "user__username"]
     list_select_related = ["user", "service"]
     date_hierarchy = "created_at"

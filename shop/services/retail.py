@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from shop.models import Category, ProviderService, Service
+
+MARKUP_FLOOR = Decimal("-100")
 
 
 @transaction.atomic
@@ -34,3 +39,14 @@ def services_import(*, provider_services: QuerySet[ProviderService]) -> int:
         ]
     )
     return len(candidates)
+
+
+def services_set_markup(*, services: QuerySet[Service], markup_percent: Decimal | None) -> int:
+    """Give all ``services`` one markup; ``None`` clears it so the category's or the shop's default applies.
+
+    Returns how many services were updated. A markup must be above -100% (the database refuses it too).
+    """
+    if markup_percent is not None and markup_percent <= MARKUP_FLOOR:
+        raise ValueError(f"A markup must be above {MARKUP_FLOOR}%.")
+    # update() skips auto_now: set updated_at so the change shows when it happened.
+    return services.update(markup_percent=markup_percent, updated_at=timezone.now())

@@ -160,3 +160,24 @@ def ledger_differences() -> list[LedgerDifference]:
     )
     # SQLite sums decimals as floats: compare again at the ledger's precision.
     return [LedgerDifference(pk, username, balance, money(total)) for pk, username, balance, total in rows if money(total) != balance]
+
+
+ADJUST_CREDIT = "credit"
+ADJUST_DEBIT = "debit"
+
+
+def wallet_adjust(*, user: AbstractBaseUser, amount: Decimal, direction: str, reason: str, admin: AbstractBaseUser) -> LedgerEntry:
+    """An admin's correction of a balance: credit or debit ``amount`` with a ledger entry naming the admin and why.
+
+    Refuses (``WalletError``, nothing written) an amount that is not above zero or has more than 4 places,
+    an unknown direction or a blank reason; a debit beyond the balance raises ``InsufficientFunds``.
+    """
+    if direction not in (ADJUST_CREDIT, ADJUST_DEBIT):
+        raise WalletError(f"An adjustment is a {ADJUST_CREDIT} or a {ADJUST_DEBIT}, not {direction!r}.")
+    if money(amount) != amount or amount <= 0:
+        raise WalletError("An adjustment must be more than zero, with at most 4 decimal places.")
+    reason = reason.strip()
+    if not reason or len(reason) > 255:
+        raise WalletError("An adjustment needs a reason of 1 to 255 characters.")
+    change = wallet_credit if direction == ADJUST_CREDIT else wallet_debit
+    return change(user=user, amount=amount, kind=LedgerEntry.Kind.ADJUSTMENT, reason=reason, created_by=admin)

@@ -1,0 +1,162 @@
+"""Reads behind the customer pages: the priced catalogue, a customer's orders and ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+
+from shop.models import Category, LedgerEntry, Order, OrderStatus, Service, ShopSettings, Wallet
+from shop.services.order_types import TYPES, type_spec
+from shop.services.pricing import service_limits, service_rate
+
+# What a customer sees of the internal statuses: the shop's own steps before
+# the provider has the order read as Pending, a refused one as Canceled.
+CUSTOMER_STATUS = {
+    OrderStatus.AWAITING: "Pending",
+    OrderStatus.SUBMITTING: "Pending",
+    OrderStatus.PENDING: "Pending",
+    OrderStatus.IN_PROGRESS: "In progress",
+    OrderStatus.PROCESSING: "Processing",
+    OrderStatus.NEEDS_ATTENTION: "Processing",
+    OrderStatus.COMPLETED: "Completed",
+    OrderStatus.PARTIAL: "Partial",
+    OrderStatus.CANCELED: "Canceled",
+    OrderStatus.FAILED: "Canceled",
+}
+STATUS_TABS = {
+    "pending": ("Pending", [OrderStatus.AWAITING, OrderStatus.SUBMITTING, OrderStatus.PENDING]),
+    "in_progress": ("In progress", [OrderStatus.IN_PROGRESS]),
+    "completed": ("Completed", [OrderStatus.COMPLETED]),
+    "partial": ("Partial", [OrderStatus.PARTIAL]),
+    "processing": ("Processing", [OrderStatus.PROCESSING, OrderStatus.NEEDS_ATTENTION]),
+    "canceled": ("Canceled", [OrderStatus.CANCELED, OrderStatus.FAILED]),
+}
+#: Orders whose status may still change by itself: the orders page keeps refreshing while one is shown.
+LIVE_STATUSES = {
+    OrderStatus.AWAITING,
+    OrderStatus.SUBMITTING,
+    OrderStatus.PENDING,
+    OrderStatus.IN_PROGRESS,
+    OrderStatus.PROCESSING,
+    OrderStatus.NEEDS_ATTENTION,
+}
+
+
+@dataclass(frozen=True)
+class ServiceOffer:
+    """A service as a customer sees it: priced, with its limits and flags."""
+
+    id: int
+    name: str
+    description: str
+    category_id: int
+    category: str
+    type: str
+    rate: Decimal
+    min: int
+    max: int
+    refill: bool
+    cancel: bool
+    dripfeed: bool
+
+    def as_json(self) -> dict[str, object]:
+        spec = type_spec(self.type)
+        assert spec is not None
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "category": self.category_id,
+            "type": self.type,
+            "rate": str(self.rate),
+            "min": self.min,
+            "max": self.max,
+            "dripfeed": self.dripfeed,
+            "refill": self.refill,
+            "cancel": self.cancel,
+            "fields": list(spec.fields),
+            "needs_quantity": spec.needs_quantity and not spec.quantity_from,
+            "quantity_from": spec.quantity_from or "",
+            "package": spec.package,
+        }
+
+
+def orderable_services() -> QuerySet[Service]:
+    """Services customers can order now, in catalogue order, with what pricing needs joined in."""
+    return (
+        Service.objects.filter(
+            is_enabled=True,
+            category__is_visible=True,
+            provider_service__is_available=True,
+            provider_service__provider__is_active=True,
+            provider_service__type__in=list(TYPES),
+        )
+        .select_related("category", "provider_service__provider")
+        .order_by("category__position", "category__name", "position", "name", "pk")
+    )
+
+
+def visible_categories() -> QuerySet[Category]:
+    return Category.objects.filter(is_visible=True, services__in=orderable_services()).distinct().order_by("position", "name")
+
+
+def service_offers(services: QuerySet[Service] | list[Service]) -> list[ServiceOffer]:
+    """Price the given services (the shop's default markup is read once)."""
+    markup = ShopSettings.load().default_markup_percent
+    offers = []
+    for service in services:
+        low, high = service_limits(service=service)
+        upstream = service.provider_service
+        offers.append(
+            ServiceOffer(
+                id=service.pk,
+                name=service.name,
+                description=service.description,
+                category_id=service.category_id,
+                category=service.category.name,
+                type=upstream.type,
+                rate=service_rate(service=service, default_markup=markup),
+                min=low,
+                max=high,
+                refill=upstream.refill,
+                cancel=upstream.cancel,
+                dripfeed=upstream.dripfeed,
+            )
+        )
+    return offers
+
+
+def service_search(*, category_id: int | None = None, query: str = "") -> QuerySet[Service]:
+    services = orderable_services()
+    if category_id:
+        services = services.filter(category_id=category_id)
+    query = query.strip()
+    if query:
+        match = Q(name__icontains=query)
+        if query.isdigit() and len(query) < 18:
+            match |= Q(pk=int(query))
+        services = services.filter(match)
+    return services
+
+
+def order_list_for_user(*, user: AbstractBaseUser, tab: str = "", query: str = "") -> QuerySet[Order]:
+    """A customer's orders, newest first, for one status tab and an optional search by link or number."""
+    orders = Order.objects.filter(user=user).select_related("service").order_by("-id")
+    if tab in STATUS_TABS:
+        orders = orders.filter(status__in=STATUS_TABS[tab][1])
+    query = query.strip()
+    if query:
+        number = query.lstrip("#")
+        orders = orders.filter(pk=int(number)) if number.isdigit() and len(number) < 18 else orders.filter(link__icontains=query)
+    return orders
+
+
+def ledger_for_user(*, user: AbstractBaseUser) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(wallet__user=user).order_by("-id")
+
+
+def balance_of(*, user: AbstractBaseUser) -> Decimal:
+    return Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0")

@@ -1,0 +1,33 @@
+// Refreshes the status, start count and remains of the orders on the page,
+// without a reload, for as long as any of them can still change.
+(function () {
+  "use strict";
+  const table = document.querySelector("[data-live]");
+  if (!table || table.dataset.live !== "1") return;
+  const url = table.dataset.statusUrl;
+  const ids = [...table.querySelectorAll("[data-order]")].map((row) => row.dataset.order);
+  const INTERVAL = 10000;
+
+  async function refresh() {
+    let response;
+    try {
+      response = await fetch(url + "?ids=" + ids.join(","), { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    } catch (error) {
+      return setTimeout(refresh, INTERVAL * 3);
+    }
+    if (!response.ok) return setTimeout(refresh, INTERVAL * 3);
+    const orders = (await response.json()).orders;
+    let live = false;
+    for (const [id, order] of Object.entries(orders)) {
+      const row = table.querySelector('[data-order="' + id + '"]');
+      if (!row) continue;
+      for (const name of ["status", "start_count", "remains", "refunded"]) {
+        const cell = row.querySelector('[data-cell="' + name + '"]');
+        if (cell) cell.textContent = order[name] === null ? "" : order[name];
+      }
+      live = live || order.live;
+    }
+    if (live) setTimeout(refresh, INTERVAL);
+  }
+  setTimeout(refresh, INTERVAL);
+})();

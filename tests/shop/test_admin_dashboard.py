@@ -1,0 +1,219 @@
+"""The admin index dashboard (``shop.services.dashboard``), and the catalogue and order admin additions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from shop.models import Category, Order, OrderStatus, Provider, ProviderService, Service
+from shop.services.dashboard import dashboard_figures
+from tests.factories import ProviderFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def services(db) -> dict[str, Service]:
+    """Two providers whose currencies differ from the shop's, one retail service each."""
+    category = Category.objects.create(name="Followers")
+    made = {}
+    for name, exchange_rate in [("dear", Decimal("1.5")), ("cheap", Decimal("0.9"))]:
+        provider = ProviderFactory(name=name, exchange_rate=exchange_rate)
+        upstream = ProviderService.objects.create(
+            provider=provider, upstream_id="1", name="Followers", rate=Decimal("1"), min_quantity=10, max_quantity=1000
+        )
+        made[name] = Service.objects.create(provider_service=upstream, category=category, name=f"Followers from {name}")
+    return made
+
+
+def make_order(service: Service, *, at: datetime, charge: str, status: str, refunded: str = "0", cost: str | None = None) -> Order:
+    order = Order.objects.create(
+        user=UserFactory(username="buyer"),
+        service=service,
+        provider=service.provider_service.provider,
+        provider_service=service.provider_service,
+        quantity=100,
+        total_quantity=100,
+        rate=Decimal("1"),
+        charge=Decimal(charge),
+        refunded=Decimal(refunded),
+        upstream_charge=None if cost is None else Decimal(cost),
+        status=status,
+    )
+    Order.objects.filter(pk=order.pk).update(created_at=at)  # created_at is auto_now_add
+    return order
+
+
+@pytest.fixture
+def known_orders(services) -> None:
+    dear, cheap = services["dear"], services["cheap"]
+    today, yesterday = NOW - timedelta(hours=2), NOW.replace(hour=0) - timedelta(minutes=1)
+    make_order(dear, at=today, charge="10", status=OrderStatus.COMPLETED, cost="4")  # cost 4 x 1.5 = 6
+    make_order(cheap, at=today, charge="5", refunded="2.5", status=OrderStatus.PARTIAL, cost="1.23457")  # cost 1.111113
+    make_order(dear, at=today, charge="3.3333", status=OrderStatus.PENDING)  # cost not known yet
+    make_order(dear, at=yesterday, charge="7.5", refunded="7.5", status=OrderStatus.FAILED)  # refunded in full
+    make_order(cheap, at=yesterday, charge="0.1234", status=OrderStatus.NEEDS_ATTENTION)
+    make_order(dear, at=NOW - timedelta(days=30), charge="100", status=OrderStatus.AWAITING)  # the day before the window
+    make_order(dear, at=NOW + timedelta(hours=1), charge="50", status=OrderStatus.IN_PROGRESS)  # after "now"
+
+
+def test_figures_give_revenue_and_profit_per_day(known_orders, django_assert_max_num_queries) -> None:
+    with django_assert_max_num_queries(3):
+        figures = dashboard_figures(now=NOW)
+
+    assert len(figures.days) == 30
+    assert (figures.days[0].day, figures.days[-1].day) == (date(2025, 3, 10), date(2025, 2, 9))
+    today, yesterday = figures.days[0], figures.days[1]
+    assert (today.orders, today.revenue, today.cost, today.profit, today.cost_unknown) == (
+        3,
+        Decimal("15.8333"),
+        Decimal("7.1111"),
+        Decimal("8.7222"),
+        1,
+    )
+    assert (yesterday.orders, yesterday.revenue, yesterday.cost, yesterday.profit, yesterday.cost_unknown) == (
+        2,
+        Decimal("0.1234"),
+        Decimal("0"),
+        Decimal("0.1234"),
+        1,
+    )
+    assert all(row.orders == 0 and row.revenue == 0 for row in figures.days[2:])
+    totals = figures.totals
+    assert (totals.orders, totals.revenue, totals.cost, totals.profit, totals.cost_unknown) == (
+        5,
+        Decimal("15.9567"),
+        Decimal("7.1111"),
+        Decimal("8.8456"),
+        2,
+    )
+    money = [today.revenue, today.cost, today.profit, totals.revenue, totals.profit]
+    assert all(isinstance(amount, Decimal) for amount in money)
+
+
+def test_figures_count_active_orders_per_status_whenever_placed(known_orders) -> None:
+    counts = {row.status: row.count for row in dashboard_figures(now=NOW).statuses}
+    assert counts == {
+        "awaiting": 1,
+        "submitting": 0,
+        "pending": 1,
+        "in_progress": 1,
+        "processing": 0,
+        "needs_attention": 1,
+    }
+    assert dashboard_figures(now=NOW).needs_attention == 1
+
+
+def test_figures_flag_providers_below_their_threshold(services) -> None:
+    Provider.objects.filter(name="dear").update(balance=Decimal("10"), balance_threshold=Decimal("50"))
+    Provider.objects.filter(name="cheap").update(balance=Decimal("80"), balance_threshold=Decimal("50"))
+    low = {provider.name: provider.low for provider in dashboard_figures(now=NOW).providers}
+    assert low == {"cheap": False, "dear": True}
+
+
+def test_figures_of_an_empty_shop_are_zero(db) -> None:
+    figures = dashboard_figures(days=7, now=NOW)
+    assert len(figures.days) == 7
+    assert (figures.totals.orders, figures.totals.revenue, figures.totals.profit) == (0, Decimal("0"), Decimal("0"))
+    assert figures.needs_attention == 0
+    assert figures.providers == ()
+
+
+def test_admin_index_renders_on_an_empty_database(admin_client) -> None:
+    response = admin_client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Active orders" in html
+    assert "No providers yet." in html
+    assert 'id="status-needs_attention">0</td>' in html
+
+
+def test_admin_index_shows_the_needs_attention_count_with_its_link(admin_client, known_orders) -> None:
+    Provider.objects.filter(name="dear").update(balance=Decimal("10"), balance_threshold=Decimal("50"))
+    response = admin_client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="status-needs_attention">1</td>' in html
+    assert f"{reverse('admin:shop_order_changelist')}?status__exact=needs_attention" in html
+    assert "LOW: new orders wait" in html
+    assert "app-shop" in html or "Shop" in html  # the app list is still there, below
+
+
+def test_staff_who_may_not_see_orders_get_no_figures(client, known_orders) -> None:
+    clerk = UserFactory(username="clerk", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_category"))
+    client.force_login(clerk)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    assert "Active orders" not in response.content.decode()
+
+
+# Catalogue: bulk markup and the category's service count ----------------------------------
+
+
+def set_markup(client, services: list[Service], **form: str):
+    data = {"action": "set_markup", "_selected_action": [s.pk for s in services], **form}
+    return client.post(reverse("admin:shop_service_changelist"), data, follow=True)
+
+
+def test_set_markup_changes_exactly_the_selected_services(admin_client, catalogue) -> None:
+    chosen = [catalogue["1"], catalogue["2"]]
+    page = set_markup(admin_client, chosen)
+    assert 'name="markup_percent"' in page.content.decode()  # the intermediate page, nothing changed yet
+    assert not Service.objects.filter(markup_percent__isnull=False).exists()
+
+    response = set_markup(admin_client, chosen, apply="Set markup", markup_percent="50")
+    assert "2 services now have markup 50%." in response.content.decode()
+    assert dict(Service.objects.filter(markup_percent__isnull=False).values_list("pk", "markup_percent")) == {
+        chosen[0].pk: Decimal("50"),
+        chosen[1].pk: Decimal("50"),
+    }
+    html = admin_client.get(reverse("admin:shop_service_changelist")).content.decode()
+    assert "1.350000" in html  # 0.90 x 1.50
+    assert "0.675000" in html  # 0.45 x 1.50
+
+
+def test_blank_markup_clears_it(admin_client, catalogue) -> None:
+    Service.objects.filter(pk=catalogue["1"].pk).update(markup_percent=Decimal("50"))
+    set_markup(admin_client, [catalogue["1"]], apply="Set markup", markup_percent="")
+    assert Service.objects.get(pk=catalogue["1"].pk).markup_percent is None
+
+
+@pytest.mark.parametrize("markup", ["-100", "-150", "abc", "1.234"])
+def test_bad_markup_shows_the_form_again_and_changes_nothing(admin_client, catalogue, markup: str) -> None:
+    response = set_markup(admin_client, [catalogue["1"]], apply="Set markup", markup_percent=markup)
+    html = response.content.decode()
+    assert 'name="markup_percent"' in html and "errorlist" in html
+    assert not Service.objects.filter(markup_percent__isnull=False).exists()
+
+
+def test_category_list_shows_service_counts(admin_client, catalogue) -> None:
+    category = catalogue["1"].category
+    url = reverse("admin:shop_category_changelist")
+    html = admin_client.get(url).content.decode()
+    assert "column-service_count" in html
+    assert f'<td class="field-service_count">{category.services.count()}</td>' in html
+
+
+# Orders: the customer filter ---------------------------------------------------------------
+
+
+def test_orders_filter_by_customer(admin_client, services) -> None:
+    mine = make_order(services["dear"], at=NOW, charge="1", status=OrderStatus.PENDING)
+    other = Order.objects.create(**{**_fields(mine), "user": UserFactory(username="other")})
+    url = reverse("admin:shop_order_changelist")
+    html = admin_client.get(url, {"user__id__exact": mine.user_id}).content.decode()
+    assert f"/{mine.pk}/change/" in html and f"/{other.pk}/change/" not in html
+    assert "buyer" in html  # the filter names the chosen customer
+    assert "0 orders" in admin_client.get(url, {"user__id__exact": 999999}).content.decode()
+    assert admin_client.get(url, {"user__id__exact": "abc"}).status_code == 302  # ?e=1, not a server error
+
+
+def _fields(order: Order) -> dict[str, object]:
+    names = ["service", "provider", "provider_service", "quantity", "total_quantity", "rate", "charge", "status"]
+    return {name: getattr(order, name) for name in names}
