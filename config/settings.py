@@ -166,6 +166,8 @@ SANDBOX_STAGE_SECONDS = env.float("SANDBOX_STAGE_SECONDS", default=10.0)
 SANDBOX_SEED = env.int("SANDBOX_SEED", default=1)
 
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")
+# How often the orders page asks for fresh statuses while an order can still change.
+LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=10)
 
 # Auth, i18n, static -----------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -207,6 +209,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Outside production, WhiteNoise serves straight from the static folders (no collectstatic).
+WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

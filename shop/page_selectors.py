@@ -159,4 +159,4 @@ def ledger_for_user(*, user: AbstractBaseUser) -> QuerySet[LedgerEntry]:
 
 
 def balance_of(*, user: AbstractBaseUser) -> Decimal:
-    return Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0")
+    return Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0.0000")

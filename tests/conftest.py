@@ -37,7 +37,12 @@ def redis_url() -> str | None:
     return url
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("browser") and not os.path.exists(CHROMIUM):
+        _missing(f"needs Chromium at {CHROMIUM}: apt-get install chromium")
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         _missing("needs PostgreSQL: set DATABASE_URL=postgres://... to run it")
     if item.get_closest_marker("redis") and redis_url() is None:

@@ -18,7 +18,7 @@ from django.utils.html import format_html
 
 from shop.models.wallet import MONEY_DIGITS, MONEY_PLACES
 from shop.selectors import user_list_with_balance
-from shop.services.wallet import ADJUST_CREDIT, ADJUST_DEBIT, WalletError, wallet_adjust
+from shop.services.wallet import ADJUST_CREDIT, ADJUST_DEBIT, WalletError, money, wallet_adjust
 
 User = get_user_model()
 
@@ -52,6 +52,11 @@ class CustomerAdmin(UserAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return user_list_with_balance(users=super().get_queryset(request))
 
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        user = self.get_object(request, object_id)
+        extra = {"balance": money(user.balance)} if user is not None else {}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
     def get_urls(self) -> list[URLPattern]:
         balance = path(
             "<path:object_id>/balance/",
@@ -63,7 +68,7 @@ class CustomerAdmin(UserAdmin):
     @admin.display(description="balance", ordering="balance")
     def balance_display(self, user: Any) -> str:
         url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_balance", args=[user.pk])
-        return format_html('{} <a href="{}">adjust</a>', user.balance, url)
+        return format_html('{} <a href="{}">adjust</a>', money(user.balance), url)
 
     @admin.display(description="orders", ordering="order_count")
     def order_count_display(self, user: Any) -> str:
@@ -72,7 +77,11 @@ class CustomerAdmin(UserAdmin):
         url = reverse("admin:shop_order_changelist")
         return format_html('<a href="{}?user__id__exact={}">{}</a>', url, user.pk, user.order_count)
 
-    @admin.action(description="Credit or debit balance")
+    def has_adjust_balance_permission(self, request: HttpRequest) -> bool:
+        # Money moves here: superusers only, as with resolving orders that need attention.
+        return request.user.is_superuser
+
+    @admin.action(description="Credit or debit balance", permissions=["adjust_balance"])
     def adjust_balance(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         # One wallet per adjustment: the page names the customer and shows the balance being changed.
         users = list(queryset.values_list("pk", flat=True)[:2])
@@ -82,8 +91,7 @@ class CustomerAdmin(UserAdmin):
         return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_balance", args=[users[0]]))
 
     def balance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        # Money moves here: superusers only, as with resolving orders that need attention.
-        if not request.user.is_superuser:
+        if not self.has_adjust_balance_permission(request):
             raise PermissionDenied
         user = self.get_object(request, object_id)
         if user is None:
@@ -104,6 +112,7 @@ class CustomerAdmin(UserAdmin):
             "title": f"Credit or debit the balance of {user}",
             "opts": self.opts,
             "original": user,
+            "balance": money(user.balance),
             "form": form,
         }
         return TemplateResponse(request, "admin/shop/customer/balance.html", context)

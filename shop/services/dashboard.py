@@ -19,7 +19,7 @@ from shop.models import Order, OrderStatus, Provider
 from shop.services.providers import provider_accepts_orders
 from shop.services.wallet import money
 
-ZERO = Decimal("0")
+ZERO = Decimal("0.0000")  # the shop's money precision, so empty days read like the others
 #: The statuses of orders still under way, in the order they move through.
 QUEUE_STATUSES = (
     OrderStatus.AWAITING,

@@ -6,7 +6,7 @@
   if (!table || table.dataset.live !== "1") return;
   const url = table.dataset.statusUrl;
   const ids = [...table.querySelectorAll("[data-order]")].map((row) => row.dataset.order);
-  const INTERVAL = 10000;
+  const INTERVAL = Number(table.dataset.interval) || 10000;
 
   async function refresh() {
     let response;

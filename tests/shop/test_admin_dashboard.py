@@ -200,6 +200,22 @@ def test_category_list_shows_service_counts(admin_client, catalogue) -> None:
     assert f'<td class="field-service_count">{category.services.count()}</td>' in html
 
 
+def test_category_list_stays_editable(admin_client, services) -> None:
+    category = Category.objects.get()
+    form = {
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-0-id": str(category.pk),
+        "form-0-position": "3",
+        "form-0-is_visible": "on",
+        "form-0-markup_percent": "12.5",
+        "_save": "Save",
+    }
+    assert admin_client.post(reverse("admin:shop_category_changelist"), form).status_code == 302
+    category.refresh_from_db()
+    assert (category.position, category.markup_percent) == (3, Decimal("12.5"))
+
+
 # Orders: the customer filter ---------------------------------------------------------------
 
 

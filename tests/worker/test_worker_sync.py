@@ -2,65 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis
 from celery import Celery
-from django.db import connection
 
 from shop.models import Provider, ProviderService
-from tests.conftest import SANDBOX_KEY, redis_url
-
-ROOT = Path(__file__).resolve().parents[2]
-# A Redis database of its own, emptied first, so no stale message reaches this worker.
-BROKER_DB = 13
+from tests.conftest import SANDBOX_KEY
+from tests.processes import broker_url, worker_process
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
-def broker_url() -> str:
-    parts = urlsplit(redis_url() or "")
-    return urlunsplit(parts._replace(path=f"/{BROKER_DB}"))
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def worker(transactional_db):
-    redis.Redis.from_url(broker_url()).flushdb()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "SHOP_ENV": "test",
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": broker_url(),
-        "PYTHONUNBUFFERED": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--loglevel", "INFO", "--without-heartbeat"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with worker_process() as process:
+        yield process
 
 
 def test_periodic_sync_runs_on_a_real_worker(worker, sandbox) -> None:

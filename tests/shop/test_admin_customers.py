@@ -1,0 +1,183 @@
+"""The customers admin: Django's user admin with balances, order counts and balance adjustments."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from shop.models import LedgerEntry, Wallet
+from shop.services.wallet import WalletError, ledger_differences, wallet_adjust, wallet_credit
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def balance_url(user) -> str:
+    return reverse("admin:auth_user_balance", args=[user.pk])
+
+
+def adjust(client, user, **form: str):
+    data = {"amount": "12.5", "direction": "credit", "reason": "Goodwill for a late order", **form}
+    return client.post(balance_url(user), data, follow=True)
+
+
+def balance(user) -> Decimal:
+    return Wallet.objects.get(user=user).balance
+
+
+def test_credit_writes_one_adjustment_by_the_admin(admin_client, admin_user, customer) -> None:
+    response = adjust(admin_client, customer, amount="12.5")
+    assert response.status_code == 200
+    assert "the balance is now 112.5000" in response.content.decode()
+    entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.ADJUSTMENT)
+    assert (entry.amount, entry.balance_after, entry.created_by, entry.reason) == (
+        Decimal("12.5"),
+        Decimal("112.5"),
+        admin_user,
+        "Goodwill for a late order",
+    )
+    assert balance(customer) == Decimal("112.5")
+    assert ledger_differences() == []
+
+
+def test_debit_writes_one_adjustment_by_the_admin(admin_client, admin_user, customer) -> None:
+    adjust(admin_client, customer, amount="30.0001", direction="debit", reason="Chargeback")
+    entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.ADJUSTMENT)
+    assert (entry.amount, entry.balance_after, entry.created_by) == (Decimal("-30.0001"), Decimal("69.9999"), admin_user)
+    assert balance(customer) == Decimal("69.9999")
+    assert ledger_differences() == []
+
+
+def test_credit_to_a_user_without_a_wallet_opens_one(admin_client) -> None:
+    newcomer = UserFactory()
+    adjust(admin_client, newcomer, amount="5")
+    assert balance(newcomer) == Decimal("5")
+    assert ledger_differences() == []
+
+
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({"amount": "0"}, "Enter an amount above zero."),
+        ({"amount": "-1"}, "Enter an amount above zero."),
+        ({"amount": "1.00001"}, "Ensure that there are no more than 4 decimal places."),
+        ({"amount": "abc"}, "Enter a number."),
+        ({"amount": ""}, "This field is required."),
+        ({"reason": ""}, "This field is required."),
+        ({"reason": "   "}, "This field is required."),
+        ({"reason": "x" * 256}, "Ensure this value has at most 255 characters"),
+        ({"direction": "steal"}, "Select a valid choice."),
+    ],
+)
+def test_bad_input_shows_the_form_again_and_writes_nothing(admin_client, customer, form: dict[str, str], error: str) -> None:
+    entries = LedgerEntry.objects.count()
+    response = adjust(admin_client, customer, **form)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert error in html
+    assert "Nothing was changed" in html and 'name="amount"' in html
+    assert LedgerEntry.objects.count() == entries
+    assert balance(customer) == Decimal("100")
+
+
+def test_debit_beyond_the_balance_writes_nothing(admin_client, customer) -> None:
+    entries = LedgerEntry.objects.count()
+    response = adjust(admin_client, customer, amount="100.0001", direction="debit")
+    html = response.content.decode()
+    assert "Not enough funds: 100.0001 needed, 100.0000 available." in html
+    assert LedgerEntry.objects.count() == entries
+    assert balance(customer) == Decimal("100")
+
+
+def test_debit_from_a_user_without_a_wallet_writes_nothing(admin_client) -> None:
+    newcomer = UserFactory()
+    assert "Not enough funds" in adjust(admin_client, newcomer, amount="1", direction="debit").content.decode()
+    assert not Wallet.objects.filter(user=newcomer).exists()
+    assert not LedgerEntry.objects.exists()
+
+
+def test_balance_page_is_for_superusers_only(client, customer) -> None:
+    clerk = UserFactory(username="clerk", is_staff=True)
+    client.force_login(clerk)
+    assert adjust(client, customer).status_code == 403
+    assert balance(customer) == Decimal("100")
+
+
+def test_balance_page_of_an_unknown_user_is_404(admin_client) -> None:
+    assert admin_client.get(reverse("admin:auth_user_balance", args=[999999])).status_code == 404
+    assert admin_client.get(reverse("admin:auth_user_balance", args=["abc"])).status_code == 404
+
+
+def test_action_leads_to_the_balance_page_of_one_customer(admin_client, customer) -> None:
+    url = reverse("admin:auth_user_changelist")
+    response = admin_client.post(url, {"action": "adjust_balance", "_selected_action": [customer.pk]})
+    assert response.status_code == 302 and response["Location"] == balance_url(customer)
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "100.0000" in page and 'name="reason"' in page
+
+    other = UserFactory()
+    response = admin_client.post(url, {"action": "adjust_balance", "_selected_action": [customer.pk, other.pk]}, follow=True)
+    assert "Select exactly one customer to credit or debit." in response.content.decode()
+
+
+def test_service_refuses_what_the_form_would(customer, admin_user) -> None:
+    for amount, direction, reason in [
+        (Decimal("0"), "credit", "r"),
+        (Decimal("1.00001"), "credit", "r"),
+        (Decimal("1"), "sideways", "r"),
+        (Decimal("1"), "credit", " "),
+    ]:
+        with pytest.raises(WalletError):
+            wallet_adjust(user=customer, amount=amount, direction=direction, reason=reason, admin=admin_user)
+    assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.ADJUSTMENT).exists()
+
+
+# The list ------------------------------------------------------------------------------
+
+
+def test_customer_list_shows_balances_and_order_counts(admin_client, customer) -> None:
+    html = admin_client.get(reverse("admin:auth_user_changelist")).content.decode()
+    assert "100.0000" in html
+    assert "column-balance_display" in html and "column-order_count_display" in html
+    assert balance_url(customer) in html
+    # UserAdmin's own behaviour stays: its filters and search box.
+    assert "By staff status" in html and 'name="q"' in html
+
+
+def test_customer_search_finds_by_username_and_email(admin_client, customer) -> None:
+    UserFactory(username="somebody-else", email="else@example.org")
+    url = reverse("admin:auth_user_changelist")
+    for query in [customer.username, customer.email]:
+        html = admin_client.get(url, {"q": query}).content.decode()
+        assert f"/{customer.pk}/change/" in html and "somebody-else" not in html
+
+
+def test_customer_list_queries_do_not_grow_with_users(admin_client, django_assert_max_num_queries) -> None:
+    def make(count: int) -> None:
+        for _ in range(count):
+            wallet_credit(user=UserFactory(), amount=Decimal("1"), kind=LedgerEntry.Kind.DEPOSIT)
+
+    url = reverse("admin:auth_user_changelist")
+    make(5)
+    admin_client.get(url)  # warm up: session and content types
+    with CaptureQueriesContext(connection) as five:
+        assert admin_client.get(url).status_code == 200
+    make(25)
+    with django_assert_max_num_queries(len(five)):
+        html = admin_client.get(url).content.decode()
+    assert html.count("1.0000 <a") == 30
+    assert get_user_model().objects.count() == 31  # and the admin
+
+
+def test_change_page_keeps_user_admin_and_links_the_balance(admin_client, customer) -> None:
+    response = admin_client.get(reverse("admin:auth_user_change", args=[customer.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="username"' in html and "../password/" in html  # UserAdmin's form and password link
+    assert f'href="{balance_url(customer)}">Balance 100.0000: credit or debit</a>' in html
+    assert admin_client.get(reverse("admin:auth_user_password_change", args=[customer.pk])).status_code == 200
