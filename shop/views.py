@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from shop import page_selectors as pages
 from shop.forms import OrderForm, OrderSearchForm, ServiceFilterForm, SignupForm
 from shop.models import Order
+from shop.pagination import page_of
 from shop.services.orders import OrderRejected, order_place
 
 SERVICES_PER_PAGE = 100
@@ -25,7 +25,7 @@ LEDGER_PER_PAGE = 50
 def services(request: HttpRequest) -> HttpResponse:
     form = ServiceFilterForm(request.GET)
     category_id, query = (form.cleaned_data["category"], form.cleaned_data["q"]) if form.is_valid() else (None, "")
-    page = Paginator(pages.service_search(category_id=category_id, query=query), SERVICES_PER_PAGE).get_page(request.GET.get("page"))
+    page = page_of(pages.service_search(category_id=category_id, query=query), request.GET.get("page"), SERVICES_PER_PAGE)
     return render(
         request,
         "shop/services.html",
@@ -100,7 +100,7 @@ def orders(request: HttpRequest) -> HttpResponse:
     form = OrderSearchForm(request.GET)
     tab, query = (form.cleaned_data["status"], form.cleaned_data["q"]) if form.is_valid() else ("", "")
     tab = tab if tab in pages.STATUS_TABS else ""
-    page = Paginator(pages.order_list_for_user(user=request.user, tab=tab, query=query), ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = page_of(pages.order_list_for_user(user=request.user, tab=tab, query=query), request.GET.get("page"), ORDERS_PER_PAGE)
     return render(
         request,
         "shop/orders.html",
@@ -152,7 +152,7 @@ def orders_status_json(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_GET
 def balance(request: HttpRequest) -> HttpResponse:
-    page = Paginator(pages.ledger_for_user(user=request.user).select_related("order"), LEDGER_PER_PAGE).get_page(request.GET.get("page"))
+    page = page_of(pages.ledger_for_user(user=request.user), request.GET.get("page"), LEDGER_PER_PAGE)
     return render(request, "shop/balance.html", {"page": page, "balance": pages.balance_of(user=request.user)})
 
 
