@@ -23,8 +23,10 @@ PAGES = {
     "services": "/services/",
     "services, category": "/services/?category={category}",
     "new order": "/order/",
+    "new order, category": "/order/?category={category}",
     "orders": "/orders/",
     "orders, tab Completed": "/orders/?status=completed",
+    "orders, tab Pending": "/orders/?status=pending",
     "orders, page 3": "/orders/?page=3",
 }
 

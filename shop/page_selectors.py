@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from shop.models import Category, LedgerEntry, Order, OrderStatus, Service, ShopSettings, Wallet
 from shop.services.order_types import TYPES, type_spec
@@ -95,12 +95,42 @@ def orderable_services() -> QuerySet[Service]:
             provider_service__type__in=list(TYPES),
         )
         .select_related("category", "provider_service__provider")
+        # Only what a customer sees and pricing needs: pages price hundreds of these.
+        .only(*OFFER_FIELDS)
         .order_by("category__position", "category__name", "position", "name", "pk")
     )
 
 
+OFFER_FIELDS = (
+    "name",
+    "description",
+    "position",
+    "markup_percent",
+    "fixed_rate",
+    "min_quantity",
+    "max_quantity",
+    "category__name",
+    "category__position",
+    "category__markup_percent",
+    "provider_service__type",
+    "provider_service__rate",
+    "provider_service__min_quantity",
+    "provider_service__max_quantity",
+    "provider_service__refill",
+    "provider_service__cancel",
+    "provider_service__dripfeed",
+    "provider_service__provider__exchange_rate",
+)
+
+
 def visible_categories() -> QuerySet[Category]:
-    return Category.objects.filter(is_visible=True, services__in=orderable_services()).distinct().order_by("position", "name")
+    """Visible categories that hold at least one orderable service."""
+    return (
+        Category.objects.filter(is_visible=True)
+        .filter(Exists(orderable_services().filter(category=OuterRef("pk"))))
+        .only("name", "position")
+        .order_by("position", "name")
+    )
 
 
 def service_offers(services: QuerySet[Service] | list[Service]) -> list[ServiceOffer]:
@@ -146,7 +176,14 @@ def order_list_for_user(*, user: AbstractBaseUser, tab: str = "", query: str = "
     """A customer's orders, newest first, for one status tab and an optional search by link or number."""
     orders = Order.objects.filter(user=user).select_related("service").order_by("-id")
     if tab in STATUS_TABS:
-        orders = orders.filter(status__in=STATUS_TABS[tab][1])
+        statuses = STATUS_TABS[tab][1]
+        orders = orders.filter(status__in=statuses)
+        if len(statuses) > 1:
+            # No index gives several statuses in id order, and PostgreSQL would
+            # then walk the primary key backwards through everyone's orders.
+            # Sorting on an expression makes it read this customer's matching
+            # index entries (order_user_status_recent) and sort those instead.
+            orders = orders.annotate(newest=F("id") + 0).order_by("-newest")
     query = query.strip()
     if query:
         number = query.lstrip("#")

@@ -67,7 +67,15 @@ def order_new(request: HttpRequest) -> HttpResponse:
             return redirect("order-detail", pk=order.pk)
     categories = list(pages.visible_categories())
     chosen = _chosen_service(request, form)
-    category_id = chosen.category_id if chosen else (categories[0].pk if categories else None)
+    asked = ServiceFilterForm(request.GET)
+    asked_category = asked.cleaned_data["category"] if asked.is_valid() else None
+    category_ids = {category.pk for category in categories}
+    if chosen:
+        category_id = chosen.category_id
+    elif asked_category in category_ids:
+        category_id = asked_category
+    else:
+        category_id = categories[0].pk if categories else None
     offers = pages.service_offers(pages.service_search(category_id=category_id)) if category_id else []
     return render(
         request,

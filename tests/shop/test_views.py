@@ -243,3 +243,11 @@ def test_services_json_gives_one_category(web, catalogue) -> None:
     data = web.get(reverse("services-json"), {"category": category.pk}).json()
     assert {service["category"] for service in data["services"]} == {category.pk}
     assert web.get(reverse("services-json"), {"category": "x"}).status_code == 400
+
+
+def test_new_order_page_takes_a_category_without_javascript(web, catalogue) -> None:
+    category = catalogue["17"].category
+    html = web.get(reverse("order-new"), {"category": category.pk}).content.decode()
+    assert f'<option value="{category.pk}" selected>' in html
+    assert "TikTok Followers [Refill 30D]" in html and "Instagram Followers [Real" not in html
+    assert web.get(reverse("order-new"), {"category": "999999"}).status_code == 200
