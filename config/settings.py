@@ -166,6 +166,10 @@ SANDBOX_STAGE_SECONDS = env.float("SANDBOX_STAGE_SECONDS", default=10.0)
 SANDBOX_SEED = env.int("SANDBOX_SEED", default=1)
 
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")
+# The reseller API's limits: calls and orders per key per minute, invalid keys per address per 10 minutes.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
+API_ADD_RATE_LIMIT = env.int("API_ADD_RATE_LIMIT", default=120)
+API_BAD_KEY_LIMIT = env.int("API_BAD_KEY_LIMIT", default=20)
 # How often the orders page asks for fresh statuses while an order can still change.
 LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=10)
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from shop import views
+from shop import views, views_api
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,9 @@ urlpatterns = [
     path("orders/status.json", views.orders_status_json, name="orders-status"),
     path("orders/<int:pk>/", views.order_detail, name="order-detail"),
     path("balance/", views.balance, name="balance"),
+    path("api/v2", views_api.api_v2, name="api-v2"),
+    path("api/v2/", views_api.api_v2),
+    path("account/api/", views_api.api_page, name="api-page"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

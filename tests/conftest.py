@@ -63,3 +63,13 @@ def provider(db, sandbox):
     from shop.models import Provider
 
     return Provider.objects.create(name="Sandbox", api_url=sandbox.url, api_key=SANDBOX_KEY)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Rate-limit counters and locks live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,5 +1,6 @@
 """The shop's models, one module per sub-domain."""
 
+from .api import ApiKey, Refill
 from .catalogue import Category, Service, ShopSettings
 from .orders import ACTIVE_STATUSES, FINAL_STATUSES, Order, OrderStatus
 from .providers import Provider, ProviderService, ServiceChange, UpstreamCall
@@ -7,6 +8,7 @@ from .wallet import LedgerEntry, Wallet
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "ApiKey",
     "FINAL_STATUSES",
     "Category",
     "LedgerEntry",
@@ -14,6 +16,7 @@ __all__ = [
     "OrderStatus",
     "Provider",
     "ProviderService",
+    "Refill",
     "Service",
     "ServiceChange",
     "ShopSettings",

@@ -55,6 +55,7 @@ class Order(models.Model):
     remains = models.BigIntegerField(null=True, blank=True)
     upstream_charge = models.DecimalField("cost (provider currency)", max_digits=20, decimal_places=5, null=True, blank=True)
     error = models.CharField(max_length=500, blank=True, help_text="The last problem, in words fit for the customer.")
+    cancel_requested_at = models.DateTimeField(null=True, blank=True, help_text="When the customer asked the provider to cancel.")
 
     submit_attempts = models.PositiveIntegerField(default=0)
     submitting_since = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,247 @@
+"""The reseller API: every action and error in the upstream document's shapes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from panelapi.sandbox import Fault
+from shop.models import ApiKey, LedgerEntry, Order, OrderStatus, Refill
+from shop.services.api_keys import api_key_issue
+from shop.services.order_flow import order_finish
+from shop.services.order_upstream import order_submit
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+LINK = "https://instagram.com/p/abc"
+
+
+@pytest.fixture
+def key(customer) -> str:
+    return api_key_issue(user=customer)
+
+
+@pytest.fixture
+def call(client, key):
+    def call(**params: str):
+        response = client.post("/api/v2", {"key": key, **params})
+        assert response["Content-Type"] == "application/json"
+        return response.json()
+
+    return call
+
+
+def test_keys_are_random_hashed_and_replaced_at_once(customer) -> None:
+    first = api_key_issue(user=customer)
+    stored = ApiKey.objects.get(user=customer)
+    assert len(first) >= 47 and first not in stored.key_hash and stored.prefix == first[:10]
+    second = api_key_issue(user=customer)
+    assert second != first
+    from shop.services.api_keys import api_key_user
+
+    assert api_key_user(key=first) is None
+    assert api_key_user(key=second) == customer
+
+
+@pytest.mark.parametrize("key", ["", "nope", "smm_" + "x" * 43, "smm_" + "y" * 200])
+def test_invalid_key(client, key: str) -> None:
+    assert client.post("/api/v2", {"key": key, "action": "balance"}).json() == {"error": "Invalid API key"}
+
+
+@pytest.mark.parametrize("params", [{}, {"action": ""}, {"action": "explode"}, {"action": "status"}, {"action": "refill"}])
+def test_incorrect_request(call, params) -> None:
+    assert call(**params) == {"error": "Incorrect request"}
+
+
+def test_services_at_this_customers_prices(call, catalogue) -> None:
+    services = call(action="services")
+    first = next(s for s in services if s["service"] == catalogue["1"].pk)
+    assert first == {
+        "service": catalogue["1"].pk,
+        "name": "Instagram Followers [Real, Refill 30D]",
+        "type": "Default",
+        "category": "Instagram Followers",
+        "rate": "1.17",
+        "min": "50",
+        "max": "10000",
+        "refill": True,
+        "cancel": True,
+        "dripfeed": False,
+        "desc": "Start 0-1 h, 5-10K/day.",
+    }
+
+
+def test_add_places_an_order_on_the_same_money_path(call, catalogue, customer) -> None:
+    reply = call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="1000")
+    order = Order.objects.get(user=customer)
+    assert reply == {"order": order.pk}
+    assert order.charge == Decimal("1.1700")
+    assert LedgerEntry.objects.get(order=order).amount == Decimal("-1.1700")
+
+
+def test_add_custom_comments_through_the_api(call, catalogue, customer) -> None:
+    comments = "\r\n".join(f"nice {i}" for i in range(10))
+    reply = call(action="add", service=str(catalogue["7"].pk), link=LINK, comments=comments)
+    assert Order.objects.get(pk=reply["order"]).quantity == 10
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"service": "999999", "quantity": "100"}, "Incorrect service ID"),
+        ({"service": "abc", "quantity": "100"}, "Incorrect service ID"),
+        ({"quantity": "100"}, "Incorrect service ID"),
+        ({"service": "SERVICE", "quantity": "10"}, "Quantity less than minimal 50"),
+        ({"service": "SERVICE", "quantity": "10001"}, "Quantity more than maximum 10000"),
+        ({"service": "SERVICE", "quantity": "100", "link": "javascript:alert(1)"}, "Bad link"),
+        ({"service": "SERVICE", "quantity": "9000000"}, "Quantity more than maximum 10000"),
+    ],
+)
+def test_add_errors(call, catalogue, customer, params, error) -> None:
+    params = {"link": LINK, **params}
+    if params.get("service") == "SERVICE":
+        params["service"] = str(catalogue["1"].pk)
+    assert call(action="add", **params) == {"error": error}
+    assert not Order.objects.exists()
+
+
+def test_not_enough_funds(client, catalogue) -> None:
+    poor = UserFactory()
+    key = api_key_issue(user=poor)
+    reply = client.post("/api/v2", {"key": key, "action": "add", "service": catalogue["1"].pk, "link": LINK, "quantity": "1000"}).json()
+    assert reply == {"error": "Not enough funds on balance"}
+
+
+def test_status_single_and_many_with_unknown_and_foreign_ids(call, catalogue, customer) -> None:
+    mine = Order.objects.get(pk=call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="1000")["order"])
+    other = UserFactory()
+    from shop.services.orders import order_place
+    from shop.services.wallet import wallet_credit
+
+    wallet_credit(user=other, amount=Decimal("5"), kind=LedgerEntry.Kind.DEPOSIT)
+    theirs = order_place(user=other, service=catalogue["1"], link=LINK, quantity=100)
+    expected = {"charge": "1.1700", "start_count": "0", "status": "Pending", "remains": "1000", "currency": "USD"}
+    assert call(action="status", order=str(mine.pk)) == expected
+    assert call(action="status", order=str(theirs.pk)) == {"error": "Incorrect order ID"}
+    assert call(action="status", order="abc") == {"error": "Incorrect order ID"}
+    assert call(action="status", orders=f"{mine.pk},{theirs.pk},x") == {
+        str(mine.pk): expected,
+        str(theirs.pk): {"error": "Incorrect order ID"},
+        "x": {"error": "Incorrect order ID"},
+    }
+    assert call(action="status", orders=",".join(str(i) for i in range(101))) == {"error": "Incorrect request"}
+
+
+def test_partial_order_status_shows_the_net_charge(call, catalogue, customer) -> None:
+    order = Order.objects.get(pk=call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="1000")["order"])
+    order_submit(order_id=order.pk)
+    order_finish(order_id=order.pk, status=OrderStatus.PARTIAL, remains=250, start_count=77, upstream_charge=None, raw="Partial")
+    assert call(action="status", order=str(order.pk)) == {
+        "charge": "0.8775",
+        "start_count": "77",
+        "status": "Partial",
+        "remains": "250",
+        "currency": "USD",
+    }
+
+
+def test_balance(call) -> None:
+    assert call(action="balance") == {"balance": "100.0000", "currency": "USD"}
+
+
+def test_refill_and_refill_status_forwarded_upstream(call, catalogue, customer, sandbox) -> None:
+    order = Order.objects.get(pk=call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="1000")["order"])
+    assert call(action="refill", order=str(order.pk)) == {"error": "Order not eligible for refill."}
+    order_submit(order_id=order.pk)
+    order_finish(order_id=order.pk, status=OrderStatus.COMPLETED, remains=0, start_count=1, upstream_charge=None, raw="Completed")
+    sandbox.panel.advance(10_000)  # the sandbox's own copy finishes too
+
+    reply = call(action="refill", order=str(order.pk))
+    refill = Refill.objects.get(order=order)
+    assert reply == {"refill": str(refill.pk)} and refill.upstream_refill_id
+    assert call(action="refill_status", refill=str(refill.pk))["status"] in {"Pending", "In progress", "Completed"}
+    assert call(action="refill_status", refills=f"{refill.pk},999") == [
+        {"refill": refill.pk, "status": Refill.objects.get(pk=refill.pk).status},
+        {"refill": 999, "status": {"error": "Refill not found"}},
+    ]
+    assert call(action="refill", orders=f"{order.pk},424242")[1] == {"order": 424242, "refill": {"error": "Incorrect order ID"}}
+    assert sandbox.panel.calls["refill"] == 2
+
+
+def test_cancel_unsent_order_refunds_here_and_placed_one_asks_the_provider(call, catalogue, customer, sandbox) -> None:
+    unsent = Order.objects.get(pk=call(action="add", service=str(catalogue["17"].pk), link=LINK, quantity="100")["order"])
+    assert call(action="cancel", order=str(unsent.pk)) == {"cancel": 1}
+    unsent.refresh_from_db()
+    assert unsent.status == OrderStatus.CANCELED and unsent.refunded == unsent.charge
+
+    placed = Order.objects.get(pk=call(action="add", service=str(catalogue["17"].pk), link=LINK, quantity="100")["order"])
+    order_submit(order_id=placed.pk)
+    assert call(action="cancel", orders=f"{placed.pk},424242") == [
+        {"order": placed.pk, "cancel": 1},
+        {"order": 424242, "cancel": {"error": "Incorrect order ID"}},
+    ]
+    placed.refresh_from_db()
+    assert placed.cancel_requested_at is not None and sandbox.panel.calls["cancel"] == 1
+    assert call(action="cancel", order=str(placed.pk)) == {"error": "Order not eligible for cancel."}
+
+    no_cancel = Order.objects.get(pk=call(action="add", service=str(catalogue["2"].pk), link=LINK, quantity="100")["order"])
+    order_submit(order_id=no_cancel.pk)
+    assert call(action="cancel", order=str(no_cancel.pk)) == {"error": "Order not eligible for cancel."}
+
+
+def test_json_bodies_are_accepted(client, key, catalogue) -> None:
+    reply = client.post("/api/v2", {"key": key, "action": "balance"}, content_type="application/json").json()
+    assert reply == {"balance": "100.0000", "currency": "USD"}
+    bad = client.post("/api/v2", "[1, 2", content_type="application/json")
+    assert bad.status_code == 200 and bad.json() == {"error": "Incorrect request"}
+    assert client.post("/api/v2", [1, 2], content_type="application/json").json() == {"error": "Incorrect request"}
+
+
+def test_get_is_refused_in_json(client) -> None:
+    response = client.get("/api/v2", {"key": "x", "action": "balance"})
+    assert response.status_code == 405 and response.json() == {"error": "Incorrect request"}
+
+
+def test_rate_limits(client, key, settings) -> None:
+    settings.API_RATE_LIMIT = 3
+    replies = [client.post("/api/v2", {"key": key, "action": "balance"}) for _ in range(4)]
+    assert [r.status_code for r in replies] == [200, 200, 200, 429]
+    assert replies[-1].json() == {"error": "Too many requests, slow down"}
+
+
+def test_add_has_its_own_limit(call, catalogue, settings) -> None:
+    settings.API_ADD_RATE_LIMIT = 1
+    assert "order" in call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="100")
+    assert call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="100") == {"error": "Too many requests, slow down"}
+
+
+def test_repeated_invalid_keys_from_one_address_are_refused(client, key, settings) -> None:
+    settings.API_BAD_KEY_LIMIT = 3
+    codes = [client.post("/api/v2", {"key": f"smm_guess{i}", "action": "balance"}).status_code for i in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert client.post("/api/v2", {"key": key, "action": "balance"}).status_code == 429  # that address is cooling off
+
+
+def test_the_key_is_shown_once_and_the_page_documents_every_action(client, customer) -> None:
+    client.force_login(customer)
+    page = client.get(reverse("api-page")).content.decode()
+    assert "You have no API key yet." in page
+    issued = client.post(reverse("api-page")).content.decode()
+    prefix = ApiKey.objects.get(user=customer).prefix
+    assert prefix in issued and "shown only once" in issued
+    later = client.get(reverse("api-page")).content.decode()
+    assert f"{prefix}…" in later and "shown only once" not in later
+    from shop.api import ACTIONS
+
+    for definition in ACTIONS:
+        assert definition.title in later
+    assert "curl -X POST" in later and "import requests" in later and "curl_init" in later
+
+
+def test_upstream_fault_never_reaches_the_reseller_as_html(call, catalogue, customer, sandbox) -> None:
+    order = Order.objects.get(pk=call(action="add", service=str(catalogue["17"].pk), link=LINK, quantity="100")["order"])
+    order_submit(order_id=order.pk)
+    sandbox.panel.add_fault(Fault(kind="html", action="cancel"))
+    assert call(action="cancel", order=str(order.pk)) == {"error": "The provider could not take the cancellation now."}

@@ -1,0 +1,91 @@
+"""The reseller API over real HTTP: a plain client written from upstream-api.txt, and a reseller of the reseller."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import requests
+
+from shop.models import LedgerEntry, Order, OrderStatus, Provider
+from shop.services.api_keys import api_key_issue
+from shop.services.catalogue import catalogue_sync
+from shop.services.order_upstream import order_submit, orders_refresh
+from shop.services.orders import order_place
+from shop.services.retail import services_import
+from shop.services.wallet import ledger_differences, wallet_credit
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LINK = "https://instagram.com/p/chain"
+
+
+class PlainClient:
+    """What a reseller would write from the upstream's document alone: POST key and action, read JSON."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.url, self.key = url, key
+
+    def call(self, **params: str) -> object:
+        reply = requests.post(self.url, data={"key": self.key, **params}, timeout=10)
+        assert reply.headers["Content-Type"] == "application/json"
+        return reply.json()
+
+
+def test_a_client_written_from_the_document_works_unchanged(live_server, catalogue, customer) -> None:
+    client = PlainClient(f"{live_server.url}/api/v2", api_key_issue(user=customer))
+
+    services = client.call(action="services")
+    first = services[0]
+    assert {"service", "name", "type", "category", "rate", "min", "max"} <= set(first)
+    assert all(isinstance(first[name], str) for name in ("rate", "min", "max")) and isinstance(first["service"], int)
+
+    order = client.call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="100")
+    assert set(order) == {"order"} and isinstance(order["order"], int)
+
+    status = client.call(action="status", order=str(order["order"]))
+    assert set(status) == {"charge", "start_count", "status", "remains", "currency"}
+    assert all(isinstance(value, str) for value in status.values())
+
+    many = client.call(action="status", orders=f"{order['order']},10")
+    assert set(many) == {str(order["order"]), "10"} and many["10"] == {"error": "Incorrect order ID"}
+
+    balance = client.call(action="balance")
+    assert set(balance) == {"balance", "currency"} and Decimal(balance["balance"]) == Decimal("100") - Decimal("0.1170")
+
+    assert client.call(action="nonsense") == {"error": "Incorrect request"}
+    assert PlainClient(client.url, "wrong").call(action="balance") == {"error": "Invalid API key"}
+
+
+def test_a_reseller_of_the_reseller_orders_end_to_end(live_server, provider, sandbox) -> None:
+    # This shop resells the sandbox ...
+    catalogue_sync(provider=provider)
+    services_import(provider_services=provider.services.all())
+    reseller = UserFactory(username="reseller")
+    wallet_credit(user=reseller, amount=Decimal("50"), kind=LedgerEntry.Kind.DEPOSIT)
+    # ... and is itself the provider of a second shop: here, a second provider row of the same shop.
+    itself = Provider.objects.create(name="Ourselves", api_url=f"{live_server.url}/api/v2", api_key=api_key_issue(user=reseller))
+    catalogue_sync(provider=itself)
+    services_import(provider_services=itself.services.all())
+    resold = itself.services.get(name="TikTok Followers [Refill 30D]").retail_services.get()
+
+    end_customer = UserFactory(username="end-customer")
+    wallet_credit(user=end_customer, amount=Decimal("50"), kind=LedgerEntry.Kind.DEPOSIT)
+    outer = order_place(user=end_customer, service=resold, link=LINK, quantity=1000)
+    assert order_submit(order_id=outer.pk).value == "placed"  # an add on our own API, as the reseller
+    outer.refresh_from_db()
+    inner = Order.objects.get(pk=int(outer.upstream_order_id), user=reseller)
+    assert inner.charge == Decimal("4.0300") and outer.charge > inner.charge  # marked up twice
+    assert order_submit(order_id=inner.pk).value == "placed"  # ... and on to the sandbox
+
+    sandbox.panel.advance(10_000)
+    Order.objects.update(next_check_at=outer.created_at)
+    orders_refresh(provider=provider)  # the inner order learns its end from the sandbox
+    orders_refresh(provider=itself)  # the outer one from our own API
+    inner.refresh_from_db()
+    outer.refresh_from_db()
+    assert inner.status in {OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED}
+    assert outer.status == inner.status
+    assert outer.remains == inner.remains
+    assert (outer.refunded > 0) == (inner.refunded > 0)
+    assert ledger_differences() == []
