@@ -11,6 +11,8 @@ urlpatterns = [
     path("orders/", views.orders, name="orders"),
     path("orders/status.json", views.orders_status_json, name="orders-status"),
     path("orders/<int:pk>/", views.order_detail, name="order-detail"),
+    path("orders/<int:pk>/refill/", views.order_refill_request, name="order-refill"),
+    path("orders/<int:pk>/cancel/", views.order_cancel_request, name="order-cancel"),
     path("balance/", views.balance, name="balance"),
     path("api/v2", views_api.api_v2, name="api-v2"),
     path("api/v2/", views_api.api_v2),

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -24,7 +23,21 @@ from shop.services.rate_limit import rate_limit_count, rate_limit_exceeded
 
 BATCH_LIMIT = 100
 BAD_KEY_WINDOW = 600
-ORDER_FIELDS = ("link", "quantity", "runs", "interval", "comments", "usernames", "hashtags", "hashtag", "username", "media", "answer_number", "groups", "keywords")
+ORDER_FIELDS = (
+    "link",
+    "quantity",
+    "runs",
+    "interval",
+    "comments",
+    "usernames",
+    "hashtags",
+    "hashtag",
+    "username",
+    "media",
+    "answer_number",
+    "groups",
+    "keywords",
+)
 
 INCORRECT_REQUEST = "Incorrect request"
 INVALID_KEY = "Invalid API key"
@@ -194,7 +207,10 @@ def do_refill_status_many(user: AbstractBaseUser, params: Mapping[str, str]) -> 
     ids = _ids(params.get("refills"))
     found = _own_refills(user, ids)
     return [
-        {"refill": _number(text), "status": refill_status_refresh(refill=found[text]).status if text in found else {"error": "Refill not found"}}
+        {
+            "refill": _number(text),
+            "status": refill_status_refresh(refill=found[text]).status if text in found else {"error": "Refill not found"},
+        }
         for text in ids
     ]
 

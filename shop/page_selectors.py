@@ -174,7 +174,7 @@ def service_search(*, category_id: int | None = None, query: str = "") -> QueryS
 
 def order_list_for_user(*, user: AbstractBaseUser, tab: str = "", query: str = "") -> QuerySet[Order]:
     """A customer's orders, newest first, for one status tab and an optional search by link or number."""
-    orders = Order.objects.filter(user=user).select_related("service").order_by("-id")
+    orders = Order.objects.filter(user=user).select_related("service", "provider_service").order_by("-id")
     if tab in STATUS_TABS:
         statuses = STATUS_TABS[tab][1]
         orders = orders.filter(status__in=statuses)

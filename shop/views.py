@@ -15,6 +15,7 @@ from shop import page_selectors as pages
 from shop.forms import OrderForm, OrderSearchForm, ServiceFilterForm, SignupForm
 from shop.models import Order
 from shop.pagination import page_of
+from shop.services.order_requests import CANCELLABLE, REFILLABLE, RequestRefused, order_cancel, order_refill
 from shop.services.orders import OrderRejected, order_place
 
 SERVICES_PER_PAGE = 100
@@ -114,7 +115,7 @@ def orders(request: HttpRequest) -> HttpResponse:
         "shop/orders.html",
         {
             "page": page,
-            "rows": [(order, pages.CUSTOMER_STATUS[order.status]) for order in page.object_list],
+            "rows": [(order, pages.CUSTOMER_STATUS[order.status], *_requests_allowed(order)) for order in page.object_list],
             "tabs": [("", "All"), *((key, label) for key, (label, _) in pages.STATUS_TABS.items())],
             "tab": tab,
             "query": query,
@@ -126,12 +127,46 @@ def orders(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    order = get_object_or_404(Order.objects.select_related("service"), pk=pk, user=request.user)
+    order = get_object_or_404(Order.objects.select_related("service", "provider_service"), pk=pk, user=request.user)
     return render(
         request,
         "shop/order_detail.html",
-        {"order": order, "status": pages.CUSTOMER_STATUS[order.status], "live": order.status in pages.LIVE_STATUSES},
+        {
+            "order": order,
+            "status": pages.CUSTOMER_STATUS[order.status],
+            "live": order.status in pages.LIVE_STATUSES,
+            "refills": list(order.refills.all()[:20]),
+            "can_refill": _requests_allowed(order)[0],
+            "can_cancel": _requests_allowed(order)[1],
+        },
     )
+
+
+@login_required
+@require_http_methods(["POST"])
+def order_refill_request(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(Order.objects.select_related("provider", "provider_service"), pk=pk, user=request.user)
+    try:
+        refill = order_refill(order=order)
+    except RequestRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Refill #{refill.pk} requested.")
+    return redirect("order-detail", pk=order.pk)
+
+
+@login_required
+@require_http_methods(["POST"])
+def order_cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(Order.objects.select_related("provider", "provider_service", "user"), pk=pk, user=request.user)
+    try:
+        order = order_cancel(order=order)
+    except RequestRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        done = order.status == "canceled"
+        messages.success(request, "Order canceled and refunded." if done else "Cancellation asked of the provider; the refund follows.")
+    return redirect("order-detail", pk=order.pk)
 
 
 @login_required
@@ -162,6 +197,15 @@ def orders_status_json(request: HttpRequest) -> JsonResponse:
 def balance(request: HttpRequest) -> HttpResponse:
     page = page_of(pages.ledger_for_user(user=request.user), request.GET.get("page"), LEDGER_PER_PAGE)
     return render(request, "shop/balance.html", {"page": page, "balance": pages.balance_of(user=request.user)})
+
+
+def _requests_allowed(order: Order) -> tuple[bool, bool]:
+    """Whether the customer may ask a refill of, and a cancellation of, this order now."""
+    can_refill = order.provider_service.refill and order.status in REFILLABLE
+    can_cancel = order.status == "awaiting" or (
+        order.provider_service.cancel and order.status in CANCELLABLE and not order.cancel_requested_at
+    )
+    return can_refill, can_cancel
 
 
 def _chosen_service(request: HttpRequest, form: OrderForm):

@@ -69,14 +69,10 @@ def api_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _doc(definition, endpoint: str) -> dict[str, object]:  # noqa: ANN001
+def _doc(definition, endpoint: str) -> dict[str, object]:
     fields = {"key": "YOUR_API_KEY", **definition.example}
     curl = "curl -X POST " + endpoint + "".join(f" \\\n  -d {name}={value}" for name, value in fields.items())
-    python = (
-        "import requests\n\n"
-        f"reply = requests.post({endpoint!r}, data={fields!r}, timeout=30)\n"
-        "print(reply.json())"
-    )
+    python = f"import requests\n\nreply = requests.post({endpoint!r}, data={fields!r}, timeout=30)\nprint(reply.json())"
     php_fields = ", ".join(f"'{name}' => '{value}'" for name, value in fields.items())
     php = (
         "<?php\n"

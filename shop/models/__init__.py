@@ -8,8 +8,8 @@ from .wallet import LedgerEntry, Wallet
 
 __all__ = [
     "ACTIVE_STATUSES",
-    "ApiKey",
     "FINAL_STATUSES",
+    "ApiKey",
     "Category",
     "LedgerEntry",
     "Order",

@@ -251,3 +251,36 @@ def test_new_order_page_takes_a_category_without_javascript(web, catalogue) -> N
     assert f'<option value="{category.pk}" selected>' in html
     assert "TikTok Followers [Refill 30D]" in html and "Instagram Followers [Real" not in html
     assert web.get(reverse("order-new"), {"category": "999999"}).status_code == 200
+
+
+def test_refill_and_cancel_buttons_on_the_order_page(web, catalogue, customer, sandbox) -> None:
+    from shop.models import Refill
+
+    unsent = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    listing = web.get(reverse("orders")).content.decode()
+    assert reverse("order-cancel", args=[unsent.pk]) in listing and reverse("order-refill", args=[unsent.pk]) not in listing
+    page = web.get(reverse("order-detail", args=[unsent.pk])).content.decode()
+    assert "Cancel the order" in page and "Request a refill" not in page
+    response = web.post(reverse("order-cancel", args=[unsent.pk]), follow=True)
+    assert "Order canceled and refunded." in response.content.decode()
+
+    done = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    order_submit(order_id=done.pk)
+    order_finish(order_id=done.pk, status=OrderStatus.COMPLETED, remains=0, start_count=1, upstream_charge=None, raw="Completed")
+    sandbox.panel.advance(10_000)
+    page = web.get(reverse("order-detail", args=[done.pk])).content.decode()
+    assert "Request a refill" in page and "Cancel the order" not in page
+    response = web.post(reverse("order-refill", args=[done.pk]), follow=True)
+    refill = Refill.objects.get(order=done)
+    assert f"Refill #{refill.pk} requested." in response.content.decode() and f"#{refill.pk}</td>" in response.content.decode()
+
+
+def test_someone_elses_order_cannot_be_refilled_or_canceled(web, catalogue) -> None:
+    from shop.services.wallet import wallet_credit
+
+    other = UserFactory()
+    wallet_credit(user=other, amount=Decimal("5"), kind=LedgerEntry.Kind.DEPOSIT)
+    theirs = order_place(user=other, service=catalogue["1"], link=LINK, quantity=100)
+    assert web.post(reverse("order-cancel", args=[theirs.pk])).status_code == 404
+    assert web.post(reverse("order-refill", args=[theirs.pk])).status_code == 404
+    assert Order.objects.get(pk=theirs.pk).status == OrderStatus.AWAITING
