@@ -19,5 +19,6 @@ urlpatterns = [
     path("account/api/", views_api.api_page, name="api-page"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

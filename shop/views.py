@@ -217,3 +217,9 @@ def _chosen_service(request: HttpRequest, form: OrderForm):
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("order-new") if request.user.is_authenticated else reverse("services"))
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers and uptime checks: the web process answers (no database involved)."""
+    return JsonResponse({"status": "ok"})

@@ -91,9 +91,31 @@ def order_place(
     return order
 
 
+# What validation and pricing read; the provider's encrypted key is not among them.
+LOAD_FIELDS = (
+    "name",
+    "is_enabled",
+    "markup_percent",
+    "fixed_rate",
+    "min_quantity",
+    "max_quantity",
+    "category__is_visible",
+    "category__markup_percent",
+    "provider_service__provider_id",
+    "provider_service__type",
+    "provider_service__rate",
+    "provider_service__min_quantity",
+    "provider_service__max_quantity",
+    "provider_service__dripfeed",
+    "provider_service__is_available",
+    "provider_service__provider__is_active",
+    "provider_service__provider__exchange_rate",
+)
+
+
 def _load(service: Service | int) -> Service | None:
     pk = service.pk if isinstance(service, Service) else service
-    return Service.objects.select_related("category", "provider_service__provider").filter(pk=pk).first()
+    return Service.objects.select_related("category", "provider_service__provider").only(*LOAD_FIELDS).filter(pk=pk).first()
 
 
 def _clean(

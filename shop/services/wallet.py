@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from shop.models import LedgerEntry, Order, Wallet
 
@@ -62,7 +63,6 @@ def wallet_credit(
     return _entry(wallet, kind=kind, amount=amount, reason=reason, order=order, created_by=created_by)
 
 
-@transaction.atomic
 def wallet_debit(
     *,
     user: AbstractBaseUser,
@@ -76,15 +76,42 @@ def wallet_debit(
 
     The update is conditional (``balance >= amount``), so two debits racing on
     one balance can never both pass: the second finds the row changed and fails.
+    It returns the new balance itself (one statement on the hot path of every order).
     """
     amount = money(amount)
     if amount <= 0:
         raise WalletError("A debit must be more than zero.")
-    wallet = wallet_get_or_create(user=user)
-    if not Wallet.objects.filter(pk=wallet.pk, balance__gte=amount).update(balance=F("balance") - amount):
-        available = Wallet.objects.values_list("balance", flat=True).get(pk=wallet.pk)
+    # Inside the caller's transaction the two statements below are already
+    # atomic, and a refusal writes nothing, so no savepoint is needed.
+    if connection.in_atomic_block:
+        return _debit(user, amount, kind, reason, order, created_by)
+    with transaction.atomic():
+        return _debit(user, amount, kind, reason, order, created_by)
+
+
+def _debit(
+    user: AbstractBaseUser, amount: Decimal, kind: str, reason: str, order: Order | None, created_by: AbstractBaseUser | None
+) -> LedgerEntry:
+    table = Wallet._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET balance = balance - %s, updated_at = %s WHERE user_id = %s AND balance >= %s RETURNING id, balance",  # noqa: S608
+            [amount, timezone.now(), user.pk, amount],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        available = Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0")
         raise InsufficientFunds(amount, available)
-    return _entry(wallet, kind=kind, amount=-amount, reason=reason, order=order, created_by=created_by)
+    wallet_id, balance_after = row
+    return LedgerEntry.objects.create(
+        wallet_id=wallet_id,
+        kind=kind,
+        amount=-amount,
+        balance_after=money(balance_after),
+        reason=reason[:255],
+        order=order,
+        created_by=created_by,
+    )
 
 
 @dataclass(frozen=True)
