@@ -1,3 +1,3 @@
 """Django admin for running the shop, one module per sub-domain."""
 
-from . import catalogue, customers, dashboard, orders, providers, wallet  # noqa: F401
+from . import api, catalogue, customers, dashboard, orders, providers, wallet  # noqa: F401

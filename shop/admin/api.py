@@ -15,7 +15,7 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     fields = ["user", "prefix", "created_at", "last_used_at"]
     list_select_related = ["user"]
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         # Deleting a key is how an admin revokes it; customers make a new one on their API page.
         return request.user.is_superuser
 

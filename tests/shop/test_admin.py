@@ -81,7 +81,7 @@ def test_balance_action_reads_the_balance(staff, provider, sandbox) -> None:
 
 def test_changelists_render(staff, provider) -> None:
     staff.post(reverse("admin:shop_provider_changelist"), {"action": "sync_now", "_selected_action": [provider.pk]})
-    for name in ["provider", "providerservice", "servicechange", "upstreamcall", "wallet", "ledgerentry"]:
+    for name in ["provider", "providerservice", "servicechange", "upstreamcall", "wallet", "ledgerentry", "apikey", "refill"]:
         assert staff.get(reverse(f"admin:shop_{name}_changelist")).status_code == 200
 
 
@@ -92,3 +92,14 @@ def test_audit_records_are_read_only(staff, provider) -> None:
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
     assert staff.post(reverse("admin:shop_upstreamcall_delete", args=[call.pk]), {"post": "yes"}).status_code == 403
     assert staff.get(reverse("admin:shop_upstreamcall_add")).status_code == 403
+
+
+def test_api_keys_in_admin_show_neither_key_nor_hash(staff, customer) -> None:
+    from shop.models import ApiKey
+    from shop.services.api_keys import api_key_issue
+
+    key = api_key_issue(user=customer)
+    row = ApiKey.objects.get(user=customer)
+    for url in (reverse("admin:shop_apikey_changelist"), reverse("admin:shop_apikey_change", args=[row.pk])):
+        html = staff.get(url).content.decode()
+        assert row.prefix in html and key not in html and row.key_hash not in html
