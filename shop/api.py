@@ -411,12 +411,13 @@ def _find(action: str, params: Mapping[str, str]) -> Action | None:
 
 def api_call(*, params: Mapping[str, str], client_address: str) -> tuple[int, object]:
     """Answer one API call: (HTTP status, JSON-able reply). Never raises for bad input."""
-    bad_keys = f"api-bad-key:{client_address}"
-    if rate_limit_count(bucket=bad_keys, window=BAD_KEY_WINDOW) >= settings.API_BAD_KEY_LIMIT:
-        return 429, {"error": TOO_MANY}
     user = api_key_user(key=params.get("key", ""))
     if user is None:
-        # Guessing keys costs: past the limit an address gets no answers for a while.
+        # Guessing keys costs: past the limit an address gets no answers for a
+        # while. (A valid key is answered anyway: it proves nothing is guessed.)
+        bad_keys = f"api-bad-key:{client_address}"
+        if rate_limit_count(bucket=bad_keys, window=BAD_KEY_WINDOW) >= settings.API_BAD_KEY_LIMIT:
+            return 429, {"error": TOO_MANY}
         if rate_limit_exceeded(bucket=bad_keys, limit=settings.API_BAD_KEY_LIMIT, window=BAD_KEY_WINDOW):
             return 429, {"error": TOO_MANY}
         return 200, {"error": INVALID_KEY}

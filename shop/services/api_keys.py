@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from shop.models import ApiKey
 
@@ -39,11 +41,33 @@ def api_key_user(*, key: str) -> AbstractBaseUser | None:
     if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
     digest = _digest(key)
-    row = ApiKey.objects.select_related("user").filter(key_hash=digest).first()
-    if row is None or not hmac.compare_digest(row.key_hash, digest) or not row.user.is_active:
+    # Every API call starts here: one plain statement, and a user with just the
+    # fields an API call reads (saving it would save only those).
+    user_model = get_user_model()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT k.id, k.key_hash, k.last_used_at, u.id, u.is_active FROM {ApiKey._meta.db_table} k "  # noqa: S608
+            f"JOIN {user_model._meta.db_table} u ON u.id = k.user_id WHERE k.key_hash = %s",
+            [digest],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    key_id, stored, last_used_at, user_id, is_active = row
+    last_used_at = _aware(last_used_at)
+    if not hmac.compare_digest(stored, digest) or not is_active:
         return None
     now = timezone.now()
     # A write per call would cost more than the call: a minute's precision is enough.
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
-        ApiKey.objects.filter(pk=row.pk).update(last_used_at=now)
-    return row.user
+    if last_used_at is None or now - last_used_at > LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=key_id).update(last_used_at=now)
+    return user_model.from_db(connection.alias, ["id", "is_active"], [user_id, is_active])
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A timestamp read by raw SQL: PostgreSQL gives it aware, SQLite as naive UTC or as text."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
