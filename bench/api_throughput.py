@@ -102,7 +102,7 @@ def prepare() -> tuple[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1), help="gunicorn worker processes (2 per core)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client connections")
     args = parser.parse_args()
     print(

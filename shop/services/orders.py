@@ -6,8 +6,9 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Subquery
 
-from shop.models import LedgerEntry, Order, OrderStatus, Service
+from shop.models import LedgerEntry, Order, OrderStatus, Service, ShopSettings
 from shop.services.order_types import FieldError, TypeSpec, clean_extra, clean_lines, clean_link, clean_whole, type_spec
 from shop.services.pricing import charge_for, service_limits, service_rate
 from shop.services.wallet import InsufficientFunds, wallet_debit
@@ -64,7 +65,7 @@ def order_place(
     except FieldError as exc:
         raise OrderRejected({exc.field: exc.message}) from exc
 
-    rate = service_rate(service=service)
+    rate = service_rate(service=service, default_markup=service.default_markup)
     total = fields["quantity"] * (fields["runs"] or 1)
     charge = charge_for(rate=rate, total_quantity=total, package=spec.package)
     try:
@@ -115,7 +116,15 @@ LOAD_FIELDS = (
 
 def _load(service: Service | int) -> Service | None:
     pk = service.pk if isinstance(service, Service) else service
-    return Service.objects.select_related("category", "provider_service__provider").only(*LOAD_FIELDS).filter(pk=pk).first()
+    # The shop-wide markup comes along in the same query: one statement fewer per order.
+    default_markup = ShopSettings.objects.filter(pk=1).values("default_markup_percent")[:1]
+    return (
+        Service.objects.select_related("category", "provider_service__provider")
+        .only(*LOAD_FIELDS)
+        .annotate(default_markup=Subquery(default_markup))
+        .filter(pk=pk)
+        .first()
+    )
 
 
 def _clean(
