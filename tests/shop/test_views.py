@@ -284,3 +284,18 @@ def test_someone_elses_order_cannot_be_refilled_or_canceled(web, catalogue) -> N
     assert web.post(reverse("order-cancel", args=[theirs.pk])).status_code == 404
     assert web.post(reverse("order-refill", args=[theirs.pk])).status_code == 404
     assert Order.objects.get(pk=theirs.pk).status == OrderStatus.AWAITING
+
+
+def test_password_pages_render_their_forms(web, client) -> None:
+    assert "Change your password" in web.get(reverse("password_change")).content.decode()
+    assert "Send the reset link" in client.get(reverse("password_reset")).content.decode()
+    bad = client.get(reverse("password_reset_confirm", args=["MQ", "bad-token"]), follow=True).content.decode()
+    assert "This reset link is no longer valid." in bad
+
+
+def test_password_change_works(web, customer) -> None:
+    form = {"old_password": "pw-for-tests", "new_password1": "a-new-Passw0rd!", "new_password2": "a-new-Passw0rd!"}
+    response = web.post(reverse("password_change"), form, follow=True)
+    assert "Your password was changed." in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.check_password("a-new-Passw0rd!")
