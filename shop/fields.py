@@ -25,11 +25,6 @@ def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in keys])
 
 
-def reset_key_cache() -> None:
-    """Forget the cached keys (tests that change FIELD_ENCRYPTION_KEYS call this)."""
-    _fernet.cache_clear()
-
-
 class EncryptedTextField(models.TextField):
     """Stores ``Fernet(value)``; Python code sees the plain text.
 

@@ -9,17 +9,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from shop.models import Order, ProviderService
+from shop.models import Order
 from shop.models.wallet import MONEY_DIGITS, MONEY_PLACES
-
-
-def provider_service_available_list() -> QuerySet[ProviderService]:
-    return ProviderService.objects.filter(is_available=True, provider__is_active=True)
-
-
-def provider_service_categories() -> list[dict[str, object]]:
-    """Categories of the available synced services with their counts, by name."""
-    return list(provider_service_available_list().values("category").annotate(count=Count("pk")).order_by("category"))
 
 
 def user_list_with_balance(*, users: QuerySet[AbstractBaseUser] | None = None) -> QuerySet[AbstractBaseUser]:
