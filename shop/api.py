@@ -101,7 +101,7 @@ def _own_status_rows(user: AbstractBaseUser, ids: list[str]) -> dict[str, dict[s
     On PostgreSQL it is one prepared-shape statement with an array of ids, the
     hot path of every reseller's polling; elsewhere the ORM does the same.
     """
-    numbers = {text: int(text) for text in ids if text.isdigit() and len(text) < 18}
+    numbers = _numbers(ids)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -112,8 +112,7 @@ def _own_status_rows(user: AbstractBaseUser, ids: list[str]) -> dict[str, dict[s
             rows = [dict(zip(STATUS_FIELDS, values, strict=True)) for values in cursor.fetchall()]
     else:
         rows = list(Order.objects.filter(user=user, pk__in=set(numbers.values())).values(*STATUS_FIELDS))
-    by_pk = {row["pk"]: row for row in rows}
-    return {text: by_pk[number] for text, number in numbers.items() if number in by_pk}
+    return _keyed_by_text(numbers, {row["pk"]: row for row in rows})
 
 
 def _ids(raw: str | None) -> list[str]:
@@ -124,9 +123,18 @@ def _ids(raw: str | None) -> list[str]:
 
 
 def _own_orders(user: AbstractBaseUser, ids: list[str]) -> dict[str, Order]:
-    numbers = {text: int(text) for text in ids if text.isdigit() and len(text) < 18}
+    numbers = _numbers(ids)
     found = Order.objects.select_related("provider", "provider_service").filter(user=user, pk__in=set(numbers.values()))
-    by_pk = {order.pk: order for order in found}
+    return _keyed_by_text(numbers, {order.pk: order for order in found})
+
+
+def _numbers(ids: list[str]) -> dict[str, int]:
+    """The ids as sent, mapped to the numbers they name (ids that are not numbers name nothing)."""
+    return {text: int(text) for text in ids if text.isdigit() and len(text) < 18}
+
+
+def _keyed_by_text(numbers: dict[str, int], by_pk: dict[int, Any]) -> dict[str, Any]:
+    """Rows found, keyed by the id text the customer sent."""
     return {text: by_pk[number] for text, number in numbers.items() if number in by_pk}
 
 
@@ -217,10 +225,9 @@ def do_refill_many(user: AbstractBaseUser, params: Mapping[str, str]) -> list[di
 
 
 def _own_refills(user: AbstractBaseUser, ids: list[str]) -> dict[str, Refill]:
-    numbers = {text: int(text) for text in ids if text.isdigit() and len(text) < 18}
+    numbers = _numbers(ids)
     found = Refill.objects.select_related("order__provider").filter(order__user=user, pk__in=set(numbers.values()))
-    by_pk = {refill.pk: refill for refill in found}
-    return {text: by_pk[number] for text, number in numbers.items() if number in by_pk}
+    return _keyed_by_text(numbers, {refill.pk: refill for refill in found})
 
 
 def do_refill_status(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, str]:

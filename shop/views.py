@@ -15,7 +15,7 @@ from shop import page_selectors as pages
 from shop.forms import OrderForm, OrderSearchForm, ServiceFilterForm, SignupForm
 from shop.models import Order
 from shop.pagination import page_of
-from shop.services.order_requests import CANCELLABLE, REFILLABLE, RequestRefused, order_cancel, order_refill
+from shop.services.order_requests import RequestRefused, order_can_cancel, order_can_refill, order_cancel, order_refill
 from shop.services.orders import OrderRejected, order_place
 
 SERVICES_PER_PAGE = 100
@@ -136,8 +136,8 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "status": pages.CUSTOMER_STATUS[order.status],
             "live": order.status in pages.LIVE_STATUSES,
             "refills": list(order.refills.all()[:20]),
-            "can_refill": _requests_allowed(order)[0],
-            "can_cancel": _requests_allowed(order)[1],
+            "can_refill": order_can_refill(order=order),
+            "can_cancel": order_can_cancel(order=order),
         },
     )
 
@@ -200,12 +200,7 @@ def balance(request: HttpRequest) -> HttpResponse:
 
 
 def _requests_allowed(order: Order) -> tuple[bool, bool]:
-    """Whether the customer may ask a refill of, and a cancellation of, this order now."""
-    can_refill = order.provider_service.refill and order.status in REFILLABLE
-    can_cancel = order.status == "awaiting" or (
-        order.provider_service.cancel and order.status in CANCELLABLE and not order.cancel_requested_at
-    )
-    return can_refill, can_cancel
+    return order_can_refill(order=order), order_can_cancel(order=order)
 
 
 def _chosen_service(request: HttpRequest, form: OrderForm):

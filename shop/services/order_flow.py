@@ -123,6 +123,15 @@ def order_refused(*, order_id: int, message: str) -> bool:
     return True
 
 
+@transaction.atomic
+def order_cancel_unsent(*, order_id: int) -> bool:
+    """The customer cancels an order the provider never received: canceled here, refunded in full."""
+    if not transition(order_id, source=[S.AWAITING], target=S.CANCELED, finished_at=timezone.now()):
+        return False
+    _refund(order_id, reason="canceled before it was sent")
+    return True
+
+
 def order_unknown(*, order_id: int, message: str) -> bool:
     """The outcome is unknown: no resubmission, no refund, until an admin decides."""
     return transition(order_id, source=[S.SUBMITTING], target=S.NEEDS_ATTENTION, submitting_since=None, error=message[:500])

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 
 from panelapi.exceptions import PanelError, PanelRefused
-from shop.models import LedgerEntry, Order, OrderStatus, Refill
+from shop.models import Order, OrderStatus, Refill
 from shop.services import order_flow
 from shop.services.providers import provider_client
-from shop.services.wallet import wallet_credit
 
 REFILLABLE = {OrderStatus.COMPLETED, OrderStatus.PARTIAL}
 CANCELLABLE = {OrderStatus.PENDING, OrderStatus.IN_PROGRESS, OrderStatus.PROCESSING}
@@ -19,9 +17,26 @@ class RequestRefused(Exception):
     """The refill or cancellation cannot be made; the message is fit for the customer."""
 
 
+def order_can_refill(*, order: Order) -> bool:
+    """A finished order of a service that offers refills, known to the provider."""
+    return order.provider_service.refill and order.status in REFILLABLE and bool(order.upstream_order_id)
+
+
+def order_can_cancel(*, order: Order) -> bool:
+    """Not sent yet (canceled here), or running at a provider that takes cancellations and not already asked."""
+    if order.status == OrderStatus.AWAITING:
+        return True
+    return (
+        order.provider_service.cancel
+        and order.status in CANCELLABLE
+        and bool(order.upstream_order_id)
+        and order.cancel_requested_at is None
+    )
+
+
 def order_refill(*, order: Order) -> Refill:
     """Ask the provider to refill a finished order of a service that offers refills."""
-    if not order.provider_service.refill or order.status not in REFILLABLE or not order.upstream_order_id:
+    if not order_can_refill(order=order):
         raise RequestRefused("Order not eligible for refill.")
     client = provider_client(provider=order.provider)
     try:
@@ -54,15 +69,11 @@ def refill_status_refresh(*, refill: Refill) -> Refill:
 def order_cancel(*, order: Order) -> Order:
     """Cancel an order: one not yet sent is canceled here with a full refund; a placed one is asked of the provider."""
     if order.status == OrderStatus.AWAITING:
-        with transaction.atomic():
-            if order_flow.transition(order.pk, source=[OrderStatus.AWAITING], target=OrderStatus.CANCELED, finished_at=timezone.now()):
-                wallet_credit(
-                    user=order.user, amount=order.charge, kind=LedgerEntry.Kind.REFUND, order=order, reason=f"Order #{order.pk}: canceled"
-                )
-                Order.objects.filter(pk=order.pk).update(refunded=order.charge)
-                order.refresh_from_db()
-                return order
-    if not order.provider_service.cancel or order.status not in CANCELLABLE or not order.upstream_order_id or order.cancel_requested_at:
+        done = order_flow.order_cancel_unsent(order_id=order.pk)
+        order.refresh_from_db()  # canceled now, or sent out meanwhile
+        if done:
+            return order
+    if order.status == OrderStatus.AWAITING or not order_can_cancel(order=order):
         raise RequestRefused("Order not eligible for cancel.")
     client = provider_client(provider=order.provider)
     try:
