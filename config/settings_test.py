@@ -34,5 +34,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Rate limits count in the cache above; tests of the Redis counters set this themselves.
+RATE_LIMIT_REDIS_URL = ""
 PANEL_CONNECT_TIMEOUT = 2.0
 PANEL_READ_TIMEOUT = 5.0

@@ -21,7 +21,7 @@ from shop.models import Order, Refill
 from shop.services.api_keys import api_key_user
 from shop.services.order_requests import RequestRefused, order_cancel, order_refill, refill_status_refresh
 from shop.services.orders import OrderRejected, order_place
-from shop.services.rate_limit import rate_limit_count, rate_limit_exceeded
+from shop.services.rate_limit import Limit, rate_limit_count, rate_limit_hit
 
 BATCH_LIMIT = 100
 BAD_KEY_WINDOW = 600
@@ -165,8 +165,6 @@ def do_services(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[
 
 
 def do_add(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, int]:
-    if rate_limit_exceeded(bucket=f"api-add:{user.pk}", limit=settings.API_ADD_RATE_LIMIT, window=60):
-        raise ApiError(TOO_MANY)
     service = (params.get("service") or "").strip()
     if not service.isdigit() or len(service) > 17:
         raise ApiError("Incorrect service ID")
@@ -422,15 +420,20 @@ def api_call(*, params: Mapping[str, str], client_address: str) -> tuple[int, ob
     if user is None:
         # Guessing keys costs: past the limit an address gets no answers for a
         # while. (A valid key is answered anyway: it proves nothing is guessed.)
-        bad_keys = f"api-bad-key:{client_address}"
-        if rate_limit_count(bucket=bad_keys, window=BAD_KEY_WINDOW) >= settings.API_BAD_KEY_LIMIT:
+        bad_keys = Limit(f"api-bad-key:{client_address}", settings.API_BAD_KEY_LIMIT, BAD_KEY_WINDOW)
+        if bad_keys.limit > 0 and rate_limit_count(bad_keys) >= bad_keys.limit:
             return 429, {"error": TOO_MANY}
-        if rate_limit_exceeded(bucket=bad_keys, limit=settings.API_BAD_KEY_LIMIT, window=BAD_KEY_WINDOW):
+        if rate_limit_hit(bad_keys)[0]:
             return 429, {"error": TOO_MANY}
         return 200, {"error": INVALID_KEY}
-    if rate_limit_exceeded(bucket=f"api:{user.pk}", limit=settings.API_RATE_LIMIT, window=60):
+    action = params.get("action", "").strip()
+    # All calls count against one limit, orders against a second; both in one round trip.
+    limits = [Limit(f"api:{user.pk}", settings.API_RATE_LIMIT, 60)]
+    if action == "add":
+        limits.append(Limit(f"api-add:{user.pk}", settings.API_ADD_RATE_LIMIT, 60))
+    if any(rate_limit_hit(*limits)):
         return 429, {"error": TOO_MANY}
-    definition = _find(params.get("action", "").strip(), params)
+    definition = _find(action, params)
     if definition is None:
         return 200, {"error": INCORRECT_REQUEST}
     try:

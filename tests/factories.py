@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import factory
 from django.contrib.auth import get_user_model
 from factory.django import DjangoModelFactory
 
-from shop.models import Provider
+from shop.models import Category, Provider, ProviderService, Service
 
 
 class UserFactory(DjangoModelFactory):
@@ -26,3 +28,33 @@ class ProviderFactory(DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Panel {n}")
     api_url = factory.Sequence(lambda n: f"https://panel{n}.example/api/v2")
     api_key = factory.Sequence(lambda n: f"provider-key-{n:04d}-secret")
+
+
+class ProviderServiceFactory(DjangoModelFactory):
+    class Meta:
+        model = ProviderService
+
+    provider = factory.SubFactory(ProviderFactory)
+    upstream_id = factory.Sequence(str)
+    name = factory.Sequence(lambda n: f"Followers {n}")
+    type = "Default"
+    category = "Followers"
+    rate = Decimal("0.90")
+    min_quantity = 10
+    max_quantity = 100000
+
+
+class CategoryFactory(DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+
+
+class ServiceFactory(DjangoModelFactory):
+    class Meta:
+        model = Service
+
+    provider_service = factory.SubFactory(ProviderServiceFactory)
+    category = factory.SubFactory(CategoryFactory)
+    name = factory.LazyAttribute(lambda service: service.provider_service.name)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import Subquery
+from django.db import connection, transaction
 
-from shop.models import LedgerEntry, Order, OrderStatus, Service, ShopSettings
+from shop.models import Category, Order, OrderStatus, Provider, ProviderService, Service, ShopSettings
 from shop.services.order_types import FieldError, TypeSpec, clean_extra, clean_lines, clean_link, clean_whole, type_spec
 from shop.services.pricing import charge_for, service_limits, service_rate
-from shop.services.wallet import InsufficientFunds, wallet_debit
+from shop.services.rows import Part, Projection
+from shop.services.wallet import InsufficientFunds, wallet_charge_new_order
 
 NOT_ENOUGH_FUNDS = "Not enough funds on balance"
 NOT_ORDERABLE = "Incorrect service ID"
@@ -68,63 +68,71 @@ def order_place(
     rate = service_rate(service=service, default_markup=service.default_markup)
     total = fields["quantity"] * (fields["runs"] or 1)
     charge = charge_for(rate=rate, total_quantity=total, package=spec.package)
+    order = Order(
+        user=user,
+        service=service,
+        provider_id=service.provider_service.provider_id,
+        provider_service=service.provider_service,
+        link=fields["link"],
+        quantity=fields["quantity"],
+        runs=fields["runs"],
+        interval=fields["interval"],
+        total_quantity=total,
+        extra=fields["extra"],
+        rate=rate,
+        charge=charge,
+        status=OrderStatus.AWAITING,
+    )
     try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                user=user,
-                service=service,
-                provider_id=service.provider_service.provider_id,
-                provider_service=service.provider_service,
-                link=fields["link"],
-                quantity=fields["quantity"],
-                runs=fields["runs"],
-                interval=fields["interval"],
-                total_quantity=total,
-                extra=fields["extra"],
-                rate=rate,
-                charge=charge,
-                status=OrderStatus.AWAITING,
-            )
-            wallet_debit(user=user, amount=charge, kind=LedgerEntry.Kind.ORDER_CHARGE, order=order, reason=f"Order #{order.pk}")
-            transaction.on_commit(lambda: _enqueue_submit(order.pk))
+        wallet_charge_new_order(user=user, order=order)
     except InsufficientFunds as exc:
         raise OrderRejected({"__all__": NOT_ENOUGH_FUNDS}) from exc
+    # After the commit (at once outside a transaction). A broker that fails
+    # here must not turn a placed, charged order into an error reply: it is
+    # logged, and the sweep queues the order again (ORDER_REQUEUE_AFTER).
+    transaction.on_commit(lambda: _enqueue_submit(order.pk), robust=True)
     return order
 
 
-# What validation and pricing read; the provider's encrypted key is not among them.
-LOAD_FIELDS = (
-    "name",
-    "is_enabled",
-    "markup_percent",
-    "fixed_rate",
-    "min_quantity",
-    "max_quantity",
-    "category__is_visible",
-    "category__markup_percent",
-    "provider_service__provider_id",
-    "provider_service__type",
-    "provider_service__rate",
-    "provider_service__min_quantity",
-    "provider_service__max_quantity",
-    "provider_service__dripfeed",
-    "provider_service__is_available",
-    "provider_service__provider__is_active",
-    "provider_service__provider__exchange_rate",
+# What validation and pricing read (the provider's encrypted key is not among
+# them), in one statement: placing an order is the hot path of the API.
+_LOAD = Projection(
+    (
+        Part(
+            Service,
+            "s",
+            ("name", "is_enabled", "markup_percent", "fixed_rate", "min_quantity", "max_quantity", "category", "provider_service"),
+        ),
+        Part(Category, "c", ("is_visible", "markup_percent")),
+        Part(ProviderService, "ps", ("provider", "type", "rate", "min_quantity", "max_quantity", "dripfeed", "is_available")),
+        Part(Provider, "p", ("is_active", "exchange_rate")),
+        Part(ShopSettings, "ss", ("default_markup_percent",)),
+    )
 )
 
 
 def _load(service: Service | int) -> Service | None:
     pk = service.pk if isinstance(service, Service) else service
-    # The shop-wide markup comes along in the same query: one statement fewer per order.
-    default_markup = ShopSettings.objects.filter(pk=1).values("default_markup_percent")[:1]
-    return (
-        Service.objects.select_related("category", "provider_service__provider")
-        .only(*LOAD_FIELDS)
-        .annotate(default_markup=Subquery(default_markup))
-        .filter(pk=pk)
-        .first()
-    )
+    service_t, category_t, upstream_t, provider_t, settings_t = (part.table for part in _LOAD.parts)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_LOAD.select()} FROM {service_t} "  # noqa: S608
+            f"JOIN {category_t} ON c.id = s.category_id "
+            f"JOIN {upstream_t} ON ps.id = s.provider_service_id "
+            f"JOIN {provider_t} ON p.id = ps.provider_id "
+            f"LEFT JOIN {settings_t} ON ss.id = 1 "
+            "WHERE s.id = %s",
+            [pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    loaded, category, upstream, provider, shop_settings = _LOAD.instances(row)
+    upstream.provider = provider
+    loaded.category = category
+    loaded.provider_service = upstream
+    loaded.default_markup = (shop_settings or ShopSettings()).default_markup_percent
+    return loaded
 
 
 def _clean(

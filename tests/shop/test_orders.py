@@ -217,3 +217,20 @@ def test_fifty_threads_ordering_one_dollar_on_ten_dollars(provider) -> None:
     assert Order.objects.filter(user=user).count() == 10
     assert LedgerEntry.objects.filter(wallet__user=user, kind=LedgerEntry.Kind.ORDER_CHARGE).count() == 10
     assert ledger_differences() == []
+
+
+def test_a_broker_that_fails_after_the_charge_does_not_fail_the_order(
+    catalogue, customer, monkeypatch, django_capture_on_commit_callbacks, caplog
+) -> None:
+    """The order is placed and charged once; the sweep queues it again later, so the customer must not see an error."""
+    import shop.services.orders as orders_module
+
+    def broker_down(order_id: int) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(orders_module, "_enqueue_submit", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.AWAITING
+    assert LedgerEntry.objects.filter(order=order).count() == 1
+    assert "broker unreachable" in caplog.text

@@ -1,0 +1,59 @@
+"""Hand-written statements for hot paths give back what the ORM would."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from shop.models import Category, LedgerEntry, Wallet
+from shop.services import rows
+from shop.services.rows import Part, Projection
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_projection_reads_instances_with_the_orms_types() -> None:
+    category = Category.objects.create(name="Likes", markup_percent=Decimal("12.5"), is_visible=False)
+    missing = Category.objects.create(name="Other")
+    projection = Projection((Part(Category, "c", ("is_visible", "markup_percent")), Part(Category, "d", ("name",))))
+    c, d = (part.table for part in projection.parts)
+    with connection.cursor() as cursor:
+        sql = f"SELECT {projection.select()} FROM {c} LEFT JOIN {d} ON d.id = %s WHERE c.id = %s"  # noqa: S608
+        cursor.execute(sql, [-1, category.pk])
+        row = cursor.fetchone()
+    read, absent = projection.instances(row)
+    assert absent is None  # the outer join found nothing
+    assert read.pk == category.pk
+    assert read.is_visible is False
+    assert read.markup_percent == Decimal("12.5") and isinstance(read.markup_percent, Decimal)
+    assert read.get_deferred_fields() >= {"name", "position"}
+    assert Category.objects.get(pk=missing.pk).name == "Other"
+
+
+def test_insert_writes_the_row_the_orm_would() -> None:
+    user = UserFactory()
+    wallet = Wallet.objects.create(user=user, balance=Decimal("5"))
+    entry = rows.insert(
+        LedgerEntry(wallet=wallet, kind=LedgerEntry.Kind.ADJUSTMENT, amount=Decimal("5"), balance_after=Decimal("5"), reason="x")
+    )
+    assert entry.pk is not None and not entry._state.adding
+    stored = LedgerEntry.objects.get(pk=entry.pk)
+    assert (stored.wallet_id, stored.kind, stored.amount, stored.balance_after, stored.reason) == (
+        wallet.pk,
+        "adjustment",
+        Decimal("5.0000"),
+        Decimal("5.0000"),
+        "x",
+    )
+    assert stored.created_at == entry.created_at is not None  # auto_now_add ran
+
+
+def test_insert_is_held_to_the_databases_constraints() -> None:
+    wallet = Wallet.objects.create(user=UserFactory())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        # An adjustment without a reason is refused by a check constraint.
+        rows.insert(LedgerEntry(wallet=wallet, kind=LedgerEntry.Kind.ADJUSTMENT, amount=Decimal("1"), balance_after=Decimal("1")))
+    assert not LedgerEntry.objects.exists()
