@@ -73,3 +73,26 @@ def test_production_starts_with_a_secret_key_and_debug_off() -> None:
     result = settings_with(SHOP_ENV="production", SECRET_KEY="x" * 50)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["debug"] is False
+
+
+def test_deploy_checks_pass_with_production_settings() -> None:
+    """`manage.py check --deploy` finds nothing to warn about once the environment is production's (issue 6)."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SHOP_ENV", "DEBUG", "SECRET_KEY"}}
+    env = {
+        **clean,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SHOP_ENV": "production",
+        "SECRET_KEY": "a-production-key-of-enough-length-and-variety-0123456789-QWERTY",
+        "ALLOWED_HOSTS": "shop.example",
+        "DEBUG": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
