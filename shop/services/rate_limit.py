@@ -63,8 +63,9 @@ def _count(limits: list[Limit], now: float) -> list[int]:
         return [_cache_incr(limit.key(now), limit.window + 1) for limit in limits]
     pipe = client.pipeline(transaction=False)
     for limit in limits:
-        pipe.incr(limit.key(now))
-        pipe.expire(limit.key(now), limit.window + 1, nx=True)
+        key = limit.key(now)
+        pipe.incr(key)
+        pipe.expire(key, limit.window + 1, nx=True)
     try:
         replies = pipe.execute()
     except redis.RedisError as exc:
