@@ -128,9 +128,14 @@ def _own_orders(user: AbstractBaseUser, ids: list[str]) -> dict[str, Order]:
     return _keyed_by_text(numbers, {order.pk: order for order in found})
 
 
+def _is_number(text: str) -> bool:
+    """Whether an id as sent names an order number: 1 to 17 ASCII digits (``int`` would also take "١" for 1)."""
+    return text.isascii() and text.isdigit() and len(text) < 18
+
+
 def _numbers(ids: list[str]) -> dict[str, int]:
     """The ids as sent, mapped to the numbers they name (ids that are not numbers name nothing)."""
-    return {text: int(text) for text in ids if text.isdigit() and len(text) < 18}
+    return {text: int(text) for text in ids if _is_number(text)}
 
 
 def _keyed_by_text(numbers: dict[str, int], by_pk: dict[int, Any]) -> dict[str, Any]:
@@ -139,7 +144,7 @@ def _keyed_by_text(numbers: dict[str, int], by_pk: dict[int, Any]) -> dict[str, 
 
 
 def _number(text: str) -> int | str:
-    return int(text) if text.isdigit() and len(text) < 18 else text
+    return int(text) if _is_number(text) else text
 
 
 # Handlers ---------------------------------------------------------------------------------

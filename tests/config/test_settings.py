@@ -50,7 +50,7 @@ def test_environment_selects_postgres_redis_and_timeouts() -> None:
     )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
-    assert (values["db"], values["name"]) == ("django.db.backends.postgresql", "shop")
+    assert (values["db"], values["name"]) == ("config.postgresql", "shop")
     assert values["broker"] == "redis://cache.example:6379/1"
     assert (values["read"], values["sync"]) == (12.5, 900)
     assert values["hosts"] == ["shop.example", "www.shop.example"]
