@@ -129,7 +129,7 @@ def _own_orders(user: AbstractBaseUser, ids: list[str]) -> dict[str, Order]:
 
 
 def _is_number(text: str) -> bool:
-    """Whether an id as sent names an order number: 1 to 17 ASCII digits (``int`` would also take "١" for 1)."""
+    """Whether an id as sent names an order number: 1 to 17 ASCII digits (``int`` would also read Arabic-Indic digits)."""
     return text.isascii() and text.isdigit() and len(text) < 18
 
 

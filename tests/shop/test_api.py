@@ -126,7 +126,7 @@ def test_status_single_and_many_with_unknown_and_foreign_ids(call, catalogue, cu
     assert call(action="status", order=str(mine.pk)) == expected
     assert call(action="status", order=str(theirs.pk)) == {"error": "Incorrect order ID"}
     assert call(action="status", order="abc") == {"error": "Incorrect order ID"}
-    # Digits of other scripts are not order numbers, although int() would read "١" as 1.
+    # Digits of other scripts are not order numbers, although int() would read Arabic-Indic digits.
     assert call(action="status", order=str(mine.pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))) == {"error": "Incorrect order ID"}
     assert call(action="status", orders=f"{mine.pk},{theirs.pk},x") == {
         str(mine.pk): expected,
