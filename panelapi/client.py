@@ -201,8 +201,10 @@ class PanelClient:
             try:
                 result = parse_reply(data)
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                # str() of a KeyError is the repr of its argument: quoted, unlike every other message.
+                detail = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
                 raise PanelBadResponse(
-                    f"{action}: unexpected reply shape ({self._redact(str(exc))[:200]})",
+                    f"{action}: unexpected reply shape ({self._redact(detail)[:200]})",
                     action=action,
                     http_status=reply.http_status,
                 ) from exc
@@ -365,10 +367,18 @@ def _parse_services(data: Any) -> ServiceList:
         try:
             info = _parse_service(item)
         except (ValueError, TypeError, KeyError) as exc:
-            skipped.append(SkippedItem(position, str(exc)[:200]))
+            skipped.append(SkippedItem(position, str(exc)[:200], _readable_id(item)))
             continue
         services[info.service_id] = info  # a repeated id: the later entry wins
     return ServiceList(tuple(services.values()), tuple(skipped))
+
+
+def _readable_id(item: Any) -> str:
+    """The id of an unreadable service entry, so the caller knows the service is still listed; "" if none."""
+    try:
+        return parse.to_id(item.get("service")) if isinstance(item, dict) else ""
+    except ValueError:
+        return ""
 
 
 def _parse_service(item: Any) -> ServiceInfo:
@@ -413,7 +423,7 @@ def _parse_status(data: Any) -> OrderStatus:
     return OrderStatus(
         status=status,
         raw_status=raw,
-        charge=parse.to_decimal(data.get("charge")),
+        charge=parse.to_amount(data.get("charge")),
         start_count=parse.to_int(data.get("start_count")),
         remains=parse.to_int(data.get("remains")),
         currency=currency,
@@ -426,7 +436,8 @@ def _parse_single_status(data: Any) -> OrderStatus:
 
 def _parse_multi_status(data: Any, asked: list[str]) -> dict[str, OrderStatus | ItemError]:
     if isinstance(data, dict) and "status" in data and len(asked) == 1:
-        data = {asked[0]: data}  # some panels answer one id in the single shape
+        # Some panels answer one id in the single shape; one naming another order answers nothing asked.
+        data = {str(data.get("order", asked[0])).strip(): data}
     if isinstance(data, list):  # ... or as a list of objects that carry their id
         data = {parse.to_id(item.get("order")): item for item in data if isinstance(item, dict) and "order" in item}
     if not isinstance(data, dict):
@@ -451,7 +462,7 @@ def _parse_multi_status(data: Any, asked: list[str]) -> dict[str, OrderStatus | 
 def _parse_balance(data: Any) -> Balance:
     if not isinstance(data, dict):
         raise TypeError("balance reply is not an object")
-    amount = parse.to_decimal(data.get("balance"))
+    amount = parse.to_amount(data.get("balance"))
     if amount is None:
         raise KeyError("no balance in the reply")
     return Balance(amount=amount, currency=parse.to_text(data.get("currency"), limit=8) or None)

@@ -74,6 +74,11 @@ def to_decimal(value: Any) -> Decimal | None:
     return number
 
 
+#: Counts beyond a signed 64-bit integer, and amounts of money this large, are garbage from any panel.
+MAX_INT = 2**63 - 1
+MAX_AMOUNT = Decimal("1e15")
+
+
 def to_int(value: Any) -> int | None:
     """Read a whole number (remains, start count, min, max); blank is None."""
     number = to_decimal(value)
@@ -81,7 +86,17 @@ def to_int(value: Any) -> int | None:
         return None
     if number != number.to_integral_value():
         raise ValueError(f"not a whole number: {number}")
+    if abs(number) > MAX_INT:
+        raise ValueError(f"number out of range: {number:.3e}")
     return int(number)
+
+
+def to_amount(value: Any) -> Decimal | None:
+    """Read an amount of money (a balance, an order's cost); blank is None."""
+    number = to_decimal(value)
+    if number is not None and abs(number) >= MAX_AMOUNT:
+        raise ValueError(f"amount out of range: {number:.3e}")
+    return number
 
 
 def to_bool(value: Any) -> bool:

@@ -46,10 +46,14 @@ class ServiceInfo:
 
 @dataclass(frozen=True, slots=True)
 class SkippedItem:
-    """A list item the client could not read, with the reason (the rest still counts)."""
+    """A list item the client could not read, with the reason (the rest still counts).
+
+    ``service_id`` is the item's id when at least that could be read, else "".
+    """
 
     position: int
     reason: str
+    service_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Pure standard library: `SandboxPanel` holds the state and answers calls,
 `SandboxServer` puts it on a socket and plays `Fault`s (slow, dropped, HTML,
-truncated or huge replies), and `python -m panelapi.sandbox` runs it alone.
+truncated, huge or wrong-shaped replies), and `python -m panelapi.sandbox` runs it alone.
 """
 
 from .catalogue import SandboxService, build_catalogue

@@ -31,7 +31,7 @@ PLACES = Decimal("0.00001")
 ZERO = Decimal("0")
 FIRST_ORDER_ID = 10001
 MAX_IDS = 100
-FAULT_KINDS = frozenset({"slow", "error500", "html", "malformed", "drop", "huge"})
+FAULT_KINDS = frozenset({"slow", "error500", "html", "malformed", "drop", "huge", "reply"})
 PACKAGE_TYPES = frozenset({"Package", "Custom Comments Package"})
 LINK_RE = re.compile(r"https?://[^\s]+")
 INT_RE = re.compile(r"[+-]?[0-9]+")
@@ -178,6 +178,11 @@ class Fault:
     fault takes effect; None means the realistic default (a slow or dropped
     reply usually follows a processed request, a proxy error page does not).
     `times` = 0 keeps the fault until `clear_faults()`.
+
+    Kind "reply" answers HTTP 200 with `body` instead of the real reply: any
+    JSON value (a wrong shape, an unknown status word, ids never asked for),
+    or a `str` sent as it is. The panel itself sent it, so by default the
+    request was processed first.
     """
 
     kind: str
@@ -187,6 +192,7 @@ class Fault:
     process: bool | None = None
     status: int = 502
     size: int = 20_000_000
+    body: Any = None
 
     def __post_init__(self) -> None:
         """Reject faults the server could not play."""
@@ -196,12 +202,14 @@ class Fault:
             raise ValueError("times and delay must be >= 0, size >= 1")
         if not 100 <= self.status <= 599:
             raise ValueError("status must be an HTTP status code")
+        if (self.kind == "reply") != (self.body is not None):
+            raise ValueError("a body goes with kind 'reply', and only with it")
 
     @property
     def processes(self) -> bool:
         """Whether the request is applied to the panel state."""
         if self.process is None:
-            return self.kind in ("slow", "drop")
+            return self.kind in ("slow", "drop", "reply")
         return self.process
 
     @classmethod

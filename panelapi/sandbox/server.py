@@ -206,6 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
         elif kind == "huge":
             self._stream_huge(fault.size)
+        elif kind == "reply":
+            body = fault.body.encode() if isinstance(fault.body, str) else _encode(fault.body)
+            self._send(200, body, "application/json")
 
     def _drop(self) -> None:
         self.close_connection = True

@@ -53,10 +53,21 @@ class ProviderAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "currency"]
     search_fields = ["name", "api_url"]
     actions = ["sync_now", "refresh_balance"]
-    readonly_fields = ["key_state", "balance_display", "balance_checked_at", "last_synced_at", "last_sync_ok", "last_sync_message"]
+    readonly_fields = [
+        "key_state",
+        "balance_display",
+        "balance_checked_at",
+        "balance_last_read",
+        "last_synced_at",
+        "last_sync_ok",
+        "last_sync_message",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "api_url", "new_api_key", "key_state", "is_active"]}),
-        ("Money", {"fields": ["currency", "exchange_rate", "balance_threshold", "balance_display", "balance_checked_at"]}),
+        (
+            "Money",
+            {"fields": ["currency", "exchange_rate", "balance_threshold", "balance_display", "balance_checked_at", "balance_last_read"]},
+        ),
         ("Catalogue sync", {"fields": ["last_synced_at", "last_sync_ok", "last_sync_message"]}),
     ]
 
@@ -73,6 +84,16 @@ class ProviderAdmin(admin.ModelAdmin):
             return "not read yet"
         low = "" if provider_accepts_orders(provider=provider) else " LOW: new orders wait"
         return f"{provider.balance} {provider.balance_currency or provider.currency}{low}"
+
+    @admin.display(description="last balance read")
+    def balance_last_read(self, provider: Provider) -> str:
+        """The outcome of the latest balance call, from the audit trail: a failed read keeps the balance above."""
+        call = provider.calls.filter(action="balance").order_by("-created_at", "-id").first()
+        if call is None:
+            return "none yet"
+        if call.outcome == UpstreamCall.Outcome.OK:
+            return f"OK {call.created_at:%Y-%m-%d %H:%M}"
+        return f"FAILED {call.created_at:%Y-%m-%d %H:%M}: {call.error}"
 
     @admin.display(description="services", ordering="service_count")
     def services_display(self, provider: Provider) -> int:

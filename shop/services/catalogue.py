@@ -111,7 +111,7 @@ def _checked(services: tuple[ServiceInfo, ...], skipped: list[SkippedItem]) -> l
     entries = []
     for position, info in enumerate(services):
         if len(info.service_id) > 64 or info.rate >= MAX_RATE or info.max > MAX_QUANTITY:
-            skipped.append(SkippedItem(position, f"service {info.service_id[:64]}: value out of range"))
+            skipped.append(SkippedItem(position, f"service {info.service_id[:64]}: value out of range", info.service_id))
             continue
         entries.append(info)
     return entries
@@ -177,6 +177,12 @@ def _apply(provider: Provider, entries: list[ServiceInfo], result: SyncResult, r
         ProviderService.objects.bulk_update(changed, [*SYNCED_FIELDS, "is_available", "vanished_at", "changed_at"], batch_size=UPDATE_BATCH)
         report(f"Updated {len(changed)} services")
 
+    # A service the panel listed but sent unreadable is still listed: it keeps its last good row.
+    # An unreadable entry without even an id could be any service, so then none is marked gone.
+    for item in result.skipped:
+        existing.pop(item.service_id, None)
+    if any(not item.service_id for item in result.skipped):
+        existing.clear()
     gone = [pk for pk, available, _ in existing.values() if available]
     for start in range(0, len(gone), UPDATE_BATCH):
         ProviderService.objects.filter(pk__in=gone[start : start + UPDATE_BATCH]).update(

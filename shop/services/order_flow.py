@@ -200,6 +200,7 @@ class Reading:
     start_count: int | None
     remains: int | None
     upstream_charge: Decimal | None
+    note: str = ""  # stored as the order's error: what was odd about the reading
 
 
 RUNNING_FIELDS = [
@@ -297,7 +298,7 @@ def _figures(reading: Reading, now: datetime) -> dict[str, object]:
         "upstream_charge": reading.upstream_charge,
         "last_checked_at": now,
         "checks": reading.order.checks + 1,
-        "error": "",
+        "error": reading.note[:500],
     }
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from panelapi.exceptions import PanelMisconfigured, PanelOutcomeUnknown, PanelRefused, PanelUnreachable
@@ -79,7 +80,16 @@ def order_submit(*, order_id: int) -> SubmitOutcome:
         return SubmitOutcome.NEEDS_ATTENTION
     finally:
         client.close()
-    if not order_flow.order_placed(order_id=order_id, upstream_order_id=result.order_id):
+    try:
+        with transaction.atomic():  # a savepoint: the clash below must not break a caller's transaction
+            placed = order_flow.order_placed(order_id=order_id, upstream_order_id=result.order_id)
+    except IntegrityError:
+        # The panel answered with an id another order already has: what it placed, if anything, is unknown.
+        taken = Order.objects.filter(provider_id=order.provider_id, upstream_order_id=result.order_id).values_list("pk", flat=True).first()
+        message = f"The provider answered with order id {result.order_id}, which order #{taken} already has; check it at the provider."
+        order_flow.order_unknown(order_id=order_id, message=message)
+        return SubmitOutcome.NEEDS_ATTENTION
+    if not placed:
         logger.error("order %s was placed upstream as %s but was no longer submitting", order_id, result.order_id)
         return SubmitOutcome.NEEDS_ATTENTION
     return SubmitOutcome.PLACED
@@ -146,7 +156,8 @@ def _apply_batch(
             continue
         # An unknown word maps to no status: the order keeps its own and stays active.
         target = order_flow.UPSTREAM_TO_ORDER.get(reply.status)
-        reading = order_flow.Reading(order, target or order.status, reply.raw_status, reply.start_count, reply.remains, reply.charge)
+        note = "" if target else f"Provider: unknown status '{reply.raw_status}'; the order stays as it was and is checked again later."
+        reading = order_flow.Reading(order, target or order.status, reply.raw_status, reply.start_count, reply.remains, reply.charge, note)
         if target in (OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED):
             finals.append(reading)
         else:

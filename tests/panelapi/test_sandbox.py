@@ -535,6 +535,25 @@ def test_huge_fault_streams_the_promised_size(server: SandboxServer, panel: Sand
     assert isinstance(requests.post(server.url, data=data, timeout=5).json(), list)
 
 
+@pytest.mark.parametrize(("body", "text"), [([{"order": 1}], '[{"order":1}]'), ({"orders": None}, '{"orders":null}'), ("{oops", "{oops")])
+def test_reply_fault_sends_the_given_body_after_processing(server: SandboxServer, panel: SandboxPanel, body: object, text: str) -> None:
+    panel.add_fault(Fault("reply", action="add", body=body))
+    response = _add(server)
+    assert (response.status_code, response.headers["Content-Type"], response.text) == (200, "application/json", text)
+    assert panel.order_count == 1  # the panel did the work, then answered in the wrong shape
+    assert _add(server).json() == {"order": 10002}
+
+
+def test_reply_fault_needs_a_body_and_is_set_over_http(server: SandboxServer, panel: SandboxPanel) -> None:
+    with pytest.raises(ValueError, match="body"):
+        Fault("reply")
+    with pytest.raises(ValueError, match="body"):
+        Fault("html", body={"x": 1})
+    control = requests.post(server.base_url + "/_sandbox/faults", json={"kind": "reply", "action": "balance", "body": ["1"]}, timeout=5)
+    assert control.json() == {"ok": True}
+    assert requests.post(server.url, data={"key": KEY, "action": "balance"}, timeout=5).json() == ["1"]
+
+
 def test_faults_match_actions_and_last_until_cleared(server: SandboxServer, panel: SandboxPanel) -> None:
     panel.add_fault(Fault("error500", action="add", times=0))
     balance = requests.post(server.url, data={"key": KEY, "action": "balance"}, timeout=5)
