@@ -171,7 +171,7 @@ def do_services(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[
 
 def do_add(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, int]:
     service = (params.get("service") or "").strip()
-    if not service.isdigit() or len(service) > 17:
+    if not _is_number(service):
         raise ApiError("Incorrect service ID")
     fields = {name: params[name] for name in ORDER_FIELDS if params.get(name) not in (None, "")}
     try:

@@ -174,7 +174,7 @@ def order_cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
 def orders_status_json(request: HttpRequest) -> JsonResponse:
     """Current status of some of the customer's own orders, for the pages' live refresh."""
     raw = request.GET.get("ids", "")
-    ids = [int(part) for part in raw.split(",") if part.isdigit() and len(part) < 18][:100]
+    ids = [int(part) for part in raw.split(",") if part.isascii() and part.isdigit() and len(part) < 18][:100]
     rows = Order.objects.filter(user=request.user, pk__in=ids).values("pk", "status", "start_count", "remains", "refunded")
     return JsonResponse(
         {
@@ -205,7 +205,8 @@ def _requests_allowed(order: Order) -> tuple[bool, bool]:
 
 def _chosen_service(request: HttpRequest, form: OrderForm):
     raw = form.data.get("service") if form.is_bound else request.GET.get("service")
-    if not raw or not str(raw).isdigit() or len(str(raw)) > 17:
+    # ASCII digits only: str.isdigit() also passes "²", which int() refuses.
+    if not raw or not str(raw).isascii() or not str(raw).isdigit() or len(str(raw)) > 17:
         return None
     return pages.orderable_services().filter(pk=int(raw)).first()
 

@@ -9,7 +9,7 @@ from typing import Any
 LINK_RE = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$|^https?://localhost(?::\d+)?(?:[/?#]\S*)?$", re.IGNORECASE)
 USERNAME_RE = re.compile(r"^@?[\w.\-]{1,100}$")
 HASHTAG_RE = re.compile(r"^#?[^\s#]{1,100}$")
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 but tab and line ends, DEL, C1
 MAX_LINK = 2000
 MAX_LINES = 10_000
 MAX_LINE = 500
@@ -138,7 +138,7 @@ def clean_extra(spec: TypeSpec, data: dict[str, Any]) -> dict[str, Any]:
             pattern = HASHTAG_RE if field == "hashtag" else USERNAME_RE
             if not text:
                 raise FieldError(field, f"{LABELS[field]} is required.")
-            if not pattern.match(text):
+            if not pattern.match(text) or CONTROL_RE.search(text):
                 raise FieldError(field, f"{LABELS[field]} is not valid.")
             cleaned[field] = text
     return cleaned

@@ -6,6 +6,7 @@ balance column never moves without an entry, and the database keeps it >= 0.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -16,9 +17,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from shop.models import LedgerEntry, Order, Wallet
+from shop.models.wallet import MONEY_DIGITS, MONEY_PLACES
 from shop.services import rows
 
 CENT = Decimal("0.0001")
+MAX_BALANCE = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - CENT  # the most the balance column holds
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class WalletError(Exception):
@@ -60,7 +64,9 @@ def wallet_credit(
     if amount <= 0:
         raise WalletError("A credit must be more than zero.")
     wallet = wallet_get_or_create(user=user)
-    Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + amount)
+    # Conditional, like a debit: a credit the balance column cannot hold is refused, not a database error.
+    if not Wallet.objects.filter(pk=wallet.pk, balance__lte=MAX_BALANCE - amount).update(balance=F("balance") + amount):
+        raise WalletError(f"A balance cannot exceed {MAX_BALANCE}.")
     return _entry(wallet, kind=kind, amount=amount, reason=reason, order=order, created_by=created_by)
 
 
@@ -245,7 +251,8 @@ def wallet_adjust(*, user: AbstractBaseUser, amount: Decimal, direction: str, re
     """An admin's correction of a balance: credit or debit ``amount`` with a ledger entry naming the admin and why.
 
     Refuses (``WalletError``, nothing written) an amount that is not above zero or has more than 4 places,
-    an unknown direction or a blank reason; a debit beyond the balance raises ``InsufficientFunds``.
+    an unknown direction, a blank reason or one with control characters (the ledger keeps it for good),
+    and a credit beyond ``MAX_BALANCE``; a debit beyond the balance raises ``InsufficientFunds``.
     """
     if direction not in (ADJUST_CREDIT, ADJUST_DEBIT):
         raise WalletError(f"An adjustment is a {ADJUST_CREDIT} or a {ADJUST_DEBIT}, not {direction!r}.")
@@ -254,5 +261,7 @@ def wallet_adjust(*, user: AbstractBaseUser, amount: Decimal, direction: str, re
     reason = reason.strip()
     if not reason or len(reason) > 255:
         raise WalletError("An adjustment needs a reason of 1 to 255 characters.")
+    if CONTROL_CHARS.search(reason):
+        raise WalletError("An adjustment's reason must be plain text, without control characters.")
     change = wallet_credit if direction == ADJUST_CREDIT else wallet_debit
     return change(user=user, amount=amount, kind=LedgerEntry.Kind.ADJUSTMENT, reason=reason, created_by=admin)
