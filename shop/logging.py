@@ -13,14 +13,26 @@ _KEY_PATTERNS = [
 ]
 
 
+def _redact(text: str) -> str:
+    for pattern in _KEY_PATTERNS:
+        text = pattern.sub(r"\1[redacted]", text)
+    return text
+
+
 class RedactSecretsFilter(logging.Filter):
-    """Rewrites a record whose text carries a ``key`` parameter, masking its value."""
+    """Rewrites a record whose text carries a ``key`` parameter, masking its value.
+
+    Django attaches the request to the records of ``django.request``; its repr
+    carries the query string, so a key sent in a URL would ride along to every
+    handler: such a record loses the request.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = message
-        for pattern in _KEY_PATTERNS:
-            redacted = pattern.sub(r"\1[redacted]", redacted)
+        redacted = _redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        query = getattr(getattr(record, "request", None), "META", {}).get("QUERY_STRING", "")
+        if query and _redact(query) != query:
+            record.request = None
         return True

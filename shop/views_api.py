@@ -6,14 +6,16 @@ import json
 import logging
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from shop.api import ACTIONS, INCORRECT_REQUEST, api_call
+from shop.client_address import client_address
 from shop.models import ApiKey
 from shop.services.api_keys import api_key_issue
 
@@ -30,7 +32,7 @@ def api_v2(request: HttpRequest) -> JsonResponse:
     if params is None:
         return JsonResponse({"error": INCORRECT_REQUEST})
     try:
-        status, reply = api_call(params=params, client_address=request.META.get("REMOTE_ADDR", ""))
+        status, reply = api_call(params=params, client_address=client_address(request))
     except Exception:
         # Never an HTML error page for an API client; the traceback goes to the log.
         logger.exception("API call %r failed", params.get("action", "")[:32])
@@ -46,9 +48,13 @@ def _params(request: HttpRequest) -> dict[str, str] | None:
             data = json.loads(request.body or b"{}")
             if not isinstance(data, dict):
                 return None
-            return {str(name): value if isinstance(value, str) else json.dumps(value) for name, value in data.items()}
+            params = {str(name): value if isinstance(value, str) else json.dumps(value) for name, value in data.items()}
+            # JSON can escape a lone surrogate ("\ud800"): not text, and no database or hash takes it (UnicodeEncodeError).
+            "".join([*params, *params.values()]).encode()
+            return params
         return {name: request.POST.get(name, "") for name in request.POST}
-    except (ValueError, RequestDataTooBig, UnicodeDecodeError):
+    # Too big, too many fields, a form body not in UTF-8, a broken multipart body: a JSON error, not Django's HTML 400 page.
+    except (ValueError, SuspiciousOperation, BadRequest, MultiPartParserError):
         return None
 
 
