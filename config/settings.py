@@ -103,7 +103,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis, cache and Celery ------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Timeouts, like the broker's: a Redis that hangs must not hang the requests and tasks that use the cache.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -132,9 +139,21 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 # With Redis, an unacknowledged message is handed out again after this long; it
 # must outlast the longest countdown or ETA, or the task would run twice.
 # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+# Socket timeouts: redis-py waits forever by default, so a broker that stops
+# answering without closing the connection (hung, failover, a firewall) would
+# hang the web request that queues an order's submission after its commit; with
+# them it fails in seconds, is logged, and the sweep queues the order again.
+# https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html#transport-options
 # (Redis only: the SQLAlchemy transport passes its options to create_engine.)
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=6 * 3600)} if CELERY_BROKER_URL.startswith("redis") else {}
+    {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=6 * 3600),
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    }
+    if CELERY_BROKER_URL.startswith("redis")
+    else {}
 )
 # https://django-celery-beat.readthedocs.io/en/latest/
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -195,10 +214,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client address is REMOTE_ADDR: a client-sent X-Forwarded-For must not pick
-# its own address (and so reset its lockout). Behind a trusted proxy, set
-# AXES_PROXY_COUNT to the number of proxies that append to X-Forwarded-For.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+# its own address (and so reset its lockout). Behind trusted proxies, set
+# TRUSTED_PROXY_COUNT to the number of proxies that append to X-Forwarded-For
+# (shop/client_address.py; AXES_PROXY_COUNT is its former name). Axes' own
+# AXES_IPWARE_* settings would need django-ipware, which is not installed.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=env.int("AXES_PROXY_COUNT", default=0))
+AXES_CLIENT_IP_CALLABLE = "shop.client_address.client_address"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 if env.str("EMAIL_URL", default=""):
     globals().update(env.email_url("EMAIL_URL"))
@@ -254,5 +275,7 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         # One line per login otherwise; lockouts still log at WARNING.
         "axes": {"level": "WARNING"},
+        # On the logger, not only the handler: every handler (error mails, caplog, a tracker) gets the redacted record.
+        "django.request": {"filters": ["redact_secrets"]},
     },
 }

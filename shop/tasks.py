@@ -54,13 +54,14 @@ def upstream_call_prune_old() -> int:
 # Back-off of a submission that never reached the panel: 15 s, 30 s, ... up to 10 min.
 # Far below the broker's visibility timeout, so a countdown never causes a redelivery.
 SUBMIT_MAX_RETRIES = 8
+SUBMIT_MAX_COUNTDOWN = 600
 
 
 @shared_task(bind=True, max_retries=SUBMIT_MAX_RETRIES)
 def order_submit_task(self, order_id: int) -> str:
     outcome = order_submit(order_id=order_id)
     if outcome is SubmitOutcome.RETRY and self.request.retries < SUBMIT_MAX_RETRIES:
-        raise self.retry(countdown=min(600, 15 * 2**self.request.retries))
+        raise self.retry(countdown=min(SUBMIT_MAX_COUNTDOWN, 15 * 2**self.request.retries))
     # After the last retry the order stays awaiting; the sweeper queues it again.
     return outcome.value
 

@@ -90,10 +90,16 @@ def wait_for_other_sessions_to_end(timeout: float = 10) -> None:
 
 
 @contextmanager
-def worker_process(**env: str) -> Iterator[subprocess.Popen]:
-    redis.Redis.from_url(broker_url()).flushdb()
+def worker_process(*, pool: str = "solo", keep_queue: bool = False, **env: str) -> Iterator[subprocess.Popen]:
+    """A Celery worker with one execution slot: the worker process itself (solo) or one pool child (prefork).
+
+    The broker's Redis database is emptied first unless `keep_queue` (a restart after a crash).
+    """
+    if not keep_queue:
+        redis.Redis.from_url(broker_url()).flushdb()
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", pool, "--concurrency", "1", "--loglevel", "INFO"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--loglevel", "INFO", "--without-heartbeat"],
+        [*command, "--without-heartbeat"],
         cwd=ROOT,
         env=shop_env(**env),
         stdout=subprocess.PIPE,
