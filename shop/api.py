@@ -18,6 +18,7 @@ from django.db import connection
 
 from shop import page_selectors as pages
 from shop.models import Order, Refill
+from shop.numbers import id_number
 from shop.services.api_keys import api_key_user
 from shop.services.order_requests import RequestRefused, order_cancel, order_refill, refill_status_refresh
 from shop.services.orders import OrderRejected, order_place
@@ -128,14 +129,9 @@ def _own_orders(user: AbstractBaseUser, ids: list[str]) -> dict[str, Order]:
     return _keyed_by_text(numbers, {order.pk: order for order in found})
 
 
-def _is_number(text: str) -> bool:
-    """Whether an id as sent names an order number: 1 to 17 ASCII digits (``int`` would also read Arabic-Indic digits)."""
-    return text.isascii() and text.isdigit() and len(text) < 18
-
-
 def _numbers(ids: list[str]) -> dict[str, int]:
     """The ids as sent, mapped to the numbers they name (ids that are not numbers name nothing)."""
-    return {text: int(text) for text in ids if _is_number(text)}
+    return {text: number for text in ids if (number := id_number(text)) is not None}
 
 
 def _keyed_by_text(numbers: dict[str, int], by_pk: dict[int, Any]) -> dict[str, Any]:
@@ -144,7 +140,8 @@ def _keyed_by_text(numbers: dict[str, int], by_pk: dict[int, Any]) -> dict[str, 
 
 
 def _number(text: str) -> int | str:
-    return int(text) if _is_number(text) else text
+    number = id_number(text)
+    return text if number is None else number
 
 
 # Handlers ---------------------------------------------------------------------------------
@@ -170,12 +167,12 @@ def do_services(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[
 
 
 def do_add(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, int]:
-    service = (params.get("service") or "").strip()
-    if not _is_number(service):
+    service = id_number((params.get("service") or "").strip())
+    if service is None:
         raise ApiError("Incorrect service ID")
     fields = {name: params[name] for name in ORDER_FIELDS if params.get(name) not in (None, "")}
     try:
-        order = order_place(user=user, service=int(service), **fields)
+        order = order_place(user=user, service=service, **fields)
     except OrderRejected as exc:
         raise ApiError(exc.message) from exc
     return {"order": order.pk}

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from shop.models import Category, LedgerEntry, Order, OrderStatus, Service, ShopSettings, Wallet
+from shop.numbers import id_number
 from shop.services.order_types import TYPES, type_spec
 from shop.services.pricing import service_limits, service_rate
 
@@ -166,8 +167,8 @@ def service_search(*, category_id: int | None = None, query: str = "") -> QueryS
     query = query.strip()
     if query:
         match = Q(name__icontains=query)
-        if query.isdigit() and len(query) < 18:
-            match |= Q(pk=int(query))
+        if (number := id_number(query)) is not None:
+            match |= Q(pk=number)
         services = services.filter(match)
     return services
 
@@ -186,8 +187,8 @@ def order_list_for_user(*, user: AbstractBaseUser, tab: str = "", query: str = "
             orders = orders.annotate(newest=F("id") + 0).order_by("-newest")
     query = query.strip()
     if query:
-        number = query.lstrip("#")
-        orders = orders.filter(pk=int(number)) if number.isdigit() and len(number) < 18 else orders.filter(link__icontains=query)
+        number = id_number(query.lstrip("#"))
+        orders = orders.filter(pk=number) if number is not None else orders.filter(link__icontains=query)
     return orders
 
 

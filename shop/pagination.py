@@ -8,6 +8,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from shop.numbers import id_number
+
 MAX_PAGE = 100_000
 
 
@@ -41,8 +43,8 @@ def page_of(queryset: QuerySet[Any], raw_number: object, per_page: int) -> Page:
     alone), then those rows. In one step PostgreSQL may walk the primary key
     backwards past every other customer's newer orders to find one customer's.
     """
-    text = str(raw_number or "1")
-    number = int(text) if text.isdigit() and 0 < int(text) <= MAX_PAGE else 1
+    number = id_number(raw_number or "1")
+    number = number if number and number <= MAX_PAGE else 1
     start = (number - 1) * per_page
     ids = list(queryset.values_list("pk", flat=True)[start : start + per_page + 1])
     if not ids and number > 1:

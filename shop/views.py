@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from shop import page_selectors as pages
 from shop.forms import OrderForm, OrderSearchForm, ServiceFilterForm, SignupForm
 from shop.models import Order
+from shop.numbers import id_number
 from shop.pagination import page_of
 from shop.services.order_requests import RequestRefused, order_can_cancel, order_can_refill, order_cancel, order_refill
 from shop.services.orders import OrderRejected, order_place
@@ -174,7 +175,7 @@ def order_cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
 def orders_status_json(request: HttpRequest) -> JsonResponse:
     """Current status of some of the customer's own orders, for the pages' live refresh."""
     raw = request.GET.get("ids", "")
-    ids = [int(part) for part in raw.split(",") if part.isascii() and part.isdigit() and len(part) < 18][:100]
+    ids = [number for part in raw.split(",") if (number := id_number(part)) is not None][:100]
     rows = Order.objects.filter(user=request.user, pk__in=ids).values("pk", "status", "start_count", "remains", "refunded")
     return JsonResponse(
         {
@@ -205,10 +206,10 @@ def _requests_allowed(order: Order) -> tuple[bool, bool]:
 
 def _chosen_service(request: HttpRequest, form: OrderForm):
     raw = form.data.get("service") if form.is_bound else request.GET.get("service")
-    # ASCII digits only: str.isdigit() also passes "²", which int() refuses.
-    if not raw or not str(raw).isascii() or not str(raw).isdigit() or len(str(raw)) > 17:
+    number = id_number(raw) if raw else None
+    if number is None:
         return None
-    return pages.orderable_services().filter(pk=int(raw)).first()
+    return pages.orderable_services().filter(pk=number).first()
 
 
 def home(request: HttpRequest) -> HttpResponse:

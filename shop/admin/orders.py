@@ -13,6 +13,7 @@ from django.http import HttpRequest
 
 from shop.admin.providers import ReadOnlyAdmin
 from shop.models import Order, OrderStatus
+from shop.numbers import id_number
 from shop.services.order_flow import TransitionError, order_resolve_not_placed, order_resolve_placed
 
 
@@ -44,7 +45,7 @@ class CustomerFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return []
-        if not value.isdigit():
+        if id_number(value) is None:
             raise IncorrectLookupParameters(f"Not a customer id: {value!r}")
         username = get_user_model().objects.filter(pk=value).values_list("username", flat=True).first()
         # Still listed when the customer does not exist, so the filter applies (and finds nothing).

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from shop.models import Provider
+from shop.numbers import id_number
 from shop.services.catalogue import CatalogueSyncError, catalogue_sync
 
 
@@ -34,7 +35,8 @@ class Command(BaseCommand):
             raise CommandError(f"{failed} of {len(rows)} syncs failed.")
 
     def _find(self, ref: str) -> Provider:
-        query = Provider.objects.filter(pk=int(ref)) if ref.isdigit() else Provider.objects.filter(name=ref)
+        number = id_number(ref)
+        query = Provider.objects.filter(pk=number) if number is not None else Provider.objects.filter(name=ref)
         provider = query.first()
         if provider is None:
             raise CommandError(f"No provider named or numbered {ref!r}.")

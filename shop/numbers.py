@@ -1,0 +1,17 @@
+"""Ids and page numbers as people type them into addresses, forms and API calls."""
+
+from __future__ import annotations
+
+MAX_ID_DIGITS = 17  # below 2**63: every id the database can hold, and nothing that overflows a bigint
+
+
+def id_number(text: object) -> int | None:
+    """The number ``text`` names when it is 1 to 17 ASCII digits; otherwise None.
+
+    ``str.isdigit()`` alone is not enough: it passes "²", which ``int()``
+    refuses (an error page), and Arabic-Indic digits, which ``int()`` reads.
+    """
+    text = str(text)
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
+        return int(text)
+    return None
