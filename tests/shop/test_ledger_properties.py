@@ -49,7 +49,7 @@ from hypothesis.stateful import (
 from panelapi.client import _parse_multi_status
 from panelapi.types import OrderStatus as UpstreamOrderStatus
 from panelapi.types import UpstreamStatus
-from shop.models import ACTIVE_STATUSES, Category, LedgerEntry, Order, OrderStatus, ProviderService, Service, Wallet
+from shop.models import ACTIVE_STATUSES, LedgerEntry, Order, OrderStatus, Wallet
 from shop.services import order_flow
 from shop.services.order_requests import RequestRefused, order_cancel
 from shop.services.order_types import TYPES, TypeSpec
@@ -57,7 +57,7 @@ from shop.services.order_upstream import ROW_FIELDS, RefreshResult, _apply_batch
 from shop.services.orders import OrderRejected, order_place
 from shop.services.wallet import WalletError, ledger_differences, wallet_adjust, wallet_credit
 from tests.conftest import IN_CI
-from tests.factories import ProviderFactory, UserFactory
+from tests.factories import CategoryFactory, ProviderFactory, ProviderServiceFactory, ServiceFactory, UserFactory
 
 S = OrderStatus
 KIND = LedgerEntry.Kind
@@ -147,21 +147,17 @@ def catalogue_create() -> dict[str, int]:
     provider = ProviderFactory(exchange_rate=EXCHANGE_RATE)
     ids = {}
     for name, case in CASES.items():
-        upstream = ProviderService.objects.create(
-            provider=provider,
-            upstream_id=f"prop-{name}",
-            name=name,
-            type=case.type,
-            rate=case.provider_rate,
-            min_quantity=case.low,
-            max_quantity=case.high,
-            dripfeed=case.dripfeed,
-        )
-        category = Category.objects.create(name=f"Properties {name}", markup_percent=case.category_markup)
-        service = Service.objects.create(
-            provider_service=upstream,
-            category=category,
-            name=name,
+        service = ServiceFactory(
+            provider_service=ProviderServiceFactory(
+                provider=provider,
+                name=name,
+                type=case.type,
+                rate=case.provider_rate,
+                min_quantity=case.low,
+                max_quantity=case.high,
+                dripfeed=case.dripfeed,
+            ),
+            category=CategoryFactory(name=f"Properties {name}", markup_percent=case.category_markup),
             fixed_rate=case.rate if case.fixed else None,
             markup_percent=case.service_markup,
         )
