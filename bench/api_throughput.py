@@ -76,8 +76,8 @@ def prepare() -> tuple[str, str]:
     rounds create a few thousand more.
     """
     from shop.models import Category, LedgerEntry, Order, OrderStatus, Provider, ProviderService, Service
-    from shop.services.api_keys import api_key_issue
-    from shop.services.wallet import wallet_credit
+    from shop.reseller_api.keys import api_key_issue
+    from shop.wallet.services import wallet_credit
     from tests.factories import UserFactory
 
     provider = Provider.objects.create(name="Bench", api_url="http://127.0.0.1:9/api/v2", api_key="bench-provider-key")

@@ -34,8 +34,8 @@ KEY = "bench-key-0123456789"
 
 
 def run(services: int) -> None:
+    from shop.catalogue.sync import catalogue_sync
     from shop.models import Provider
-    from shop.services.catalogue import catalogue_sync
 
     panel = SandboxPanel(KEY, seed=1, catalogue_size=services)
     server = SandboxServer(panel).start()

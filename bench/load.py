@@ -43,19 +43,19 @@ def prepare(sandbox_url: str, users: int, folder: Path) -> Path:
     """The shop's data: provider, offered catalogue, customers with money, keys and sessions. Returns the accounts file."""
     from django.test import Client
 
+    from shop.catalogue.retail import services_import
+    from shop.catalogue.sync import catalogue_sync
+    from shop.core.schedule import periodic_tasks_ensure
     from shop.models import LedgerEntry, Provider
-    from shop.services.api_keys import api_key_issue
-    from shop.services.catalogue import catalogue_sync
-    from shop.services.retail import services_import
-    from shop.services.schedule import periodic_tasks_ensure
-    from shop.services.wallet import wallet_credit
+    from shop.reseller_api.keys import api_key_issue
+    from shop.wallet.services import wallet_credit
     from tests.factories import UserFactory
 
     provider = Provider.objects.create(name="Sandbox", api_url=sandbox_url, api_key=KEY)
     catalogue_sync(provider=provider)
     services_import(provider_services=provider.services.all())
     periodic_tasks_ensure()
-    from shop.page_selectors import orderable_services
+    from shop.catalogue.selectors import orderable_services
 
     offered = orderable_services().filter(provider_service__type="Default", provider_service__min_quantity__lte=1000)
     services = [{"id": s.pk, "min": max(s.min_quantity or 0, s.provider_service.min_quantity)} for s in offered]

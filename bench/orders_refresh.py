@@ -51,10 +51,10 @@ def preload(count: int, seed: int):
 
 
 def load_orders(providers, per_provider: int) -> None:
+    from shop.catalogue.retail import services_import
+    from shop.catalogue.sync import catalogue_sync
     from shop.models import LedgerEntry, Order, OrderStatus
-    from shop.services.catalogue import catalogue_sync
-    from shop.services.retail import services_import
-    from shop.services.wallet import wallet_credit
+    from shop.wallet.services import wallet_credit
     from tests.factories import UserFactory
 
     user = UserFactory(username="bench")
@@ -88,7 +88,7 @@ def load_orders(providers, per_provider: int) -> None:
 
 def refresh_pass(label: str, providers, total: int) -> None:
     from shop.models import Order, UpstreamCall
-    from shop.services.order_upstream import orders_refresh
+    from shop.orders.refresh import orders_refresh
 
     Order.objects.update(next_check_at=timezone.now())
     first_call = UpstreamCall.objects.order_by("-id").values_list("id", flat=True).first() or 0
@@ -131,7 +131,7 @@ def main() -> None:
         for url in (first, second):
             requests.post(url.replace("/api/v2", "/_sandbox/advance"), json={"seconds": 100_000}, timeout=10)
         refresh_pass("finishing orders", providers, args.orders)
-        from shop.services.wallet import ledger_differences
+        from shop.wallet.selectors import ledger_differences
 
         print(f"ledger differences after refunds: {len(ledger_differences())}")
 

@@ -36,7 +36,7 @@ def fill(*, services: int, orders: int, own_orders: int) -> tuple[int, int]:
     from decimal import Decimal
 
     from shop.models import Category, LedgerEntry, Provider, ProviderService, Service
-    from shop.services.wallet import wallet_credit
+    from shop.wallet.services import wallet_credit
     from tests.factories import UserFactory
 
     provider = Provider.objects.create(name=f"Panel {services}", api_url="http://127.0.0.1:9/api/v2", api_key="bench-key")

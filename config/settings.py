@@ -74,7 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "shop.context_processors.shop",
+                "shop.storefront.context_processors.shop",
             ],
         },
     },
@@ -114,7 +114,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# API rate limits count in Redis when there is one (shop.services.rate_limit).
+# API rate limits count in Redis when there is one (shop.reseller_api.limits).
 RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default=REDIS_URL)
 
 # kombu's SQLAlchemy transport keeps the queue in a SQLite file, so the default
@@ -219,7 +219,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # (shop/client_address.py; AXES_PROXY_COUNT is its former name). Axes' own
 # AXES_IPWARE_* settings would need django-ipware, which is not installed.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=env.int("AXES_PROXY_COUNT", default=0))
-AXES_CLIENT_IP_CALLABLE = "shop.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "shop.core.client_address.client_address"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 if env.str("EMAIL_URL", default=""):
     globals().update(env.email_url("EMAIL_URL"))
@@ -264,7 +264,7 @@ X_FRAME_OPTIONS = "DENY"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "shop.logging.RedactSecretsFilter"}},
+    "filters": {"redact_secrets": {"()": "shop.core.logging.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import shop.fields
+import shop.core.fields
 from decimal import Decimal
 from django.db import migrations, models
 
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, unique=True)),
                 ('api_url', models.CharField(help_text="The panel's API v2 endpoint, e.g. https://panel.example/api/v2", max_length=500, validators=[django.core.validators.URLValidator(message='Enter an http:// or https:// URL.', schemes=['http', 'https'])], verbose_name='API URL')),
-                ('api_key', shop.fields.EncryptedTextField(blank=True, verbose_name='API key')),
+                ('api_key', shop.core.fields.EncryptedTextField(blank=True, verbose_name='API key')),
                 ('currency', models.CharField(default='USD', help_text="The currency the panel's rates and balance are in.", max_length=3)),
                 ('exchange_rate', models.DecimalField(decimal_places=8, default=Decimal('1'), help_text="How many units of the shop's currency one unit of the provider's currency is worth.", max_digits=18, validators=[django.core.validators.MinValueValidator(Decimal('1E-8'))])),
                 ('is_active', models.BooleanField(default=True, verbose_name='active')),

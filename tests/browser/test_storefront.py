@@ -22,9 +22,9 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 
 from panelapi.sandbox import SandboxPanel, SandboxServer
+from shop.catalogue.retail import services_import
+from shop.catalogue.sync import catalogue_sync
 from shop.models import Order, Provider, Service
-from shop.services.catalogue import catalogue_sync
-from shop.services.retail import services_import
 from tests.conftest import CHROMIUM, SANDBOX_KEY
 from tests.processes import ROOT, broker_url, shop_env, web_process, worker_process
 

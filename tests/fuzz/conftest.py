@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import Sum
 
 from shop.models import LedgerEntry, Order, Service, Wallet
-from shop.services.order_types import TYPES
-from shop.services.wallet import wallet_credit
+from shop.orders.types import TYPES
+from shop.wallet.services import wallet_credit
 from tests.factories import CategoryFactory, ProviderServiceFactory, ServiceFactory, UserFactory
 
 # Fixed retail rates per 1000, from far below a cent per order to hundreds: each type gets one.

@@ -15,7 +15,7 @@ import os
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from shop import api
+from shop.reseller_api import handlers as api
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

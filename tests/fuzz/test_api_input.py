@@ -1,4 +1,4 @@
-"""Fuzzing the reseller API (``POST /api/v2``: ``shop.views_api``, ``shop.api``) with form data, JSON bodies and raw bytes.
+"""Fuzzing the reseller API (``POST /api/v2``: ``shop.reseller_api``) with form data, JSON bodies and raw bytes.
 
 What it proves, for every generated call: the reply is JSON and never a 500;
 the caller's API key never appears in it; an ``add`` that is refused
@@ -22,11 +22,11 @@ from django.test import Client
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from shop.api import ACTIONS
 from shop.models import LedgerEntry, Order, OrderStatus
-from shop.services.api_keys import api_key_issue
-from shop.services.orders import order_place
-from shop.services.wallet import wallet_credit
+from shop.orders.placement import order_place
+from shop.reseller_api.actions import ACTIONS
+from shop.reseller_api.keys import api_key_issue
+from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
 from tests.fuzz.conftest import Books, assert_nothing_written, assert_placed_correctly, rolled_back
 from tests.fuzz.strategies import any_text, fuzz_settings, number_text, order_fields

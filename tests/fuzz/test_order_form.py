@@ -1,4 +1,4 @@
-"""Fuzzing the customer's *New order* page (``shop.views.order_new``, ``OrderForm``, ``order_place``) over HTTP.
+"""Fuzzing the customer's *New order* page (``shop.storefront.views.order_new``, ``OrderForm``, ``order_place``) over HTTP.
 
 What it proves, for every generated POST (any service type, fuzzed service ids,
 links, quantities, line lists, drip-feed fields, unicode and control characters,

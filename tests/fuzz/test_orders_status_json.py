@@ -1,4 +1,4 @@
-"""Fuzzing the live status refresh of the customer's pages (``shop.views.orders_status_json``, ``GET /orders/status.json?ids=``).
+"""Fuzzing the live status refresh of the customer's pages (``shop.storefront.views.orders_status_json``, ``GET /orders/status.json?ids=``).
 
 What it proves: whatever ``ids`` holds (numbers of any size, digits of other
 scripts such as "²" that ``str.isdigit()`` accepts and ``int()`` refuses, any
@@ -18,8 +18,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from shop.models import LedgerEntry
-from shop.services.orders import order_place
-from shop.services.wallet import wallet_credit
+from shop.orders.placement import order_place
+from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
 from tests.fuzz.strategies import any_text, fuzz_settings, number_text
 

@@ -13,11 +13,11 @@ from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from shop.models import LedgerEntry, Order, OrderStatus, Refill
-from shop.services.order_flow import order_finish
-from shop.services.order_requests import order_refill
-from shop.services.order_upstream import order_submit
-from shop.services.orders import order_place
-from shop.services.wallet import wallet_credit
+from shop.orders.flow import order_finish
+from shop.orders.placement import order_place
+from shop.orders.requests import order_refill
+from shop.orders.submission import order_submit
+from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
 from tests.shop import conftest as shop_fixtures
 

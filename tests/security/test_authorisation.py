@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.urls import reverse
 
-from shop.services.api_keys import api_key_issue
+from shop.reseller_api.keys import api_key_issue
 from tests.security.conftest import database_snapshot, site_routes
 
 pytestmark = pytest.mark.django_db

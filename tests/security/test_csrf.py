@@ -20,7 +20,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from shop.models import Order
-from shop.views_api import api_v2
+from shop.reseller_api.views import api_v2
 from tests.security.conftest import LINK, Route, database_snapshot, site_routes
 
 pytestmark = pytest.mark.django_db

@@ -18,8 +18,8 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from shop.client_address import client_address
-from shop.services.api_keys import api_key_issue
+from shop.core.client_address import client_address
+from shop.reseller_api.keys import api_key_issue
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

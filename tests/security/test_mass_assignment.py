@@ -22,7 +22,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from shop.models import ApiKey, LedgerEntry, Order, OrderStatus, Wallet
-from shop.services.api_keys import api_key_issue
+from shop.reseller_api.keys import api_key_issue
 from tests.security.conftest import LINK
 
 pytestmark = pytest.mark.django_db

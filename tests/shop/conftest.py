@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from shop.catalogue.retail import services_import
+from shop.catalogue.sync import catalogue_sync
 from shop.models import LedgerEntry, Service
-from shop.services.catalogue import catalogue_sync
-from shop.services.retail import services_import
-from shop.services.wallet import wallet_credit
+from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
 
 

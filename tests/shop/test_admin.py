@@ -96,7 +96,7 @@ def test_audit_records_are_read_only(staff, provider) -> None:
 
 def test_api_keys_in_admin_show_neither_key_nor_hash(staff, customer) -> None:
     from shop.models import ApiKey
-    from shop.services.api_keys import api_key_issue
+    from shop.reseller_api.keys import api_key_issue
 
     key = api_key_issue(user=customer)
     row = ApiKey.objects.get(user=customer)

@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from shop.models import LedgerEntry, Wallet
-from shop.services.wallet import WalletError, ledger_differences, wallet_adjust, wallet_credit
+from shop.wallet.selectors import ledger_differences
+from shop.wallet.services import WalletError, wallet_adjust, wallet_credit
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The admin index dashboard (``shop.services.dashboard``), and the catalogue and order admin additions."""
+"""The admin index dashboard (``shop.backoffice.dashboard``), and the catalogue and order admin additions."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from shop.backoffice.dashboard import dashboard_figures
 from shop.models import Category, Order, OrderStatus, Provider, ProviderService, Service
-from shop.services.dashboard import dashboard_figures
 from tests.factories import ProviderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from panelapi.sandbox import Fault
 from shop.models import LedgerEntry, Order, OrderStatus, ProviderService, Service
-from shop.services.order_upstream import order_submit
-from shop.services.orders import order_place
+from shop.orders.placement import order_place
+from shop.orders.submission import order_submit
 
 pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"
@@ -52,7 +52,7 @@ def test_service_form_refuses_to_widen_the_providers_limits(admin_client, catalo
 
 
 def test_offer_in_shop_action_creates_retail_services_once(admin_client, provider) -> None:
-    from shop.services.catalogue import catalogue_sync
+    from shop.catalogue.sync import catalogue_sync
 
     catalogue_sync(provider=provider)
     ids = list(ProviderService.objects.values_list("pk", flat=True)[:3])

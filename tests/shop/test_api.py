@@ -9,9 +9,9 @@ from django.urls import reverse
 
 from panelapi.sandbox import Fault
 from shop.models import ApiKey, LedgerEntry, Order, OrderStatus, Refill
-from shop.services.api_keys import api_key_issue
-from shop.services.order_flow import order_finish
-from shop.services.order_upstream import order_submit
+from shop.orders.flow import order_finish
+from shop.orders.submission import order_submit
+from shop.reseller_api.keys import api_key_issue
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def test_keys_are_random_hashed_and_replaced_at_once(customer) -> None:
     assert len(first) >= 47 and first not in stored.key_hash and stored.prefix == first[:10]
     second = api_key_issue(user=customer)
     assert second != first
-    from shop.services.api_keys import api_key_user
+    from shop.reseller_api.keys import api_key_user
 
     assert api_key_user(key=first) is None
     assert api_key_user(key=second) == customer
@@ -117,8 +117,8 @@ def test_not_enough_funds(client, catalogue) -> None:
 def test_status_single_and_many_with_unknown_and_foreign_ids(call, catalogue, customer) -> None:
     mine = Order.objects.get(pk=call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="1000")["order"])
     other = UserFactory()
-    from shop.services.orders import order_place
-    from shop.services.wallet import wallet_credit
+    from shop.orders.placement import order_place
+    from shop.wallet.services import wallet_credit
 
     wallet_credit(user=other, amount=Decimal("5"), kind=LedgerEntry.Kind.DEPOSIT)
     theirs = order_place(user=other, service=catalogue["1"], link=LINK, quantity=100)
@@ -237,7 +237,7 @@ def test_the_key_is_shown_once_and_the_page_documents_every_action(client, custo
     assert prefix in issued and "shown only once" in issued
     later = client.get(reverse("api-page")).content.decode()
     assert f"{prefix}…" in later and "shown only once" not in later
-    from shop.api import ACTIONS
+    from shop.reseller_api.actions import ACTIONS
 
     for definition in ACTIONS:
         assert definition.title in later

@@ -7,13 +7,15 @@ from decimal import Decimal
 import pytest
 import requests
 
+from shop.catalogue.retail import services_import
+from shop.catalogue.sync import catalogue_sync
 from shop.models import LedgerEntry, Order, OrderStatus, Provider
-from shop.services.api_keys import api_key_issue
-from shop.services.catalogue import catalogue_sync
-from shop.services.order_upstream import order_submit, orders_refresh
-from shop.services.orders import order_place
-from shop.services.retail import services_import
-from shop.services.wallet import ledger_differences, wallet_credit
+from shop.orders.placement import order_place
+from shop.orders.refresh import orders_refresh
+from shop.orders.submission import order_submit
+from shop.reseller_api.keys import api_key_issue
+from shop.wallet.selectors import ledger_differences
+from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from panelapi.sandbox import Fault, build_catalogue
+from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
 from shop.models import Provider, ProviderService, ServiceChange, UpstreamCall
-from shop.services.catalogue import CatalogueSyncError, catalogue_sync
 
 pytestmark = pytest.mark.django_db
 

@@ -32,13 +32,15 @@ from django.utils.html import escape
 
 from panelapi.exceptions import PanelError
 from panelapi.sandbox import Fault, SandboxServer
+from shop.catalogue.providers import provider_balance_refresh
+from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
+from shop.catalogue.tasks import catalogue_sync_provider, provider_balance_refresh_all
 from shop.models import LedgerEntry, Order, OrderStatus, Provider, ProviderService, UpstreamCall, Wallet
-from shop.services.catalogue import CatalogueSyncError, catalogue_sync
-from shop.services.order_upstream import SubmitOutcome, order_submit, orders_refresh
-from shop.services.orders import order_place
-from shop.services.providers import provider_balance_refresh
-from shop.services.wallet import ledger_differences
-from shop.tasks import catalogue_sync_provider, order_submit_task, provider_balance_refresh_all
+from shop.orders.placement import order_place
+from shop.orders.refresh import orders_refresh
+from shop.orders.submission import SubmitOutcome, order_submit
+from shop.orders.tasks import order_submit_task
+from shop.wallet.selectors import ledger_differences
 from tests.conftest import SANDBOX_KEY
 
 pytestmark = pytest.mark.django_db

@@ -49,13 +49,14 @@ from hypothesis.stateful import (
 from panelapi.client import _parse_multi_status
 from panelapi.types import OrderStatus as UpstreamOrderStatus
 from panelapi.types import UpstreamStatus
-from shop.models import ACTIVE_STATUSES, LedgerEntry, Order, OrderStatus, Wallet
-from shop.services import order_flow
-from shop.services.order_requests import RequestRefused, order_cancel
-from shop.services.order_types import TYPES, TypeSpec
-from shop.services.order_upstream import ROW_FIELDS, RefreshResult, _apply_batch
-from shop.services.orders import OrderRejected, order_place
-from shop.services.wallet import WalletError, ledger_differences, wallet_adjust, wallet_credit
+from shop.models import LedgerEntry, Order, OrderStatus, Wallet
+from shop.orders import flow as order_flow
+from shop.orders.placement import OrderRejected, order_place
+from shop.orders.refresh import ROW_FIELDS, RefreshResult, _apply_batch
+from shop.orders.requests import RequestRefused, order_cancel
+from shop.orders.types import TYPES, TypeSpec
+from shop.wallet.selectors import ledger_differences
+from shop.wallet.services import WalletError, wallet_adjust, wallet_credit
 from tests.conftest import IN_CI
 from tests.factories import CategoryFactory, ProviderFactory, ProviderServiceFactory, ServiceFactory, UserFactory
 
@@ -539,7 +540,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _poll(self) -> dict[str, order_flow.PolledOrder]:
         """What ``orders_refresh`` reads of the active orders before it asks the panel."""
-        rows = Order.objects.filter(pk__in=list(self.expected), status__in=ACTIVE_STATUSES).values_list("upstream_order_id", *ROW_FIELDS)
+        rows = Order.objects.filter(pk__in=list(self.expected), status__in=OrderStatus.ACTIVE).values_list("upstream_order_id", *ROW_FIELDS)
         return {upstream_id: order_flow.PolledOrder(*row) for upstream_id, *row in rows}
 
     def _answer(self, polled: dict[str, order_flow.PolledOrder], data: st.DataObject) -> None:
@@ -558,7 +559,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _apply_status(self, pk: int, status: UpstreamStatus, remains: int | None, polled_status: str) -> None:
         expected = self.expected[pk]
-        if expected.status not in ACTIVE_STATUSES:
+        if expected.status not in OrderStatus.ACTIVE:
             self.reached["final status for an order not active"] += 1
             return  # finished meanwhile: a late or repeated reply changes nothing
         if polled_status and polled_status != expected.status:
@@ -580,7 +581,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def finish(self, pk: int, status: UpstreamStatus, data: st.DataObject) -> None:
         """One order's final status straight from ``order_finish``, for orders in any state (repeated, after Canceled, ...)."""
         remains = data.draw(st.one_of(st.none(), counts(self.expected[pk].total)), label="remains")
-        was_active = self.expected[pk].status in ACTIVE_STATUSES
+        was_active = self.expected[pk].status in OrderStatus.ACTIVE
         done = order_flow.order_finish(order_id=pk, status=FINAL[status], remains=remains, start_count=None, upstream_charge=None, raw="x")
         assert done == was_active
         self._apply_status(pk, status, remains, "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shop.numbers import id_number
+from shop.core.numbers import id_number
 from tests.factories import UserFactory
 
 # Superscript two passes str.isdigit() but int() refuses it; int() reads Arabic-Indic and fullwidth digits.

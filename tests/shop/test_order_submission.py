@@ -11,12 +11,12 @@ from django.db import connection
 from django.utils import timezone
 
 from panelapi.sandbox import Fault
+from shop.catalogue.providers import provider_balance_refresh
 from shop.models import LedgerEntry, Order, OrderStatus, Provider, Wallet
-from shop.services.order_flow import TransitionError, order_resolve_not_placed, order_resolve_placed
-from shop.services.order_upstream import SubmitOutcome, order_submit, orders_sweep
-from shop.services.orders import order_place
-from shop.services.providers import provider_balance_refresh
-from shop.services.wallet import ledger_differences
+from shop.orders.flow import TransitionError, order_resolve_not_placed, order_resolve_placed
+from shop.orders.placement import order_place
+from shop.orders.submission import SubmitOutcome, order_submit, orders_sweep
+from shop.wallet.selectors import ledger_differences
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -49,9 +49,9 @@ def test_a_duplicated_or_redelivered_task_does_nothing(order, sandbox) -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_racing_workers_submit_once(provider, sandbox) -> None:
-    from shop.services.catalogue import catalogue_sync
-    from shop.services.retail import services_import
-    from shop.services.wallet import wallet_credit
+    from shop.catalogue.retail import services_import
+    from shop.catalogue.sync import catalogue_sync
+    from shop.wallet.services import wallet_credit
 
     catalogue_sync(provider=provider)
     services_import(provider_services=provider.services.all())

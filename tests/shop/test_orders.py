@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from shop.catalogue.pricing import service_rate
 from shop.models import Category, LedgerEntry, Order, OrderStatus, ProviderService, Service, ShopSettings, Wallet
-from shop.services.orders import OrderRejected, order_place
-from shop.services.pricing import service_rate
-from shop.services.wallet import ledger_differences, wallet_credit
+from shop.orders.placement import OrderRejected, order_place
+from shop.wallet.selectors import ledger_differences
+from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -223,7 +224,7 @@ def test_a_broker_that_fails_after_the_charge_does_not_fail_the_order(
     catalogue, customer, monkeypatch, django_capture_on_commit_callbacks, caplog
 ) -> None:
     """The order is placed and charged once; the sweep queues it again later, so the customer must not see an error."""
-    import shop.services.orders as orders_module
+    import shop.orders.placement as orders_module
 
     def broker_down(order_id: int) -> None:
         raise ConnectionError("broker unreachable")

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from shop.models import Category
-from shop.pagination import page_of
+from shop.storefront.pagination import page_of
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def test_page_of(rows, raw, number: int, names: list[str], has_next: bool) -> No
 
 
 def test_orders_pages_link_forward_and_back(client, catalogue, customer) -> None:
-    from shop.services.orders import order_place
+    from shop.orders.placement import order_place
 
     for _ in range(30):
         order_place(user=customer, service=catalogue["4"], link="https://x.example/p", quantity=10)

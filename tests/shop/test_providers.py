@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from panelapi.exceptions import PanelRefused, PanelUnreachable
 from panelapi.sandbox import Fault
+from shop.catalogue.providers import provider_balance_refresh, provider_client, upstream_call_prune
+from shop.catalogue.sync import catalogue_sync
 from shop.models import Provider, UpstreamCall
-from shop.services.catalogue import catalogue_sync
-from shop.services.providers import provider_balance_refresh, provider_client, upstream_call_prune
 from tests.conftest import SANDBOX_KEY
 
 pytestmark = pytest.mark.django_db

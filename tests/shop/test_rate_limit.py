@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis
 
-from shop.services.rate_limit import Limit, _client_for, rate_limit_count, rate_limit_hit
+from shop.reseller_api.limits import Limit, _client_for, rate_limit_count, rate_limit_hit
 from tests.conftest import redis_url
 
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from shop.core import rows
+from shop.core.rows import Part, Projection
 from shop.models import Category, LedgerEntry, Wallet
-from shop.services import rows
-from shop.services.rows import Part, Projection
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

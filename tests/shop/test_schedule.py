@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from shop.services.schedule import PERIODIC_TASKS, periodic_tasks_ensure
+from shop.core.schedule import PERIODIC_TASKS, periodic_tasks_ensure
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ from django.core import mail
 from django.urls import reverse
 
 from shop.models import LedgerEntry, Order, OrderStatus, Service
-from shop.services.order_flow import order_finish
-from shop.services.order_upstream import order_submit
-from shop.services.orders import order_place
+from shop.orders.flow import order_finish
+from shop.orders.placement import order_place
+from shop.orders.submission import order_submit
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_services_page_query_count_does_not_grow(web, catalogue, provider, djang
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from shop.services.retail import services_import
+    from shop.catalogue.retail import services_import
     from tests.shop.test_orders import typed_service
 
     web.get(reverse("services"))  # the first visit creates the shop settings row
@@ -215,7 +215,7 @@ def test_orders_page_lists_newest_first_with_tabs_and_search(web, catalogue, cus
 
 def test_another_customers_order_is_a_404(web, catalogue) -> None:
     other = UserFactory()
-    from shop.services.wallet import wallet_credit
+    from shop.wallet.services import wallet_credit
 
     wallet_credit(user=other, amount=Decimal("5"), kind=LedgerEntry.Kind.DEPOSIT)
     theirs = order_place(user=other, service=catalogue["1"], link=LINK, quantity=100)
@@ -276,7 +276,7 @@ def test_refill_and_cancel_buttons_on_the_order_page(web, catalogue, customer, s
 
 
 def test_someone_elses_order_cannot_be_refilled_or_canceled(web, catalogue) -> None:
-    from shop.services.wallet import wallet_credit
+    from shop.wallet.services import wallet_credit
 
     other = UserFactory()
     wallet_credit(user=other, amount=Decimal("5"), kind=LedgerEntry.Kind.DEPOSIT)

@@ -11,7 +11,8 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from shop.models import LedgerEntry, Wallet
-from shop.services.wallet import InsufficientFunds, WalletError, ledger_differences, money, wallet_credit, wallet_debit
+from shop.wallet.selectors import ledger_differences
+from shop.wallet.services import InsufficientFunds, WalletError, money, wallet_credit, wallet_debit
 from tests.factories import UserFactory
 
 DEPOSIT = LedgerEntry.Kind.DEPOSIT
@@ -138,7 +139,7 @@ def test_fifty_threads_debiting_one_from_ten_leave_exactly_zero() -> None:
 @pytest.fixture(params=["one statement", "transaction"])
 def charge_path(request, monkeypatch) -> str:
     """Run a test over both ways of charging a new order (one statement is PostgreSQL's; the other every backend's)."""
-    import shop.services.wallet as wallet_module
+    import shop.wallet.services as wallet_module
 
     if request.param == "one statement" and connection.vendor not in wallet_module.ONE_STATEMENT_VENDORS:
         pytest.skip("one statement needs PostgreSQL")
@@ -170,7 +171,7 @@ def _new_order(user, charge: str):
 @pytest.mark.django_db
 def test_charging_a_new_order_writes_the_order_the_debit_and_its_entry(charge_path) -> None:
     from shop.models import Order
-    from shop.services.wallet import wallet_charge_new_order
+    from shop.wallet.services import wallet_charge_new_order
 
     user = UserFactory()
     wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
@@ -192,7 +193,7 @@ def test_charging_a_new_order_writes_the_order_the_debit_and_its_entry(charge_pa
 @pytest.mark.django_db
 def test_charging_a_new_order_beyond_the_balance_writes_nothing(charge_path) -> None:
     from shop.models import Order
-    from shop.services.wallet import wallet_charge_new_order
+    from shop.wallet.services import wallet_charge_new_order
 
     user = UserFactory()
     wallet_credit(user=user, amount=Decimal("1"), kind=DEPOSIT)
@@ -208,7 +209,7 @@ def test_charging_a_new_order_beyond_the_balance_writes_nothing(charge_path) -> 
 
 @pytest.mark.django_db
 def test_charging_nothing_is_refused(charge_path) -> None:
-    from shop.services.wallet import wallet_charge_new_order
+    from shop.wallet.services import wallet_charge_new_order
 
     user = UserFactory()
     wallet_credit(user=user, amount=Decimal("1"), kind=DEPOSIT)

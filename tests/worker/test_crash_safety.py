@@ -44,13 +44,14 @@ from celery import Celery
 from django.utils import timezone
 
 from panelapi.sandbox.panel import Fault
+from shop.catalogue.retail import services_import
+from shop.catalogue.sync import catalogue_sync
 from shop.models import LedgerEntry, Order, OrderStatus, Service
-from shop.services.api_keys import api_key_issue
-from shop.services.catalogue import catalogue_sync
-from shop.services.orders import order_place
-from shop.services.retail import services_import
-from shop.services.wallet import ledger_differences, wallet_credit
-from shop.tasks import SUBMIT_MAX_COUNTDOWN
+from shop.orders.placement import order_place
+from shop.orders.tasks import SUBMIT_MAX_COUNTDOWN
+from shop.reseller_api.keys import api_key_issue
+from shop.wallet.selectors import ledger_differences
+from shop.wallet.services import wallet_credit
 from tests.conftest import SANDBOX_KEY
 from tests.factories import UserFactory
 from tests.processes import BROKER_DB, ROOT, broker_url, free_port, shop_env, web_process, worker_process

@@ -41,11 +41,11 @@ def test_periodic_sync_runs_on_a_real_worker(worker, sandbox) -> None:
 def test_a_duplicated_submit_task_places_one_order_upstream(worker, sandbox) -> None:
     from decimal import Decimal
 
+    from shop.catalogue.retail import services_import
+    from shop.catalogue.sync import catalogue_sync
     from shop.models import LedgerEntry, Order, OrderStatus
-    from shop.services.catalogue import catalogue_sync
-    from shop.services.orders import order_place
-    from shop.services.retail import services_import
-    from shop.services.wallet import wallet_credit
+    from shop.orders.placement import order_place
+    from shop.wallet.services import wallet_credit
     from tests.factories import UserFactory
 
     provider = Provider.objects.create(name="Sandbox", api_url=sandbox.url, api_key=SANDBOX_KEY)

@@ -7,10 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from shop.services.catalogue import CatalogueSyncError, catalogue_sync
-from shop.services.demo import demo_customer_fund, demo_provider_ensure, demo_user_ensure
-from shop.services.retail import services_import
-from shop.services.schedule import periodic_tasks_ensure
+from shop.catalogue.retail import services_import
+from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
+from shop.core.demo import demo_customer_fund, demo_provider_ensure, demo_user_ensure
+from shop.core.schedule import periodic_tasks_ensure
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shop.models import Wallet
-from shop.services.wallet import ledger_differences
+from shop.wallet.models import Wallet
+from shop.wallet.selectors import ledger_differences
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from shop.services.schedule import periodic_tasks_ensure
+from shop.core.schedule import periodic_tasks_ensure
 
 
 class Command(BaseCommand):

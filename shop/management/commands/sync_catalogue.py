@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from shop.models import Provider
-from shop.numbers import id_number
-from shop.services.catalogue import CatalogueSyncError, catalogue_sync
+from shop.catalogue.models import Provider
+from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
+from shop.core.numbers import id_number
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Customers as people: sign-up, and the customer admin with balances and adjustments."""

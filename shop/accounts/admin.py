@@ -1,0 +1,118 @@
+"""Admin for customers: Django's user admin with each user's balance and orders, and balance adjustments."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from shop.accounts.selectors import user_list_with_balance
+from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES
+from shop.wallet.services import ADJUST_CREDIT, ADJUST_DEBIT, WalletError, money, wallet_adjust
+
+User = get_user_model()
+
+
+class AdjustBalanceForm(forms.Form):
+    amount = forms.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, help_text="In the shop's currency, above zero.")
+    direction = forms.ChoiceField(
+        choices=[(ADJUST_CREDIT, "Credit: add to the balance"), (ADJUST_DEBIT, "Debit: take from the balance")],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(max_length=255, help_text="Kept in the ledger with your name.")
+
+    def clean_amount(self) -> Decimal:
+        amount = self.cleaned_data["amount"]
+        if amount <= 0:
+            raise forms.ValidationError("Enter an amount above zero.")
+        return amount
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class CustomerAdmin(UserAdmin):
+    """``UserAdmin`` as it is, plus balance and order count columns and a page to credit or debit a balance."""
+
+    list_display = ["username", "email", "balance_display", "order_count_display", "date_joined", "last_login", "is_staff"]
+    actions = ["adjust_balance"]
+    change_form_template = "admin/shop/customer/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return user_list_with_balance(users=super().get_queryset(request))
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        user = self.get_object(request, object_id)
+        extra = {"balance": money(user.balance)} if user is not None else {}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def get_urls(self) -> list[URLPattern]:
+        balance = path(
+            "<path:object_id>/balance/",
+            self.admin_site.admin_view(self.balance_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_balance",
+        )
+        return [balance, *super().get_urls()]
+
+    @admin.display(description="balance", ordering="balance")
+    def balance_display(self, user: Any) -> str:
+        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_balance", args=[user.pk])
+        return format_html('{} <a href="{}">adjust</a>', money(user.balance), url)
+
+    @admin.display(description="orders", ordering="order_count")
+    def order_count_display(self, user: Any) -> str:
+        if not user.order_count:
+            return "0"
+        url = reverse("admin:shop_order_changelist")
+        return format_html('<a href="{}?user__id__exact={}">{}</a>', url, user.pk, user.order_count)
+
+    def has_adjust_balance_permission(self, request: HttpRequest) -> bool:
+        # Money moves here: superusers only, as with resolving orders that need attention.
+        return request.user.is_superuser
+
+    @admin.action(description="Credit or debit balance", permissions=["adjust_balance"])
+    def adjust_balance(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        # One wallet per adjustment: the page names the customer and shows the balance being changed.
+        users = list(queryset.values_list("pk", flat=True)[:2])
+        if len(users) != 1:
+            self.message_user(request, "Select exactly one customer to credit or debit.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_balance", args=[users[0]]))
+
+    def balance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_adjust_balance_permission(request):
+            raise PermissionDenied
+        user = self.get_object(request, object_id)
+        if user is None:
+            raise Http404(f"No user with id {object_id!r}.")
+        form = AdjustBalanceForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            try:
+                entry = wallet_adjust(user=user, admin=request.user, **form.cleaned_data)
+            except WalletError as exc:  # InsufficientFunds among them: "Not enough funds: ..."
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(
+                    request, f"{user}: {entry.amount:+} ({entry.reason}); the balance is now {entry.balance_after}.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[user.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Credit or debit the balance of {user}",
+            "opts": self.opts,
+            "original": user,
+            "balance": money(user.balance),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/shop/customer/balance.html", context)

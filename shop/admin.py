@@ -1,0 +1,8 @@
+"""Django admin's entry point for the app: each domain registers its own models in its ``admin`` module."""
+
+from shop.accounts import admin as accounts_admin  # noqa: F401
+from shop.backoffice import admin as backoffice_admin  # noqa: F401
+from shop.catalogue import admin as catalogue_admin  # noqa: F401
+from shop.orders import admin as orders_admin  # noqa: F401
+from shop.reseller_api import admin as reseller_api_admin  # noqa: F401
+from shop.wallet import admin as wallet_admin  # noqa: F401

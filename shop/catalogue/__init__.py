@@ -1,0 +1,1 @@
+"""Providers, their synced catalogues, the retail services customers order, categories, pricing and markup."""

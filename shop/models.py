@@ -1,0 +1,22 @@
+"""The app's models, defined in their domains; Django loads them from here (app label ``shop``, tables unchanged)."""
+
+from shop.catalogue.models import Category, Provider, ProviderService, Service, ServiceChange, ShopSettings, UpstreamCall
+from shop.orders.models import Order, OrderStatus, Refill
+from shop.reseller_api.models import ApiKey
+from shop.wallet.models import LedgerEntry, Wallet
+
+__all__ = [
+    "ApiKey",
+    "Category",
+    "LedgerEntry",
+    "Order",
+    "OrderStatus",
+    "Provider",
+    "ProviderService",
+    "Refill",
+    "Service",
+    "ServiceChange",
+    "ShopSettings",
+    "UpstreamCall",
+    "Wallet",
+]

@@ -1,0 +1,156 @@
+"""Customers' orders and their life upstream. Transitions live in ``shop.orders.flow``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import nonmember
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from shop.catalogue.models import Provider, ProviderService, Service
+from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES
+
+
+class OrderStatus(models.TextChoices):
+    """An order's status, and the one definition of each set of statuses the shop reasons about.
+
+    The sets hold plain values in the order orders move through them (enum
+    members compare equal to them), so they serve queries as well as tests.
+    """
+
+    AWAITING = "awaiting", "Awaiting submission"
+    SUBMITTING = "submitting", "Submitting"
+    PENDING = "pending", "Pending"
+    IN_PROGRESS = "in_progress", "In progress"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    PARTIAL = "partial", "Partial"
+    CANCELED = "canceled", "Canceled"
+    FAILED = "failed", "Failed"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+
+    #: Charged, not yet with the provider: the submit task and the sweeper work on these.
+    UNPLACED = nonmember(("awaiting", "submitting"))
+    #: Placed upstream and not finished: the poller asks the provider about these.
+    ACTIVE = nonmember(("pending", "in_progress", "processing"))
+    #: The provider's answers once it has the order (``ACTIVE`` or an end it reports).
+    PLACED = nonmember(("pending", "in_progress", "processing", "completed", "partial", "canceled"))
+    #: Finished statuses the provider reports.
+    UPSTREAM_FINAL = nonmember(("completed", "partial", "canceled"))
+    #: Nothing changes any more.
+    FINAL = nonmember(("completed", "partial", "canceled", "failed"))
+    #: Not final: may still change by itself, so pages keep refreshing it (the dashboard's queue too).
+    LIVE = nonmember(("awaiting", "submitting", "pending", "in_progress", "processing", "needs_attention"))
+    #: Reaching one of these gives money back: the undelivered share (Partial) or all of it.
+    REFUNDABLE = nonmember(("partial", "canceled", "failed"))
+    #: A customer may ask the provider to cancel (awaiting orders are canceled here instead).
+    CANCELLABLE = nonmember(("pending", "in_progress", "processing"))
+    #: A customer may ask the provider for a refill (where the service offers refills).
+    REFILLABLE = nonmember(("completed", "partial"))
+    #: What customers see: the shop's own steps read as Pending, a refused order as Canceled.
+    CUSTOMER_LABELS = nonmember(
+        {
+            "awaiting": "Pending",
+            "submitting": "Pending",
+            "pending": "Pending",
+            "in_progress": "In progress",
+            "processing": "Processing",
+            "needs_attention": "Processing",
+            "completed": "Completed",
+            "partial": "Partial",
+            "canceled": "Canceled",
+            "failed": "Canceled",
+        }
+    )
+
+    @classmethod
+    def customer_label(cls, status: str) -> str:
+        return cls.CUSTOMER_LABELS[status]
+
+
+class Order(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="orders")
+    # Snapshots taken when the order is placed: later catalogue changes do not move them.
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="orders")
+    provider_service = models.ForeignKey(ProviderService, on_delete=models.PROTECT, related_name="orders")
+    link = models.CharField(max_length=2000, blank=True)
+    quantity = models.BigIntegerField(help_text="Per run for drip-feed orders.")
+    runs = models.PositiveIntegerField(null=True, blank=True)
+    interval = models.PositiveIntegerField("interval (minutes)", null=True, blank=True)
+    total_quantity = models.BigIntegerField(help_text="What is delivered in all: quantity x runs.")
+    extra = models.JSONField(default=dict, blank=True, help_text="The fields of the service's type (comments, usernames, ...).")
+    rate = models.DecimalField(max_digits=20, decimal_places=6, help_text="Retail rate per 1000 when ordered.")
+    charge = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    refunded = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=Decimal("0"))
+
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.AWAITING)
+    # NULL, not "", until placed: the unique constraint must allow many unplaced orders.
+    upstream_order_id = models.CharField("upstream order id", max_length=64, null=True, blank=True)  # noqa: DJ001
+    upstream_status = models.CharField("upstream's word", max_length=64, blank=True)
+    start_count = models.BigIntegerField(null=True, blank=True)
+    remains = models.BigIntegerField(null=True, blank=True)
+    upstream_charge = models.DecimalField("cost (provider currency)", max_digits=20, decimal_places=5, null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, help_text="The last problem, in words fit for the customer.")
+    cancel_requested_at = models.DateTimeField(null=True, blank=True, help_text="When the customer asked the provider to cancel.")
+
+    submit_attempts = models.PositiveIntegerField(default=0)
+    submitting_since = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    checks = models.PositiveIntegerField(default=0)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["user", "-id"], name="order_user_recent"),
+            models.Index(fields=["user", "status", "-id"], name="order_user_status_recent"),
+            # Only unfinished orders are ever looked up by these: partial indexes stay small.
+            models.Index(
+                fields=["provider", "next_check_at"],
+                name="order_poll_queue",
+                condition=Q(status__in=OrderStatus.ACTIVE),
+            ),
+            models.Index(fields=["status", "created_at"], name="order_unplaced", condition=Q(status__in=OrderStatus.UNPLACED)),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "upstream_order_id"], name="order_unique_upstream_id"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
+            models.CheckConstraint(condition=Q(total_quantity__gte=F("quantity")), name="order_total_at_least_quantity"),
+            models.CheckConstraint(condition=Q(charge__gt=0), name="order_charge_positive"),
+            models.CheckConstraint(condition=Q(refunded__gte=0) & Q(refunded__lte=F("charge")), name="order_refund_within_charge"),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}"
+
+
+class Refill(models.Model):
+    """A refill asked for an order, forwarded to the provider."""
+
+    class Status(models.TextChoices):
+        PENDING = "Pending"
+        IN_PROGRESS = "In progress"
+        COMPLETED = "Completed"
+        REJECTED = "Rejected"
+        ERROR = "Error"
+        CANCELLED = "Cancelled"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refills")
+    upstream_refill_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=20, default=Status.PENDING)
+    error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Refill #{self.pk} of order #{self.order_id}"

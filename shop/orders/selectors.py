@@ -1,0 +1,42 @@
+"""Reads of orders that the pages and the API share."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import F, QuerySet
+
+from shop.core.numbers import id_number
+from shop.orders.models import Order, OrderStatus
+
+S = OrderStatus
+#: The customer's status tabs: the statuses behind each customer-visible name.
+STATUS_TABS = {
+    key: (label, [status for status, shown in S.CUSTOMER_LABELS.items() if shown == label])
+    for key, label in (
+        ("pending", "Pending"),
+        ("in_progress", "In progress"),
+        ("completed", "Completed"),
+        ("partial", "Partial"),
+        ("processing", "Processing"),
+        ("canceled", "Canceled"),
+    )
+}
+
+
+def order_list_for_user(*, user: AbstractBaseUser, tab: str = "", query: str = "") -> QuerySet[Order]:
+    """A customer's orders, newest first, for one status tab and an optional search by link or number."""
+    orders = Order.objects.filter(user=user).select_related("service", "provider_service").order_by("-id")
+    if tab in STATUS_TABS:
+        statuses = STATUS_TABS[tab][1]
+        orders = orders.filter(status__in=statuses)
+        if len(statuses) > 1:
+            # No index gives several statuses in id order, and PostgreSQL would
+            # then walk the primary key backwards through everyone's orders.
+            # Sorting on an expression makes it read this customer's matching
+            # index entries (order_user_status_recent) and sort those instead.
+            orders = orders.annotate(newest=F("id") + 0).order_by("-newest")
+    query = query.strip()
+    if query:
+        number = id_number(query.lstrip("#"))
+        orders = orders.filter(pk=number) if number is not None else orders.filter(link__icontains=query)
+    return orders

@@ -1,0 +1,111 @@
+"""Sending orders to their provider exactly once, and sweeping up the ones left behind."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from panelapi.exceptions import PanelMisconfigured, PanelOutcomeUnknown, PanelRefused, PanelUnreachable
+from shop.catalogue.providers import provider_accepts_orders, provider_client
+from shop.orders import flow as order_flow
+from shop.orders.models import Order, OrderStatus
+from shop.orders.types import type_spec
+
+logger = logging.getLogger(__name__)
+
+# A refusal that says the provider's balance is short: nothing was placed, so the
+# order waits for the balance instead of failing.
+FUNDS_REFUSAL = re.compile(r"not.?enough.?funds|insufficient|balance", re.IGNORECASE)
+
+
+class SubmitOutcome(StrEnum):
+    PLACED = "placed"
+    FAILED = "failed"
+    NEEDS_ATTENTION = "needs_attention"
+    RETRY = "retry"  # never reached the panel: try again later
+    HELD = "held"  # the provider cannot take orders now (low balance, misconfigured)
+    SKIPPED = "skipped"  # not awaiting submission (already claimed, done, or gone)
+
+
+def order_upstream_params(*, order: Order) -> dict[str, str | int | None]:
+    spec = type_spec(order.provider_service.type)
+    params: dict[str, str | int | None] = {"link": order.link or None}
+    if spec is not None and spec.needs_quantity and not spec.quantity_from:
+        params["quantity"] = order.quantity
+    if order.runs:
+        params["runs"], params["interval"] = order.runs, order.interval
+    params.update(order.extra)
+    return params
+
+
+def order_submit(*, order_id: int) -> SubmitOutcome:
+    """Send an awaiting order to its provider, at most once.
+
+    The claim (awaiting -> submitting) is committed before the HTTP call: a
+    duplicated or redelivered task finds the order claimed and does nothing.
+    """
+    order = Order.objects.select_related("provider", "provider_service").filter(pk=order_id).first()
+    if order is None or order.status != OrderStatus.AWAITING:
+        return SubmitOutcome.SKIPPED
+    if not provider_accepts_orders(provider=order.provider):
+        return SubmitOutcome.HELD
+    if not order_flow.order_claim(order_id=order_id):
+        return SubmitOutcome.SKIPPED
+    client = provider_client(provider=order.provider)
+    try:
+        result = client.add(service=order.provider_service.upstream_id, **order_upstream_params(order=order))
+    except PanelRefused as exc:
+        if FUNDS_REFUSAL.search(exc.message):
+            order_flow.order_release(order_id=order_id, error="Waiting for the provider's balance.")
+            return SubmitOutcome.HELD
+        order_flow.order_refused(order_id=order_id, message=f"Refused by the provider: {exc.message}")
+        return SubmitOutcome.FAILED
+    except PanelMisconfigured as exc:
+        order_flow.order_release(order_id=order_id, error=exc.message)
+        return SubmitOutcome.HELD
+    except PanelUnreachable as exc:
+        order_flow.order_release(order_id=order_id, error=exc.message)
+        return SubmitOutcome.RETRY
+    except PanelOutcomeUnknown as exc:
+        order_flow.order_unknown(order_id=order_id, message=exc.message)
+        return SubmitOutcome.NEEDS_ATTENTION
+    finally:
+        client.close()
+    try:
+        with transaction.atomic():  # a savepoint: the clash below must not break a caller's transaction
+            placed = order_flow.order_placed(order_id=order_id, upstream_order_id=result.order_id)
+    except IntegrityError:
+        # The panel answered with an id another order already has: what it placed, if anything, is unknown.
+        taken = Order.objects.filter(provider_id=order.provider_id, upstream_order_id=result.order_id).values_list("pk", flat=True).first()
+        message = f"The provider answered with order id {result.order_id}, which order #{taken} already has; check it at the provider."
+        order_flow.order_unknown(order_id=order_id, message=message)
+        return SubmitOutcome.NEEDS_ATTENTION
+    if not placed:
+        logger.error("order %s was placed upstream as %s but was no longer submitting", order_id, result.order_id)
+        return SubmitOutcome.NEEDS_ATTENTION
+    return SubmitOutcome.PLACED
+
+
+@dataclass
+class SweepResult:
+    flagged: int = 0
+    requeued: list[int] = field(default_factory=list)
+
+
+def orders_sweep(*, now=None) -> SweepResult:
+    """Orders left behind: submissions that never finished go to needs attention, awaiting ones are queued again."""
+    now = now or timezone.now()
+    flagged = order_flow.orders_stale_submissions_flag(older_than=timedelta(seconds=settings.ORDER_SUBMIT_TIMEOUT))
+    # Give a fresh order's own on-commit enqueue time to run before queueing it again.
+    cutoff = now - timedelta(seconds=settings.ORDER_REQUEUE_AFTER)
+    waiting = list(
+        Order.objects.filter(status=OrderStatus.AWAITING, updated_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:1000]
+    )
+    return SweepResult(flagged=flagged, requeued=waiting)

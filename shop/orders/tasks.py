@@ -1,0 +1,63 @@
+"""Celery tasks of orders: thin wrappers that load rows by id and call a service.
+
+Task arguments are ids only. Each task keeps the name it had before the domains
+were split (``shop.tasks.<function>``): periodic-task rows and messages already
+in the broker during an upgrade name tasks by it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.core.cache import cache
+
+from shop.catalogue.models import Provider
+from shop.orders.refresh import orders_refresh
+from shop.orders.submission import SubmitOutcome, order_submit, orders_sweep
+
+logger = logging.getLogger(__name__)
+
+
+# Back-off of a submission that never reached the panel: 15 s, 30 s, ... up to 10 min.
+# Far below the broker's visibility timeout, so a countdown never causes a redelivery.
+SUBMIT_MAX_RETRIES = 8
+SUBMIT_MAX_COUNTDOWN = 600
+
+
+@shared_task(bind=True, max_retries=SUBMIT_MAX_RETRIES, name="shop.tasks.order_submit_task")
+def order_submit_task(self, order_id: int) -> str:
+    outcome = order_submit(order_id=order_id)
+    if outcome is SubmitOutcome.RETRY and self.request.retries < SUBMIT_MAX_RETRIES:
+        raise self.retry(countdown=min(SUBMIT_MAX_COUNTDOWN, 15 * 2**self.request.retries))
+    # After the last retry the order stays awaiting; the sweeper queues it again.
+    return outcome.value
+
+
+@shared_task(name="shop.tasks.orders_refresh_all")
+def orders_refresh_all() -> None:
+    """Periodic: one refresh per active provider, so one slow panel holds up no other."""
+    for provider_id in Provider.objects.filter(is_active=True).values_list("pk", flat=True):
+        orders_refresh_provider.delay(provider_id)
+
+
+@shared_task(name="shop.tasks.orders_refresh_provider")
+def orders_refresh_provider(provider_id: int) -> str:
+    # One refresh per provider at a time; a second would only repeat the calls
+    # (it could not do harm: every transition is compare-and-set).
+    lock = f"orders-refresh-{provider_id}"
+    if not cache.add(lock, 1, timeout=600):
+        return "already running"
+    try:
+        result = orders_refresh(provider=Provider.objects.get(pk=provider_id))
+    finally:
+        cache.delete(lock)
+    return f"{result.orders} orders, {result.calls} calls, {result.finished} finished"
+
+
+@shared_task(name="shop.tasks.orders_sweep_task")
+def orders_sweep_task() -> str:
+    result = orders_sweep()
+    for order_id in result.requeued:
+        order_submit_task.delay(order_id)
+    return f"{result.flagged} flagged, {len(result.requeued)} requeued"

@@ -1,0 +1,186 @@
+"""Every action of the shop's API v2, defined once: parameters, description, example request and reply, handler.
+
+The endpoint dispatches on these definitions and the customer's API page
+renders its documentation from them, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from shop.reseller_api.handlers import (
+    BATCH_LIMIT,
+    INCORRECT_ORDER,
+    do_add,
+    do_balance,
+    do_cancel,
+    do_cancel_many,
+    do_refill,
+    do_refill_many,
+    do_refill_status,
+    do_refill_status_many,
+    do_services,
+    do_status,
+    do_status_many,
+)
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    description: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Action:
+    """One documented form of one action."""
+
+    action: str
+    title: str
+    params: tuple[Param, ...]
+    example: dict[str, str]
+    reply: object
+    selector: str = ""  # the parameter that tells this form from another of the same action
+    handler: Callable[[AbstractBaseUser, Mapping[str, str]], object] = field(default=lambda user, params: None, repr=False)
+
+
+# Definitions ----------------------------------------------------------------------------
+
+KEY = Param("key", "Your API key")
+ACTION = Param("action", "The action's name")
+STATUS_EXAMPLE = {"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157", "currency": "USD"}
+
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        "services",
+        "Service list",
+        (KEY, ACTION),
+        {"action": "services"},
+        [
+            {
+                "service": 1,
+                "name": "Followers",
+                "type": "Default",
+                "category": "First Category",
+                "rate": "0.90",
+                "min": "50",
+                "max": "10000",
+                "refill": True,
+                "cancel": False,
+                "dripfeed": False,
+                "desc": "",
+            }
+        ],
+        handler=do_services,
+    ),
+    Action(
+        "add",
+        "Add order",
+        (
+            KEY,
+            ACTION,
+            Param("service", "Service ID"),
+            Param("link", "Link to page (every type but Subscriptions)"),
+            Param("quantity", "Needed quantity (Default, Mentions, Poll, Comment Likes, ...)", required=False),
+            Param("comments", "Comments, one per line (Custom Comments: the quantity is the number of lines)", required=False),
+            Param("usernames", "Usernames, one per line (Mentions types)", required=False),
+            Param("hashtags", "Hashtags, one per line (Mentions with Hashtags)", required=False),
+            Param("hashtag", "Hashtag (Mentions Hashtag)", required=False),
+            Param("username", "Username (Mentions User Followers, Comment Likes)", required=False),
+            Param("media", "Media link (Mentions Media Likers)", required=False),
+            Param("answer_number", "Answer number (Poll)", required=False),
+            Param("groups", "Groups, one per line (Invites from Groups)", required=False),
+            Param("keywords", "Keywords, one per line (SEO)", required=False),
+            Param("runs", "Runs to deliver in (drip-feed services)", required=False),
+            Param("interval", "Interval in minutes between runs (drip-feed services)", required=False),
+        ),
+        {"action": "add", "service": "1", "link": "https://instagram.com/p/abc", "quantity": "1000"},
+        {"order": 23501},
+        handler=do_add,
+    ),
+    Action(
+        "status",
+        "Order status",
+        (KEY, ACTION, Param("order", "Order ID")),
+        {"action": "status", "order": "23501"},
+        STATUS_EXAMPLE,
+        selector="order",
+        handler=do_status,
+    ),
+    Action(
+        "status",
+        "Multiple orders status",
+        (KEY, ACTION, Param("orders", f"Order IDs separated by a comma, up to {BATCH_LIMIT}")),
+        {"action": "status", "orders": "1,10,100"},
+        {"1": STATUS_EXAMPLE, "10": {"error": INCORRECT_ORDER}},
+        selector="orders",
+        handler=do_status_many,
+    ),
+    Action("balance", "User balance", (KEY, ACTION), {"action": "balance"}, {"balance": "100.84", "currency": "USD"}, handler=do_balance),
+    Action(
+        "refill",
+        "Create refill",
+        (KEY, ACTION, Param("order", "Order ID")),
+        {"action": "refill", "order": "23501"},
+        {"refill": "1"},
+        selector="order",
+        handler=do_refill,
+    ),
+    Action(
+        "refill",
+        "Create multiple refills",
+        (KEY, ACTION, Param("orders", f"Order IDs separated by a comma, up to {BATCH_LIMIT}")),
+        {"action": "refill", "orders": "1,3"},
+        [{"order": 1, "refill": 1}, {"order": 3, "refill": {"error": INCORRECT_ORDER}}],
+        selector="orders",
+        handler=do_refill_many,
+    ),
+    Action(
+        "refill_status",
+        "Refill status",
+        (KEY, ACTION, Param("refill", "Refill ID")),
+        {"action": "refill_status", "refill": "1"},
+        {"status": "Completed"},
+        selector="refill",
+        handler=do_refill_status,
+    ),
+    Action(
+        "refill_status",
+        "Multiple refills status",
+        (KEY, ACTION, Param("refills", f"Refill IDs separated by a comma, up to {BATCH_LIMIT}")),
+        {"action": "refill_status", "refills": "1,3"},
+        [{"refill": 1, "status": "Completed"}, {"refill": 3, "status": {"error": "Refill not found"}}],
+        selector="refills",
+        handler=do_refill_status_many,
+    ),
+    Action(
+        "cancel",
+        "Cancel order",
+        (KEY, ACTION, Param("order", "Order ID")),
+        {"action": "cancel", "order": "2"},
+        {"cancel": 1},
+        selector="order",
+        handler=do_cancel,
+    ),
+    Action(
+        "cancel",
+        "Cancel multiple orders",
+        (KEY, ACTION, Param("orders", f"Order IDs separated by a comma, up to {BATCH_LIMIT}")),
+        {"action": "cancel", "orders": "2,3"},
+        [{"order": 2, "cancel": 1}, {"order": 3, "cancel": {"error": INCORRECT_ORDER}}],
+        selector="orders",
+        handler=do_cancel_many,
+    ),
+)
+
+
+def action_find(action: str, params: Mapping[str, str]) -> Action | None:
+    forms = [definition for definition in ACTIONS if definition.action == action]
+    for definition in forms:
+        if definition.selector and params.get(definition.selector, "").strip():
+            return definition
+    return next((definition for definition in forms if not definition.selector), None)

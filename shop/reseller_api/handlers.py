@@ -1,0 +1,238 @@
+"""What each API action does: parse its parameters, call the orders and wallet domains, shape the reply as the document does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+
+from shop.catalogue.selectors import orderable_services, service_offers
+from shop.core.numbers import id_number
+from shop.orders.models import Order, OrderStatus, Refill
+from shop.orders.placement import OrderRejected, order_place
+from shop.orders.requests import RequestRefused, order_cancel, order_refill, refill_status_refresh
+from shop.reseller_api.queries import status_rows
+from shop.wallet.selectors import balance_of
+
+BATCH_LIMIT = 100
+ORDER_FIELDS = (
+    "link",
+    "quantity",
+    "runs",
+    "interval",
+    "comments",
+    "usernames",
+    "hashtags",
+    "hashtag",
+    "username",
+    "media",
+    "answer_number",
+    "groups",
+    "keywords",
+)
+
+INCORRECT_REQUEST = "Incorrect request"
+INVALID_KEY = "Invalid API key"
+INCORRECT_ORDER = "Incorrect order ID"
+TOO_MANY = "Too many requests, slow down"
+
+
+class ApiError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# Replies ----------------------------------------------------------------------------
+
+
+def _rate(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+def _status(row: dict[str, Any], currency: str) -> dict[str, str]:
+    return {
+        "charge": str(row["charge"] - row["refunded"]),
+        "start_count": str(row["start_count"] or 0),
+        "status": OrderStatus.customer_label(row["status"]),
+        "remains": str(row["total_quantity"] if row["remains"] is None else row["remains"]),
+        "currency": currency,
+    }
+
+
+def _own_status_rows(user: AbstractBaseUser, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The customer's orders among ``ids``, as plain rows: a status reply needs no model objects.
+
+    On PostgreSQL it is one prepared-shape statement with an array of ids, the
+    hot path of every reseller's polling; elsewhere the ORM does the same.
+    """
+    numbers = _numbers(ids)
+    rows = status_rows(user_id=user.pk, order_ids=set(numbers.values()))
+    return _keyed_by_text(numbers, {row["pk"]: row for row in rows})
+
+
+def _ids(raw: str | None) -> list[str]:
+    ids = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    if not ids or len(ids) > BATCH_LIMIT:
+        raise ApiError(INCORRECT_REQUEST)
+    return ids
+
+
+def _own_orders(user: AbstractBaseUser, ids: list[str]) -> dict[str, Order]:
+    numbers = _numbers(ids)
+    found = Order.objects.select_related("provider", "provider_service").filter(user=user, pk__in=set(numbers.values()))
+    return _keyed_by_text(numbers, {order.pk: order for order in found})
+
+
+def _numbers(ids: list[str]) -> dict[str, int]:
+    """The ids as sent, mapped to the numbers they name (ids that are not numbers name nothing)."""
+    return {text: number for text in ids if (number := id_number(text)) is not None}
+
+
+def _keyed_by_text(numbers: dict[str, int], by_pk: dict[int, Any]) -> dict[str, Any]:
+    """Rows found, keyed by the id text the customer sent."""
+    return {text: by_pk[number] for text, number in numbers.items() if number in by_pk}
+
+
+def _number(text: str) -> int | str:
+    number = id_number(text)
+    return text if number is None else number
+
+
+# Handlers ---------------------------------------------------------------------------------
+
+
+def do_services(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[str, object]]:
+    return [
+        {
+            "service": offer.id,
+            "name": offer.name,
+            "type": offer.type,
+            "category": offer.category,
+            "rate": _rate(offer.rate),
+            "min": str(offer.min),
+            "max": str(offer.max),
+            "refill": offer.refill,
+            "cancel": offer.cancel,
+            "dripfeed": offer.dripfeed,
+            "desc": offer.description,
+        }
+        for offer in service_offers(orderable_services())
+    ]
+
+
+def do_add(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, int]:
+    service = id_number((params.get("service") or "").strip())
+    if service is None:
+        raise ApiError("Incorrect service ID")
+    fields = {name: params[name] for name in ORDER_FIELDS if params.get(name) not in (None, "")}
+    try:
+        order = order_place(user=user, service=service, **fields)
+    except OrderRejected as exc:
+        raise ApiError(exc.message) from exc
+    return {"order": order.pk}
+
+
+def do_status(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, object]:
+    text = params.get("order", "").strip()
+    row = _own_status_rows(user, [text]).get(text)
+    if row is None:
+        raise ApiError(INCORRECT_ORDER)
+    return _status(row, settings.SHOP_CURRENCY)
+
+
+def do_status_many(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, object]:
+    ids = _ids(params.get("orders"))
+    found = _own_status_rows(user, ids)
+    currency = settings.SHOP_CURRENCY
+    missing = {"error": INCORRECT_ORDER}
+    return {text: _status(found[text], currency) if text in found else missing for text in ids}
+
+
+def do_balance(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, str]:
+    return {"balance": str(balance_of(user=user)), "currency": settings.SHOP_CURRENCY}
+
+
+def _refill_one(order: Order | None) -> str:
+    if order is None:
+        raise RequestRefused(INCORRECT_ORDER)
+    return str(order_refill(order=order).pk)
+
+
+def do_refill(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, str]:
+    text = params.get("order", "").strip()
+    try:
+        return {"refill": _refill_one(_own_orders(user, [text]).get(text))}
+    except RequestRefused as exc:
+        raise ApiError(str(exc)) from exc
+
+
+def do_refill_many(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[str, object]]:
+    ids = _ids(params.get("orders"))
+    found = _own_orders(user, ids)
+    replies: list[dict[str, object]] = []
+    for text in ids:
+        try:
+            replies.append({"order": _number(text), "refill": int(_refill_one(found.get(text)))})
+        except RequestRefused as exc:
+            replies.append({"order": _number(text), "refill": {"error": str(exc)}})
+    return replies
+
+
+def _own_refills(user: AbstractBaseUser, ids: list[str]) -> dict[str, Refill]:
+    numbers = _numbers(ids)
+    found = Refill.objects.select_related("order__provider").filter(order__user=user, pk__in=set(numbers.values()))
+    return _keyed_by_text(numbers, {refill.pk: refill for refill in found})
+
+
+def do_refill_status(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, str]:
+    text = params.get("refill", "").strip()
+    refill = _own_refills(user, [text]).get(text)
+    if refill is None:
+        raise ApiError("Refill not found")
+    return {"status": refill_status_refresh(refill=refill).status}
+
+
+def do_refill_status_many(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[str, object]]:
+    ids = _ids(params.get("refills"))
+    found = _own_refills(user, ids)
+    return [
+        {
+            "refill": _number(text),
+            "status": refill_status_refresh(refill=found[text]).status if text in found else {"error": "Refill not found"},
+        }
+        for text in ids
+    ]
+
+
+def _cancel_one(order: Order | None) -> None:
+    if order is None:
+        raise RequestRefused(INCORRECT_ORDER)
+    order_cancel(order=order)
+
+
+def do_cancel(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, int]:
+    text = params.get("order", "").strip()
+    try:
+        _cancel_one(_own_orders(user, [text]).get(text))
+    except RequestRefused as exc:
+        raise ApiError(str(exc)) from exc
+    return {"cancel": 1}
+
+
+def do_cancel_many(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[str, object]]:
+    ids = _ids(params.get("orders"))
+    found = _own_orders(user, ids)
+    replies: list[dict[str, object]] = []
+    for text in ids:
+        try:
+            _cancel_one(found.get(text))
+            replies.append({"order": _number(text), "cancel": 1})
+        except RequestRefused as exc:
+            replies.append({"order": _number(text), "cancel": {"error": str(exc)}})
+    return replies

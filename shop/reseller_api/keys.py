@@ -1,0 +1,73 @@
+"""Customers' API keys: issued once, stored as a hash, checked in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from shop.reseller_api.models import ApiKey
+
+KEY_PREFIX = "smm_"
+KEY_BYTES = 32
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_issue(*, user: AbstractBaseUser) -> str:
+    """A new key for the user, replacing any old one (which stops working at once). Returned once, never stored."""
+    key = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
+    ApiKey.objects.update_or_create(user=user, defaults={"key_hash": _digest(key), "prefix": key[:10], "last_used_at": None})
+    return key
+
+
+def api_key_user(*, key: str) -> AbstractBaseUser | None:
+    """The active user a key belongs to, or None.
+
+    The key is a 32-byte random secret, so looking up its SHA-256 leaks nothing
+    useful through timing; the stored hash is compared again in constant time.
+    """
+    if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 100:
+        return None
+    digest = _digest(key)
+    # Every API call starts here: one plain statement, and a user with just the
+    # fields an API call reads (saving it would save only those).
+    user_model = get_user_model()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT k.id, k.key_hash, k.last_used_at, u.id, u.is_active FROM {ApiKey._meta.db_table} k "  # noqa: S608
+            f"JOIN {user_model._meta.db_table} u ON u.id = k.user_id WHERE k.key_hash = %s",
+            [digest],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    key_id, stored, last_used_at, user_id, is_active = row
+    last_used_at = _aware(last_used_at)
+    if not hmac.compare_digest(stored, digest) or not is_active:
+        return None
+    now = timezone.now()
+    # A write per call would cost more than the call: a minute's precision is enough.
+    if last_used_at is None or now - last_used_at > LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=key_id).update(last_used_at=now)
+    return user_model.from_db(connection.alias, ["id", "is_active"], [user_id, is_active])
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A timestamp read by raw SQL: PostgreSQL gives it aware, SQLite as naive UTC or as text."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value

@@ -1,0 +1,100 @@
+"""The reseller API endpoint and the customer's API page (key and documentation)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from shop.core.client_address import client_address
+from shop.reseller_api.actions import ACTIONS
+from shop.reseller_api.endpoint import api_call
+from shop.reseller_api.handlers import INCORRECT_REQUEST
+from shop.reseller_api.keys import api_key_issue
+from shop.reseller_api.models import ApiKey
+
+logger = logging.getLogger(__name__)
+MAX_JSON_BODY = 2 * 1024 * 1024
+
+
+@csrf_exempt
+def api_v2(request: HttpRequest) -> JsonResponse:
+    """POST form data (or a JSON object) with key and action; always answers JSON."""
+    if request.method != "POST":
+        return JsonResponse({"error": INCORRECT_REQUEST}, status=405)
+    params = _params(request)
+    if params is None:
+        return JsonResponse({"error": INCORRECT_REQUEST})
+    try:
+        status, reply = api_call(params=params, client_address=client_address(request))
+    except Exception:
+        # Never an HTML error page for an API client; the traceback goes to the log.
+        logger.exception("API call %r failed", params.get("action", "")[:32])
+        return JsonResponse({"error": "Internal error, try again later"}, status=500)
+    return JsonResponse(reply, status=status, safe=False)
+
+
+def _params(request: HttpRequest) -> dict[str, str] | None:
+    try:
+        if request.content_type == "application/json":
+            if len(request.body) > MAX_JSON_BODY:
+                return None
+            data = json.loads(request.body or b"{}")
+            if not isinstance(data, dict):
+                return None
+            params = {str(name): value if isinstance(value, str) else json.dumps(value) for name, value in data.items()}
+            # JSON can escape a lone surrogate ("\ud800"): not text, and no database or hash takes it (UnicodeEncodeError).
+            "".join([*params, *params.values()]).encode()
+            return params
+        return {name: request.POST.get(name, "") for name in request.POST}
+    # Too big, too many fields, a form body not in UTF-8, a broken multipart body: a JSON error, not Django's HTML 400 page.
+    except (ValueError, SuspiciousOperation, BadRequest, MultiPartParserError):
+        return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_page(request: HttpRequest) -> HttpResponse:
+    new_key = api_key_issue(user=request.user) if request.method == "POST" else None
+    endpoint = request.build_absolute_uri(reverse("api-v2"))
+    return render(
+        request,
+        "shop/api.html",
+        {
+            "key": ApiKey.objects.filter(user=request.user).first(),
+            "new_key": new_key,
+            "endpoint": endpoint,
+            "actions": [_doc(definition, endpoint) for definition in ACTIONS],
+        },
+    )
+
+
+def _doc(definition, endpoint: str) -> dict[str, object]:
+    fields = {"key": "YOUR_API_KEY", **definition.example}
+    curl = "curl -X POST " + endpoint + "".join(f" \\\n  -d {name}={value}" for name, value in fields.items())
+    python = f"import requests\n\nreply = requests.post({endpoint!r}, data={fields!r}, timeout=30)\nprint(reply.json())"
+    php_fields = ", ".join(f"'{name}' => '{value}'" for name, value in fields.items())
+    php = (
+        "<?php\n"
+        f"$ch = curl_init('{endpoint}');\n"
+        "curl_setopt($ch, CURLOPT_POST, true);\n"
+        f"curl_setopt($ch, CURLOPT_POSTFIELDS, http_build_query([{php_fields}]));\n"
+        "curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);\n"
+        "var_dump(json_decode(curl_exec($ch), true));"
+    )
+    return {
+        "definition": definition,
+        "anchor": f"{definition.action}-{definition.selector or 'single'}",
+        "reply": json.dumps(definition.reply, indent=2),
+        "curl": curl,
+        "python": python,
+        "php": php,
+    }

@@ -1,0 +1,1 @@
+"""The customer pages: views, forms, the template context."""

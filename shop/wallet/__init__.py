@@ -1,0 +1,1 @@
+"""Customers' money: wallets, the append-only ledger, credits and debits."""

@@ -1,0 +1,71 @@
+"""Customers' money: one wallet per user and an append-only ledger of every change."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+MONEY_DIGITS = 18
+MONEY_PLACES = 4
+
+
+class Wallet(models.Model):
+    """A customer's balance in the shop currency. Changed only by ``shop.wallet.services``."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
+    balance = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=Decimal("0"), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.balance})"
+
+
+class LedgerEntry(models.Model):
+    """One change of one wallet. Never updated or deleted (a database trigger refuses both)."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", "Deposit"
+        ORDER_CHARGE = "order_charge", "Order charge"
+        REFUND = "refund", "Refund"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, help_text="Positive adds to the balance, negative takes from it."
+    )
+    balance_after = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    order = models.ForeignKey("shop.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries")
+    reason = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="The admin who made it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["wallet", "-id"], name="ledger_wallet_recent")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"),
+            models.CheckConstraint(condition=~Q(kind="deposit") | Q(amount__gt=0), name="ledger_deposit_positive"),
+            models.CheckConstraint(condition=~Q(kind="refund") | Q(amount__gt=0), name="ledger_refund_positive"),
+            models.CheckConstraint(condition=~Q(kind="order_charge") | Q(amount__lt=0), name="ledger_charge_negative"),
+            models.CheckConstraint(condition=~Q(kind="adjustment") | ~Q(reason=""), name="ledger_adjustment_has_reason"),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["order_charge", "refund"]) | Q(order__isnull=False), name="ledger_order_entries_name_order"
+            ),
+            # Each order is charged once and refunded at most once, whatever races.
+            models.UniqueConstraint(fields=["order"], condition=Q(kind="order_charge"), name="ledger_one_charge_per_order"),
+            models.UniqueConstraint(fields=["order"], condition=Q(kind="refund"), name="ledger_one_refund_per_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount:+} -> {self.balance_after}"

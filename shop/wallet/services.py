@@ -1,0 +1,246 @@
+"""Every change of a customer's balance: a conditional update and its ledger entry, in one transaction.
+
+Amounts are ``Decimal`` rounded half-up to 4 places (``money()``); the
+balance column never moves without an entry, and the database keeps it >= 0.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from shop.core import rows
+from shop.orders.models import Order
+from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES, LedgerEntry, Wallet
+
+CENT = Decimal("0.0001")
+MAX_BALANCE = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - CENT  # the most the balance column holds
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class WalletError(Exception):
+    """A balance change that was refused; nothing was written."""
+
+
+class InsufficientFunds(WalletError):
+    def __init__(self, needed: Decimal, available: Decimal) -> None:
+        super().__init__(f"Not enough funds: {needed} needed, {available} available.")
+        self.needed = needed
+        self.available = available
+
+
+def money(value: Decimal | int | str) -> Decimal:
+    """An amount in the shop's precision: 4 places, rounded half-up."""
+    amount = Decimal(value)
+    if not amount.is_finite():
+        raise WalletError("An amount must be a finite number.")
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def wallet_get_or_create(*, user: AbstractBaseUser) -> Wallet:
+    wallet, _ = Wallet.objects.get_or_create(user=user)
+    return wallet
+
+
+@transaction.atomic
+def wallet_credit(
+    *,
+    user: AbstractBaseUser,
+    amount: Decimal,
+    kind: str,
+    reason: str = "",
+    order: Order | None = None,
+    created_by: AbstractBaseUser | None = None,
+) -> LedgerEntry:
+    """Add ``amount`` (> 0) to the user's balance with a ledger entry of ``kind``."""
+    amount = money(amount)
+    if amount <= 0:
+        raise WalletError("A credit must be more than zero.")
+    wallet = wallet_get_or_create(user=user)
+    # Conditional, like a debit: a credit the balance column cannot hold is refused, not a database error.
+    if not Wallet.objects.filter(pk=wallet.pk, balance__lte=MAX_BALANCE - amount).update(balance=F("balance") + amount):
+        raise WalletError(f"A balance cannot exceed {MAX_BALANCE}.")
+    return _entry(wallet, kind=kind, amount=amount, reason=reason, order=order, created_by=created_by)
+
+
+def wallet_debit(
+    *,
+    user: AbstractBaseUser,
+    amount: Decimal,
+    kind: str,
+    reason: str = "",
+    order: Order | None = None,
+    created_by: AbstractBaseUser | None = None,
+) -> LedgerEntry:
+    """Take ``amount`` (> 0) from the user's balance, or raise ``InsufficientFunds`` and write nothing.
+
+    The update is conditional (``balance >= amount``), so two debits racing on
+    one balance can never both pass: the second finds the row changed and fails.
+    It returns the new balance itself (one statement on the hot path of every order).
+    """
+    amount = money(amount)
+    if amount <= 0:
+        raise WalletError("A debit must be more than zero.")
+    # Inside the caller's transaction the two statements below are already
+    # atomic, and a refusal writes nothing, so no savepoint is needed.
+    if connection.in_atomic_block:
+        return _debit(user, amount, kind, reason, order, created_by)
+    with transaction.atomic():
+        return _debit(user, amount, kind, reason, order, created_by)
+
+
+def _debit(
+    user: AbstractBaseUser, amount: Decimal, kind: str, reason: str, order: Order | None, created_by: AbstractBaseUser | None
+) -> LedgerEntry:
+    table = Wallet._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET balance = balance - %s, updated_at = %s WHERE user_id = %s AND balance >= %s RETURNING id, balance",  # noqa: S608
+            [amount, timezone.now(), user.pk, amount],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise _short(user, amount)
+    wallet_id, balance_after = row
+    return rows.insert(
+        LedgerEntry(
+            wallet_id=wallet_id,
+            kind=kind,
+            amount=-amount,
+            balance_after=money(balance_after),
+            reason=reason[:255],
+            order=order,
+            created_by=created_by,
+        )
+    )
+
+
+# Where one statement (data-modifying WITH queries) can place and charge an order.
+ONE_STATEMENT_VENDORS = frozenset({"postgresql"})
+
+
+def wallet_charge_new_order(*, user: AbstractBaseUser, order: Order) -> Order:
+    """Insert a new ``order`` and debit its charge from the user's wallet, with the charge's ledger entry: all three or nothing.
+
+    Raises ``InsufficientFunds`` (nothing written) when the balance is short.
+    The debit is the same conditional update as ``wallet_debit``. On PostgreSQL
+    the three writes are one statement, atomic by itself: this is the hot path
+    of every order, and it saves four round trips and the compiling of three.
+    """
+    amount = money(order.charge)
+    if amount <= 0:
+        raise WalletError("A debit must be more than zero.")
+    if connection.vendor not in ONE_STATEMENT_VENDORS:
+        with transaction.atomic():
+            rows.insert(order)
+            wallet_debit(user=user, amount=amount, kind=LedgerEntry.Kind.ORDER_CHARGE, order=order, reason=f"Order #{order.pk}")
+        return order
+    table, columns, values = rows.insert_parts(order)
+    now = timezone.now()
+    quote = connection.ops.quote_name
+    wallet_table, ledger_table, order_pk = quote(Wallet._meta.db_table), quote(LedgerEntry._meta.db_table), quote(Order._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH debited AS (UPDATE {wallet_table} SET balance = balance - %s, updated_at = %s "  # noqa: S608
+            "  WHERE user_id = %s AND balance >= %s RETURNING id, balance), "
+            f"placed AS (INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(['%s'] * len(values))} FROM debited "
+            f"  RETURNING {order_pk}), "
+            f"charged AS (INSERT INTO {ledger_table} (wallet_id, kind, amount, balance_after, order_id, reason, created_at) "
+            f"  SELECT debited.id, %s, %s, debited.balance, placed.{order_pk}, %s || placed.{order_pk}, %s FROM debited, placed) "
+            f"SELECT {order_pk} FROM placed",
+            [amount, now, user.pk, amount, *values, LedgerEntry.Kind.ORDER_CHARGE, -amount, "Order #", now],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise _short(user, amount)
+    return rows.inserted(order, row[0])
+
+
+def _short(user: AbstractBaseUser, amount: Decimal) -> InsufficientFunds:
+    available = Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0")
+    return InsufficientFunds(amount, available)
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One credit of ``wallet_credit_many``."""
+
+    user_id: int
+    amount: Decimal
+    kind: str
+    reason: str
+    order_id: int | None = None
+
+
+@transaction.atomic(savepoint=False)
+def wallet_credit_many(*, credits: list[Credit]) -> list[LedgerEntry]:
+    """Many credits in one transaction: each wallet locked once, updated once, one entry per credit.
+
+    Wallets are locked in id order, so concurrent callers never deadlock; each
+    entry's running balance is computed from the locked balance.
+    """
+    amounts = [money(credit.amount) for credit in credits]
+    if any(amount <= 0 for amount in amounts):
+        raise WalletError("A credit must be more than zero.")
+    user_ids = sorted({credit.user_id for credit in credits})
+    wallets = {wallet.user_id: wallet for wallet in Wallet.objects.select_for_update().filter(user_id__in=user_ids).order_by("pk")}
+    missing = set(user_ids) - set(wallets)
+    if missing:
+        raise WalletError(f"No wallet for users {sorted(missing)}.")
+    entries: list[LedgerEntry] = []
+    running = {user_id: wallet.balance for user_id, wallet in wallets.items()}
+    for credit, amount in zip(credits, amounts, strict=True):
+        running[credit.user_id] += amount
+        entries.append(
+            LedgerEntry(
+                wallet=wallets[credit.user_id],
+                kind=credit.kind,
+                amount=amount,
+                balance_after=running[credit.user_id],
+                reason=credit.reason[:255],
+                order_id=credit.order_id,
+            )
+        )
+    for user_id, wallet in wallets.items():
+        Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + (running[user_id] - wallet.balance))
+    return LedgerEntry.objects.bulk_create(entries)
+
+
+def _entry(
+    wallet: Wallet, *, kind: str, amount: Decimal, reason: str, order: Order | None, created_by: AbstractBaseUser | None
+) -> LedgerEntry:
+    # The row is locked by the update above until commit, so this read is ours.
+    balance_after = Wallet.objects.values_list("balance", flat=True).get(pk=wallet.pk)
+    return LedgerEntry.objects.create(
+        wallet=wallet, kind=kind, amount=amount, balance_after=balance_after, reason=reason[:255], order=order, created_by=created_by
+    )
+
+
+ADJUST_CREDIT = "credit"
+ADJUST_DEBIT = "debit"
+
+
+def wallet_adjust(*, user: AbstractBaseUser, amount: Decimal, direction: str, reason: str, admin: AbstractBaseUser) -> LedgerEntry:
+    """An admin's correction of a balance: credit or debit ``amount`` with a ledger entry naming the admin and why.
+
+    Refuses (``WalletError``, nothing written) an amount that is not above zero or has more than 4 places,
+    an unknown direction, a blank reason or one with control characters (the ledger keeps it for good),
+    and a credit beyond ``MAX_BALANCE``; a debit beyond the balance raises ``InsufficientFunds``.
+    """
+    if direction not in (ADJUST_CREDIT, ADJUST_DEBIT):
+        raise WalletError(f"An adjustment is a {ADJUST_CREDIT} or a {ADJUST_DEBIT}, not {direction!r}.")
+    if money(amount) != amount or amount <= 0:
+        raise WalletError("An adjustment must be more than zero, with at most 4 decimal places.")
+    reason = reason.strip()
+    if not reason or len(reason) > 255:
+        raise WalletError("An adjustment needs a reason of 1 to 255 characters.")
+    if CONTROL_CHARS.search(reason):
+        raise WalletError("An adjustment's reason must be plain text, without control characters.")
+    change = wallet_credit if direction == ADJUST_CREDIT else wallet_debit
+    return change(user=user, amount=amount, kind=LedgerEntry.Kind.ADJUSTMENT, reason=reason, created_by=admin)
