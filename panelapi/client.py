@@ -4,6 +4,7 @@ Every action goes through ``PanelClient._call``: it sets both timeouts, never
 retries by itself (a repeated ``add`` could buy an order twice), bounds the
 size of the reply, maps every failure onto ``panelapi.exceptions`` and reports
 one ``CallRecord`` per call to the ``on_call`` hook, whatever the outcome.
+Reading the decoded replies into ``panelapi.types`` is ``panelapi.replies``'s job.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import ConnectTimeoutError
 
-from . import parse
+from . import parse, replies
 from .exceptions import (
     PanelBadResponse,
     PanelError,
@@ -37,9 +38,7 @@ from .types import (
     OrderStatus,
     RefillResult,
     RefillStatus,
-    ServiceInfo,
     ServiceList,
-    SkippedItem,
 )
 
 logger = logging.getLogger(__name__)
@@ -131,14 +130,14 @@ class PanelClient:
     # Actions ------------------------------------------------------------------
 
     def services(self) -> ServiceList:
-        return self._call("services", {}, _parse_services)
+        return self._call("services", {}, replies.parse_services)
 
     def add(self, *, service: str | int, **fields: str | int | None) -> AddResult:
         """Place an order. On ``PanelOutcomeUnknown`` the order may exist upstream."""
-        return self._call("add", {"service": service, **fields}, _parse_add)
+        return self._call("add", {"service": service, **fields}, replies.parse_add)
 
     def status(self, order_id: str | int) -> OrderStatus:
-        return self._call("status", {"order": order_id}, _parse_single_status)
+        return self._call("status", {"order": order_id}, replies.parse_single_status)
 
     def status_many(self, order_ids: Iterable[str | int]) -> dict[str, OrderStatus | ItemError]:
         """Status of at most ``BATCH_LIMIT`` orders in one call, keyed by id."""
@@ -147,7 +146,7 @@ class PanelClient:
             raise ValueError(f"at most {BATCH_LIMIT} ids per call, got {len(ids)}")
         if not ids:
             return {}
-        return self._call("status", {"orders": ",".join(ids)}, lambda data: _parse_multi_status(data, ids))
+        return self._call("status", {"orders": ",".join(ids)}, lambda data: replies.parse_multi_status(data, ids))
 
     def iter_status_batches(self, order_ids: Iterable[str | int]) -> Iterator[StatusBatch]:
         """Status of any number of orders, one call per ``BATCH_LIMIT`` ids; a failed batch does not stop the rest."""
@@ -169,26 +168,26 @@ class PanelClient:
         return results
 
     def balance(self) -> Balance:
-        return self._call("balance", {}, _parse_balance)
+        return self._call("balance", {}, replies.parse_balance)
 
     def refill(self, order_id: str | int) -> str:
         """Ask for a refill of one order; returns the refill id."""
-        return self._call("refill", {"order": order_id}, _parse_refill)
+        return self._call("refill", {"order": order_id}, replies.parse_refill)
 
     def refill_many(self, order_ids: Iterable[str | int]) -> list[RefillResult]:
         ids = _limited_ids(order_ids)
-        return self._call("refill", {"orders": ",".join(ids)}, _parse_refill_many)
+        return self._call("refill", {"orders": ",".join(ids)}, replies.parse_refill_many)
 
     def refill_status(self, refill_id: str | int) -> str:
-        return self._call("refill_status", {"refill": refill_id}, _parse_refill_status)
+        return self._call("refill_status", {"refill": refill_id}, replies.parse_refill_status)
 
     def refill_status_many(self, refill_ids: Iterable[str | int]) -> list[RefillStatus]:
         ids = _limited_ids(refill_ids)
-        return self._call("refill_status", {"refills": ",".join(ids)}, _parse_refill_status_many)
+        return self._call("refill_status", {"refills": ",".join(ids)}, replies.parse_refill_status_many)
 
     def cancel(self, order_ids: Iterable[str | int]) -> list[CancelResult]:
         ids = _limited_ids(order_ids)
-        return self._call("cancel", {"orders": ",".join(ids)}, _parse_cancel_many)
+        return self._call("cancel", {"orders": ",".join(ids)}, replies.parse_cancel_many)
 
     # The choke point ------------------------------------------------------------
 
@@ -351,172 +350,3 @@ def _limited_ids(values: Iterable[str | int]) -> list[str]:
     if not 0 < len(ids) <= BATCH_LIMIT:
         raise ValueError(f"between 1 and {BATCH_LIMIT} ids per call, got {len(ids)}")
     return ids
-
-
-# Reply parsers: each raises ValueError/TypeError/KeyError on a wrong shape. ------
-
-
-def _parse_services(data: Any) -> ServiceList:
-    if isinstance(data, dict) and all(isinstance(item, dict) for item in data.values()):
-        data = list(data.values())  # some panels key the list by service id
-    if not isinstance(data, list):
-        raise TypeError(f"expected a list of services, got {type(data).__name__}")
-    services: dict[str, ServiceInfo] = {}
-    skipped: list[SkippedItem] = []
-    for position, item in enumerate(data):
-        try:
-            info = _parse_service(item)
-        except (ValueError, TypeError, KeyError) as exc:
-            skipped.append(SkippedItem(position, str(exc)[:200], _readable_id(item)))
-            continue
-        services[info.service_id] = info  # a repeated id: the later entry wins
-    return ServiceList(tuple(services.values()), tuple(skipped))
-
-
-def _readable_id(item: Any) -> str:
-    """The id of an unreadable service entry, so the caller knows the service is still listed; "" if none."""
-    try:
-        return parse.to_id(item.get("service")) if isinstance(item, dict) else ""
-    except ValueError:
-        return ""
-
-
-def _parse_service(item: Any) -> ServiceInfo:
-    if not isinstance(item, dict):
-        raise TypeError("service entry is not an object")
-    rate = parse.to_decimal(item.get("rate"))
-    minimum = parse.to_int(item.get("min"))
-    maximum = parse.to_int(item.get("max"))
-    if rate is None or rate < 0:
-        raise ValueError("missing or negative rate")
-    if minimum is None or maximum is None or minimum < 0 or maximum < minimum:
-        raise ValueError("missing or inconsistent min/max")
-    name = parse.to_text(item.get("name"), limit=255)
-    if not name:
-        raise ValueError("missing name")
-    return ServiceInfo(
-        service_id=parse.to_id(item.get("service")),
-        name=name,
-        type=parse.to_text(item.get("type"), limit=64) or "Default",
-        category=parse.to_text(item.get("category"), limit=255),
-        rate=rate,
-        min=minimum,
-        max=maximum,
-        refill=parse.to_bool(item.get("refill")),
-        cancel=parse.to_bool(item.get("cancel")),
-        dripfeed=parse.to_bool(item.get("dripfeed")),
-        description=parse.to_text(item.get("desc", item.get("description"))),
-    )
-
-
-def _parse_add(data: Any) -> AddResult:
-    if not isinstance(data, dict) or "order" not in data:
-        raise KeyError("no order id in the reply")
-    return AddResult(order_id=parse.to_id(data["order"]))
-
-
-def _parse_status(data: Any) -> OrderStatus:
-    if not isinstance(data, dict):
-        raise TypeError("status entry is not an object")
-    status, raw = parse.to_status(data.get("status"))
-    currency = parse.to_text(data.get("currency"), limit=8) or None
-    return OrderStatus(
-        status=status,
-        raw_status=raw,
-        charge=parse.to_amount(data.get("charge")),
-        start_count=parse.to_int(data.get("start_count")),
-        remains=parse.to_int(data.get("remains")),
-        currency=currency,
-    )
-
-
-def _parse_single_status(data: Any) -> OrderStatus:
-    return _parse_status(data)
-
-
-def _parse_multi_status(data: Any, asked: list[str]) -> dict[str, OrderStatus | ItemError]:
-    if isinstance(data, dict) and "status" in data and len(asked) == 1:
-        # Some panels answer one id in the single shape; one naming another order answers nothing asked.
-        data = {str(data.get("order", asked[0])).strip(): data}
-    if isinstance(data, list):  # ... or as a list of objects that carry their id
-        data = {parse.to_id(item.get("order")): item for item in data if isinstance(item, dict) and "order" in item}
-    if not isinstance(data, dict):
-        raise TypeError(f"expected an object keyed by order id, got {type(data).__name__}")
-    wanted = set(asked)
-    results: dict[str, OrderStatus | ItemError] = {}
-    for key, item in data.items():
-        order_id = str(key).strip()
-        if order_id not in wanted:
-            continue  # an id that was never asked for is noise, not data
-        message = parse.error_message(item)
-        if message is not None:
-            results[order_id] = ItemError(message)
-            continue
-        try:
-            results[order_id] = _parse_status(item)
-        except (ValueError, TypeError) as exc:
-            results[order_id] = ItemError(f"unreadable status: {str(exc)[:100]}")
-    return results
-
-
-def _parse_balance(data: Any) -> Balance:
-    if not isinstance(data, dict):
-        raise TypeError("balance reply is not an object")
-    amount = parse.to_amount(data.get("balance"))
-    if amount is None:
-        raise KeyError("no balance in the reply")
-    return Balance(amount=amount, currency=parse.to_text(data.get("currency"), limit=8) or None)
-
-
-def _parse_refill(data: Any) -> str:
-    if not isinstance(data, dict) or "refill" not in data:
-        raise KeyError("no refill id in the reply")
-    return parse.to_id(data["refill"])
-
-
-def _parse_refill_many(data: Any) -> list[RefillResult]:
-    results = []
-    for item in _list_of_objects(data):
-        order_id = parse.to_id(item.get("order"))
-        message = parse.error_message(item.get("refill"))
-        if message is not None:
-            results.append(RefillResult(order_id, error=message))
-        else:
-            results.append(RefillResult(order_id, refill_id=parse.to_id(item.get("refill"))))
-    return results
-
-
-def _parse_refill_status(data: Any) -> str:
-    if not isinstance(data, dict) or "status" not in data:
-        raise KeyError("no status in the reply")
-    return parse.to_text(data["status"], limit=64)
-
-
-def _parse_refill_status_many(data: Any) -> list[RefillStatus]:
-    results = []
-    for item in _list_of_objects(data):
-        refill_id = parse.to_id(item.get("refill"))
-        message = parse.error_message(item.get("status"))
-        if message is not None:
-            results.append(RefillStatus(refill_id, error=message))
-        else:
-            results.append(RefillStatus(refill_id, status=parse.to_text(item.get("status"), limit=64)))
-    return results
-
-
-def _parse_cancel_many(data: Any) -> list[CancelResult]:
-    results = []
-    for item in _list_of_objects(data):
-        order_id = parse.to_id(item.get("order"))
-        message = parse.error_message(item.get("cancel"))
-        if message is not None:
-            results.append(CancelResult(order_id, accepted=False, error=message))
-        else:
-            results.append(CancelResult(order_id, accepted=parse.to_bool(item.get("cancel"))))
-    return results
-
-
-def _list_of_objects(data: Any) -> list[dict[str, Any]]:
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise TypeError("expected a list of objects")
-    return data

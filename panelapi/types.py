@@ -19,13 +19,6 @@ class UpstreamStatus(StrEnum):
     # A word no known panel uses: the raw word is kept and the order stays active.
     UNKNOWN = "Unknown"
 
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
-
-FINAL_STATUSES = frozenset({UpstreamStatus.COMPLETED, UpstreamStatus.PARTIAL, UpstreamStatus.CANCELED})
-
 
 @dataclass(frozen=True, slots=True)
 class ServiceInfo:

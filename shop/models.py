@@ -1,7 +1,7 @@
 """The app's models, defined in their domains; Django loads them from here (app label ``shop``, tables unchanged)."""
 
 from shop.catalogue.models import Category, Provider, ProviderService, Service, ServiceChange, ShopSettings, UpstreamCall
-from shop.orders.models import Order, OrderStatus, Refill
+from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
 from shop.reseller_api.models import ApiKey
 from shop.wallet.models import LedgerEntry, Wallet
 
@@ -10,6 +10,7 @@ __all__ = [
     "Category",
     "LedgerEntry",
     "Order",
+    "OrderEvent",
     "OrderStatus",
     "Provider",
     "ProviderService",

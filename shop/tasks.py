@@ -4,15 +4,24 @@ Each domain defines its tasks in its own ``tasks`` module.
 """
 
 from shop.catalogue.tasks import catalogue_sync_all, catalogue_sync_provider, provider_balance_refresh_all, upstream_call_prune_old
-from shop.orders.tasks import order_submit_task, orders_refresh_all, orders_refresh_provider, orders_sweep_task
+from shop.orders.tasks import (
+    order_submit_task,
+    orders_cancel_send_task,
+    orders_refresh_all,
+    orders_refresh_provider,
+    orders_sweep_task,
+    refills_send_task,
+)
 
 __all__ = [
     "catalogue_sync_all",
     "catalogue_sync_provider",
     "order_submit_task",
+    "orders_cancel_send_task",
     "orders_refresh_all",
     "orders_refresh_provider",
     "orders_sweep_task",
     "provider_balance_refresh_all",
+    "refills_send_task",
     "upstream_call_prune_old",
 ]

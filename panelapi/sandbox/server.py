@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .panel import Fault, SandboxPanel
+from .faults import Fault
+from .panel import SandboxPanel
 
 __all__ = ["SandboxServer"]
 

@@ -61,10 +61,6 @@ class DashboardFigures:
     statuses: tuple[StatusCount, ...]
     providers: tuple[ProviderBalance, ...]
 
-    @property
-    def needs_attention(self) -> int:
-        return next(s.count for s in self.statuses if s.status == OrderStatus.NEEDS_ATTENTION)
-
 
 def dashboard_figures(*, days: int = 30, now: datetime | None = None) -> DashboardFigures:
     """The last ``days`` days up to ``now`` (today included, days of the current time zone)."""

@@ -52,16 +52,33 @@ class ServiceOffer:
         }
 
 
+#: What makes a service orderable now, once for queries and for a loaded service: enabled,
+#: in a visible category, still offered by an active provider, and of a type the shop supports.
+ORDERABLE = {
+    "is_enabled": True,
+    "category__is_visible": True,
+    "provider_service__is_available": True,
+    "provider_service__provider__is_active": True,
+}
+ORDERABLE_TYPE = "provider_service__type"
+
+
+def service_orderable(*, service: Service) -> bool:
+    """Whether customers can order this loaded service now (``ORDERABLE``, read from its related objects)."""
+
+    def value(path: str) -> object:
+        target: object = service
+        for name in path.split("__"):
+            target = getattr(target, name)
+        return target
+
+    return all(value(path) == wanted for path, wanted in ORDERABLE.items()) and value(ORDERABLE_TYPE) in TYPES
+
+
 def orderable_services() -> QuerySet[Service]:
-    """Services customers can order now, in catalogue order, with what pricing needs joined in."""
+    """Services customers can order now (``ORDERABLE``), in catalogue order, with what pricing needs joined in."""
     return (
-        Service.objects.filter(
-            is_enabled=True,
-            category__is_visible=True,
-            provider_service__is_available=True,
-            provider_service__provider__is_active=True,
-            provider_service__type__in=list(TYPES),
-        )
+        Service.objects.filter(**ORDERABLE, **{f"{ORDERABLE_TYPE}__in": list(TYPES)})
         .select_related("category", "provider_service__provider")
         # Only what a customer sees and pricing needs: pages price hundreds of these.
         .only(*OFFER_FIELDS)

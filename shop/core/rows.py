@@ -79,14 +79,19 @@ class Projection:
         return result
 
 
-def insert_parts(instance: Model) -> tuple[str, list[str], list[Any]]:
+def insert_parts(instance: Model, *, fields: Sequence[str] | None = None) -> tuple[str, list[str], list[Any]]:
     """(quoted table, quoted columns, prepared values) of a new row for ``instance``: what the ORM's insert would send.
 
     It runs the fields' ``pre_save`` (``auto_now_add`` and the like) and their
-    database preparation, as the ORM does.
+    database preparation, as the ORM does. ``fields`` (attribute names) limits the
+    columns to those, in that order; by default every column but the primary key.
     """
     meta = instance._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    if fields is None:
+        fields = [field for field in meta.concrete_fields if not field.primary_key]
+    else:
+        by_attname = {field.attname: field for field in meta.concrete_fields}
+        fields = [by_attname[name] for name in fields]
     quote = connection.ops.quote_name
     values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
     return quote(meta.db_table), [quote(field.column) for field in fields], values

@@ -47,3 +47,24 @@ def ledger_append_only() -> migrations.RunPython:
         _run({"postgresql": POSTGRES_UP, "sqlite": SQLITE_UP}),
         _run({"postgresql": POSTGRES_DOWN, "sqlite": SQLITE_DOWN}),
     )
+
+
+def append_only(table: str) -> migrations.RunPython:
+    """The same guard as the ledger's, for another table: UPDATE (and DELETE on PostgreSQL) refused row by row."""
+    name = f"{table}_append_only"
+    postgres_up = f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION '{table} rows are append-only';
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS {name} ON {table};
+CREATE TRIGGER {name} BEFORE UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}();
+"""
+    postgres_down = f"DROP TRIGGER IF EXISTS {name} ON {table};\nDROP FUNCTION IF EXISTS {name}();"
+    sqlite_up = f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE UPDATE ON {table}\nBEGIN\n    SELECT RAISE(ABORT, '{table} rows are append-only');\nEND;"
+    sqlite_down = f"DROP TRIGGER IF EXISTS {name};"
+    return migrations.RunPython(
+        _run({"postgresql": postgres_up, "sqlite": sqlite_up}),
+        _run({"postgresql": postgres_down, "sqlite": sqlite_down}),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -10,11 +11,14 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from shop.core.admin import ReadOnlyAdmin
 from shop.core.numbers import id_number
 from shop.orders.flow import TransitionError, order_resolve_not_placed, order_resolve_placed
-from shop.orders.models import Order, OrderStatus, Refill
+from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
 
 
 class ResolveForm(forms.ModelForm):
@@ -56,6 +60,17 @@ class CustomerFilter(admin.SimpleListFilter):
         return queryset.filter(user_id=value) if value else queryset
 
 
+HISTORY_ROWS = 500
+
+
+def _actor(event: OrderEvent) -> str:
+    if event.actor == OrderEvent.Actor.API:
+        return f"{event.get_actor_display()}, key {event.key_prefix}…"
+    if event.actor_user_id is not None:
+        return f"{event.get_actor_display()}: {event.actor_user}"
+    return event.get_actor_display()
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     form = ResolveForm
@@ -78,7 +93,7 @@ class OrderAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     actions = ["declare_not_placed"]
-    readonly_fields = [f.name for f in Order._meta.fields]
+    readonly_fields = [*(f.name for f in Order._meta.fields), "history"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is not None and obj.status == OrderStatus.NEEDS_ATTENTION and request.user.is_superuser
@@ -89,6 +104,27 @@ class OrderAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return self.readonly_fields
+
+    @admin.display(description="history")
+    def history(self, obj: Order) -> str:
+        """Every event of the order for staff, oldest first: actor, status and the provider's own words and ids."""
+        events = obj.events.select_related("actor_user").order_by("id")[:HISTORY_ROWS]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            (
+                (
+                    timezone.localtime(event.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    event.get_kind_display(),
+                    _actor(event),
+                    event.get_status_display() if event.status else "",
+                    json.dumps(event.detail, ensure_ascii=False),
+                )
+                for event in events
+            ),
+        )
+        head = "<thead><tr><th>When</th><th>What</th><th>Who</th><th>Status after</th><th>Detail</th></tr></thead>"
+        return format_html('<table class="order-history">{}<tbody>{}</tbody></table>', mark_safe(head), rows)  # noqa: S308
 
     def save_model(self, request: HttpRequest, obj: Order, form: forms.ModelForm, change: bool) -> None:
         upstream_id = form.cleaned_data.get("record_upstream_id", "")

@@ -1,33 +1,35 @@
-"""Every transition of an order's status, in one module.
+"""Every transition of an order's status before the provider reports on it, in one module.
 
     awaiting -> submitting -> pending / in progress / processing -> completed | partial | canceled
                            -> failed (the panel refused: full refund)
                            -> needs attention (outcome unknown: an admin decides)
                            -> awaiting (the request never reached the panel: retried)
+    awaiting -> canceled (the customer canceled it before it was sent: full refund)
     needs attention -> pending (admin recorded the upstream id) | failed (admin: not placed, refund)
 
 Each transition is a compare-and-set UPDATE on the status, so two workers can
-never both make it; refunds happen in the same transaction as the status
-change, and the ledger's unique constraint allows one refund per order.
+never both make it; refunds and the order's history event happen in the same
+transaction as the status change, and the ledger's unique constraint allows one
+refund per order. The provider's status readings are ``shop.orders.readings``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from panelapi.types import UpstreamStatus
-from shop.core.bulk import update_from_values
+from shop.orders.history import SYSTEM, Actor, Kind, event_record
 from shop.orders.models import Order, OrderStatus
 from shop.wallet.models import LedgerEntry
-from shop.wallet.services import Credit, money, wallet_credit, wallet_credit_many
+from shop.wallet.services import money, wallet_credit
 
 S = OrderStatus
 UPSTREAM_TO_ORDER = {
@@ -51,6 +53,10 @@ ALLOWED: dict[str, set[str]] = {
     S.CANCELED: set(),
     S.FAILED: set(),
 }
+# Back-off of a submission that did not go through: 15 s, 30 s, ... up to 10 min.
+RETRY_FIRST = 15
+RETRY_MAX = 600
+UNKNOWN_AFTER_SWEEP = "The provider's answer was lost; an admin will check the order."
 
 
 class TransitionError(Exception):
@@ -63,7 +69,13 @@ def transition(order_id: int, *, source: Iterable[str], target: str, **changes: 
     for status in source:
         if target not in ALLOWED[status]:
             raise TransitionError(f"{status} -> {target} is not a transition of an order")
+    changes.setdefault("updated_at", timezone.now())
     return bool(Order.objects.filter(pk=order_id, status__in=source).update(status=target, **changes))
+
+
+def retry_delay(*, attempts: int) -> timedelta:
+    """How long an order waits before its next submission after ``attempts`` tries that did not go through."""
+    return timedelta(seconds=min(RETRY_MAX, RETRY_FIRST * 2 ** max(attempts - 1, 0)))
 
 
 def next_check_at(*, created_at: datetime, now: datetime) -> datetime:
@@ -84,25 +96,65 @@ def next_check_at(*, created_at: datetime, now: datetime) -> datetime:
 # Submission ---------------------------------------------------------------------
 
 
+@transaction.atomic
 def order_claim(*, order_id: int) -> bool:
-    """Take the order for submission. Runs outside any transaction so the claim is committed before the HTTP call."""
-    from django.db.models import F
-
-    return transition(
+    """Take the order for submission. Call it outside any transaction: the claim is committed before the HTTP call."""
+    claimed = transition(
         order_id, source=[S.AWAITING], target=S.SUBMITTING, submitting_since=timezone.now(), submit_attempts=F("submit_attempts") + 1
     )
+    if claimed:
+        event_record(order_id=order_id, kind=Kind.CLAIMED, status=S.SUBMITTING)
+    return claimed
 
 
-def order_release(*, order_id: int, error: str) -> bool:
-    """The request provably never reached the panel: back to awaiting, to be tried again."""
-    return transition(order_id, source=[S.SUBMITTING], target=S.AWAITING, submitting_since=None, error=error[:500])
+@transaction.atomic
+def order_release(*, order_id: int, error: str, held: bool = False) -> bool:
+    """The request provably never reached the panel: back to awaiting, to be tried again after a back-off.
+
+    ``held``: the provider cannot take orders now (its own funds, its configuration), rather than a network failure.
+    """
+    attempts = Order.objects.filter(pk=order_id).values_list("submit_attempts", flat=True).first() or 1
+    released = transition(
+        order_id,
+        source=[S.SUBMITTING],
+        target=S.AWAITING,
+        submitting_since=None,
+        error=error[:500],
+        next_attempt_at=timezone.now() + retry_delay(attempts=attempts),
+    )
+    if released:
+        event_record(order_id=order_id, kind=Kind.HELD if held else Kind.RETRY, status=S.AWAITING, message=error[:500])
+    return released
 
 
+@transaction.atomic
+def order_hold(*, order_id: int, error: str) -> bool:
+    """An awaiting order whose provider takes no orders now (low balance): not sent, tried again after a back-off.
+
+    Each hold counts as an attempt, so a long hold is retried less and less often
+    (up to every ``RETRY_MAX`` seconds); the event is written when the reason changes.
+    """
+    order = Order.objects.filter(pk=order_id, status=S.AWAITING).values("submit_attempts", "error").first()
+    if order is None:
+        return False
+    attempts = order["submit_attempts"] + 1
+    held = Order.objects.filter(pk=order_id, status=S.AWAITING).update(
+        submit_attempts=attempts,
+        error=error[:500],
+        next_attempt_at=timezone.now() + retry_delay(attempts=attempts),
+        updated_at=timezone.now(),
+    )
+    if held and order["error"] != error[:500]:
+        event_record(order_id=order_id, kind=Kind.HELD, status=S.AWAITING, message=error[:500])
+    return bool(held)
+
+
+@transaction.atomic
 def order_placed(*, order_id: int, upstream_order_id: str) -> bool:
     """The panel took the order. Also accepted after a sweep moved a slow submission to needs attention."""
     now = timezone.now()
     order = Order.objects.only("created_at").get(pk=order_id)
-    return transition(
+    placed = transition(
         order_id,
         source=[S.SUBMITTING, S.NEEDS_ATTENTION],
         target=S.PENDING,
@@ -111,6 +163,9 @@ def order_placed(*, order_id: int, upstream_order_id: str) -> bool:
         error="",
         next_check_at=next_check_at(created_at=order.created_at, now=now),
     )
+    if placed:
+        event_record(order_id=order_id, kind=Kind.SENT, status=S.PENDING, upstream_order_id=upstream_order_id)
+    return placed
 
 
 @transaction.atomic
@@ -120,35 +175,41 @@ def order_refused(*, order_id: int, message: str) -> bool:
         order_id, source=[S.SUBMITTING], target=S.FAILED, submitting_since=None, error=message[:500], finished_at=timezone.now()
     ):
         return False
+    event_record(order_id=order_id, kind=Kind.REFUSED, status=S.FAILED, message=message[:500])
     _refund(order_id, reason="refused by the provider")
     return True
 
 
 @transaction.atomic
-def order_cancel_unsent(*, order_id: int) -> bool:
+def order_cancel_unsent(*, order_id: int, actor: Actor = SYSTEM) -> bool:
     """The customer cancels an order the provider never received: canceled here, refunded in full."""
-    if not transition(order_id, source=[S.AWAITING], target=S.CANCELED, finished_at=timezone.now()):
+    if not transition(order_id, source=[S.AWAITING], target=S.CANCELED, finished_at=timezone.now(), next_attempt_at=None):
         return False
+    event_record(order_id=order_id, kind=Kind.CANCELED, actor=actor, status=S.CANCELED)
     _refund(order_id, reason="canceled before it was sent")
     return True
 
 
+@transaction.atomic
 def order_unknown(*, order_id: int, message: str) -> bool:
     """The outcome is unknown: no resubmission, no refund, until an admin decides."""
-    return transition(order_id, source=[S.SUBMITTING], target=S.NEEDS_ATTENTION, submitting_since=None, error=message[:500])
+    unknown = transition(order_id, source=[S.SUBMITTING], target=S.NEEDS_ATTENTION, submitting_since=None, error=message[:500])
+    if unknown:
+        event_record(order_id=order_id, kind=Kind.UNKNOWN, status=S.NEEDS_ATTENTION, reason=message[:500])
+    return unknown
 
 
 def orders_stale_submissions_flag(*, older_than: timedelta) -> int:
-    """Orders stuck in submitting (a worker died mid-call) go to needs attention."""
+    """Orders stuck in submitting (a worker died mid-call) go to needs attention; each is its own compare-and-set."""
     cutoff = timezone.now() - older_than
-    return Order.objects.filter(status=S.SUBMITTING, submitting_since__lt=cutoff).update(
-        status=S.NEEDS_ATTENTION, submitting_since=None, error="The provider's answer was lost; an admin will check the order."
-    )
+    stale = Order.objects.filter(status=S.SUBMITTING, submitting_since__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:1000]
+    return sum(order_unknown(order_id=order_id, message=UNKNOWN_AFTER_SWEEP) for order_id in stale)
 
 
 # Admin resolution of needs attention ----------------------------------------------
 
 
+@transaction.atomic
 def order_resolve_placed(*, order: Order, upstream_order_id: str, admin: AbstractBaseUser) -> None:
     upstream_order_id = upstream_order_id.strip()
     if not upstream_order_id or len(upstream_order_id) > 64:
@@ -164,6 +225,14 @@ def order_resolve_placed(*, order: Order, upstream_order_id: str, admin: Abstrac
         next_check_at=timezone.now(),
     ):
         raise TransitionError(f"Order #{order.pk} no longer needs attention.")
+    event_record(
+        order_id=order.pk,
+        kind=Kind.RESOLVED,
+        actor=Actor.admin(admin),
+        status=S.PENDING,
+        outcome="placed",
+        upstream_order_id=upstream_order_id,
+    )
 
 
 @transaction.atomic
@@ -172,143 +241,11 @@ def order_resolve_not_placed(*, order: Order, admin: AbstractBaseUser) -> None:
         order.pk, source=[S.NEEDS_ATTENTION], target=S.FAILED, error="Not placed with the provider; refunded.", finished_at=timezone.now()
     ):
         raise TransitionError(f"Order #{order.pk} no longer needs attention.")
-    _refund(order.pk, reason=f"not placed upstream (checked by {admin})")
+    event_record(order_id=order.pk, kind=Kind.RESOLVED, actor=Actor.admin(admin), status=S.FAILED, outcome="not placed")
+    _refund(order.pk, reason=f"not placed upstream (checked by {admin})", actor=Actor.admin(admin), by=admin)
 
 
-# Status updates from the panel --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PolledOrder:
-    """What the shop knows of an active order when it asks the panel about it."""
-
-    pk: int
-    user_id: int
-    status: str
-    charge: Decimal
-    total_quantity: int
-    created_at: datetime
-    checks: int
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One order's status as the panel reported it, mapped to the shop's status."""
-
-    order: PolledOrder
-    status: str
-    raw: str
-    start_count: int | None
-    remains: int | None
-    upstream_charge: Decimal | None
-    note: str = ""  # stored as the order's error: what was odd about the reading
-
-
-RUNNING_FIELDS = [
-    "status",
-    "upstream_status",
-    "start_count",
-    "remains",
-    "upstream_charge",
-    "next_check_at",
-    "last_checked_at",
-    "checks",
-    "error",
-]
-FINISHED_FIELDS = [*RUNNING_FIELDS, "finished_at", "refunded"]
-
-
-@transaction.atomic
-def orders_store_running(*, readings: list[Reading], now: datetime) -> int:
-    """Orders still running: store the panel's figures and schedule the next check. Returns how many changed."""
-    _check_targets(readings, final=False)
-    rows = [
-        {
-            **_figures(reading, now),
-            "next_check_at": next_check_at(created_at=reading.order.created_at, now=now),
-        }
-        for reading in readings
-    ]
-    return len(update_from_values(Order, rows, fields=RUNNING_FIELDS, status_in=S.ACTIVE))
-
-
-@transaction.atomic
-def orders_finish(*, readings: list[Reading], now: datetime) -> list[int]:
-    """Orders that reached Completed, Partial or Canceled: record them and refund the undelivered share, once.
-
-    The status change is a compare-and-set: of two pollers reading the same
-    final status only one changes the row, and only its winners are refunded,
-    in the same transaction. Returns the ids this call finished.
-    """
-    _check_targets(readings, final=True)
-    refunds = {reading.order.pk: _refund_due(reading) for reading in readings}
-    rows = [
-        {**_figures(reading, now), "next_check_at": None, "finished_at": now, "refunded": refunds[reading.order.pk]} for reading in readings
-    ]
-    finished = update_from_values(Order, rows, fields=FINISHED_FIELDS, status_in=S.ACTIVE)
-    by_pk = {reading.order.pk: reading for reading in readings}
-    credits = [
-        Credit(
-            user_id=by_pk[pk].order.user_id,
-            amount=refunds[pk],
-            kind=LedgerEntry.Kind.REFUND,
-            reason=f"Order #{pk}: {'canceled by the provider' if by_pk[pk].status == S.CANCELED else 'partially delivered'}",
-            order_id=pk,
-        )
-        for pk in sorted(finished)
-        if refunds[pk] > 0
-    ]
-    if credits:
-        wallet_credit_many(credits=credits)
-    return finished
-
-
-def order_finish(
-    *, order_id: int, status: str, remains: int | None, start_count: int | None, upstream_charge: Decimal | None, raw: str
-) -> bool:
-    """One order's final status (``orders_finish`` for a single order)."""
-    order = Order.objects.values("pk", "user_id", "status", "charge", "total_quantity", "created_at", "checks").get(pk=order_id)
-    reading = Reading(PolledOrder(**order), status, raw, start_count, remains, upstream_charge)
-    return bool(orders_finish(readings=[reading], now=timezone.now()))
-
-
-@transaction.atomic
-def orders_postpone(*, failures: list[tuple[PolledOrder, str]], now: datetime) -> int:
-    """Orders the panel gave no usable answer for: keep them as they are, note why, ask again later."""
-    rows = [
-        {"pk": order.pk, "next_check_at": next_check_at(created_at=order.created_at, now=now), "last_checked_at": now, "error": error[:500]}
-        for order, error in failures
-    ]
-    return len(update_from_values(Order, rows, fields=["next_check_at", "last_checked_at", "error"], status_in=S.ACTIVE))
-
-
-def _check_targets(readings: list[Reading], *, final: bool) -> None:
-    allowed = set(S.UPSTREAM_FINAL if final else S.ACTIVE)
-    wrong = {reading.status for reading in readings} - allowed
-    if wrong:
-        raise TransitionError(f"active -> {sorted(wrong)} is not a transition of this kind")
-
-
-def _figures(reading: Reading, now: datetime) -> dict[str, object]:
-    return {
-        "pk": reading.order.pk,
-        "status": reading.status,
-        "upstream_status": reading.raw[:64],
-        "start_count": reading.start_count,
-        "remains": reading.remains,
-        "upstream_charge": reading.upstream_charge,
-        "last_checked_at": now,
-        "checks": reading.order.checks + 1,
-        "error": reading.note[:500],
-    }
-
-
-def _refund_due(reading: Reading) -> Decimal:
-    if reading.status == S.CANCELED:
-        return reading.order.charge
-    if reading.status == S.PARTIAL:
-        return refund_amount(charge=reading.order.charge, total_quantity=reading.order.total_quantity, remains=reading.remains)
-    return Decimal("0")
+# Refunds ------------------------------------------------------------------------------
 
 
 def refund_amount(*, charge: Decimal, total_quantity: int, remains: int | None) -> Decimal:
@@ -317,10 +254,18 @@ def refund_amount(*, charge: Decimal, total_quantity: int, remains: int | None) 
     return min(money(charge * undelivered / total_quantity), charge)
 
 
-def _refund(order_id: int, *, reason: str) -> Decimal:
-    """Give back the whole charge of an order that was never placed."""
+def _refund(order_id: int, *, reason: str, actor: Actor = SYSTEM, by: AbstractBaseUser | None = None) -> Decimal:
+    """Give back the whole charge of an order that was never placed; ``by`` is the admin who decided it, if one did."""
     order = Order.objects.select_related("user").get(pk=order_id)
     # The unique constraint on the ledger makes a second refund of one order fail loudly.
-    wallet_credit(user=order.user, amount=order.charge, kind=LedgerEntry.Kind.REFUND, order=order, reason=f"Order #{order.pk}: {reason}")
+    wallet_credit(
+        user=order.user,
+        amount=order.charge,
+        kind=LedgerEntry.Kind.REFUND,
+        order=order,
+        reason=f"Order #{order.pk}: {reason}",
+        created_by=by,
+    )
     Order.objects.filter(pk=order_id, refunded=0).update(refunded=order.charge)
+    event_record(order_id=order_id, kind=Kind.REFUNDED, actor=actor, status=order.status, amount=order.charge)
     return order.charge

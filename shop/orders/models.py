@@ -8,6 +8,7 @@ from enum import nonmember
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from shop.catalogue.models import Provider, ProviderService, Service
 from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES
@@ -98,6 +99,11 @@ class Order(models.Model):
 
     submit_attempts = models.PositiveIntegerField(default=0)
     submitting_since = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="Awaiting orders: not sent before this (the back-off after a failed or held attempt)."
+    )
+    # The one-time token of the order form that placed it: a second submission of that form finds this order.
+    form_token = models.UUIDField(null=True, blank=True, editable=False)
     next_check_at = models.DateTimeField(null=True, blank=True)
     checks = models.PositiveIntegerField(default=0)
     last_checked_at = models.DateTimeField(null=True, blank=True)
@@ -120,6 +126,7 @@ class Order(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["provider", "upstream_order_id"], name="order_unique_upstream_id"),
+            models.UniqueConstraint(fields=["user", "form_token"], name="order_one_per_form"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
             models.CheckConstraint(condition=Q(total_quantity__gte=F("quantity")), name="order_total_at_least_quantity"),
             models.CheckConstraint(condition=Q(charge__gt=0), name="order_charge_positive"),
@@ -140,11 +147,16 @@ class Refill(models.Model):
         COMPLETED = "Completed"
         REJECTED = "Rejected"
         ERROR = "Error"
-        CANCELLED = "Cancelled"
+        CANCELED = "Canceled"
+
+        @classmethod
+        def final(cls) -> frozenset[str]:
+            """Statuses the provider will not change any more: no need to ask again."""
+            return frozenset({cls.COMPLETED, cls.REJECTED, cls.ERROR, cls.CANCELED})
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refills")
     upstream_refill_id = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=20, default=Status.PENDING)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     error = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -154,3 +166,54 @@ class Refill(models.Model):
 
     def __str__(self) -> str:
         return f"Refill #{self.pk} of order #{self.order_id}"
+
+
+class OrderEvent(models.Model):
+    """One thing that happened to an order, and who made it happen. Never updated or deleted (a database trigger refuses both).
+
+    ``detail`` holds what staff need (the provider's id, its raw message or
+    figures, amounts as text); customers see a timeline built from ``kind``
+    and ``status`` only (``shop.orders.timeline``).
+    """
+
+    class Kind(models.TextChoices):
+        PLACED = "placed", "Placed"
+        CLAIMED = "claimed", "Taken for submission"
+        SENT = "sent", "Sent to the provider"
+        RETRY = "retry", "Not sent: to be tried again"
+        HELD = "held", "Held back"
+        REFUSED = "refused", "Refused by the provider"
+        UNKNOWN = "unknown", "Outcome unknown"
+        RESOLVED = "resolved", "Resolved by an admin"
+        STATUS = "status", "Status reading"
+        REFUNDED = "refunded", "Refunded"
+        REFILL_REQUESTED = "refill_requested", "Refill requested"
+        REFILL_STATUS = "refill_status", "Refill status"
+        CANCEL_REQUESTED = "cancel_requested", "Cancel requested"
+        CANCELED = "canceled", "Canceled before it was sent"
+
+    class Actor(models.TextChoices):
+        CUSTOMER = "customer", "Customer (web)"
+        API = "api", "Customer (API)"
+        ADMIN = "admin", "Admin"
+        SYSTEM = "system", "System"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.CharField(max_length=10, choices=Actor.choices)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    key_prefix = models.CharField("API key", max_length=12, blank=True, help_text="The first characters of the key an API call used.")
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True, help_text="The order's status after the event.")
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["order", "id"], name="order_event_timeline")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(actor="admin") | Q(actor_user__isnull=False), name="order_event_admin_named"),
+            models.CheckConstraint(condition=~Q(actor="api") | ~Q(key_prefix=""), name="order_event_api_key_named"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} (order #{self.order_id})"

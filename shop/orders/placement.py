@@ -1,21 +1,33 @@
-"""Placing an order: validate, price, debit the wallet and create the order in one transaction."""
+"""Placing an order: validate, price, then debit the wallet, create the order and its first history event, all or nothing."""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from shop.catalogue.models import Category, Provider, ProviderService, Service, ShopSettings
+from shop.catalogue.models import Service
 from shop.catalogue.pricing import charge_for, service_limits, service_rate
-from shop.core.rows import Part, Projection
+from shop.catalogue.selectors import service_orderable
+from shop.orders.history import Actor, Kind, event
 from shop.orders.models import Order, OrderStatus
-from shop.orders.types import FieldError, TypeSpec, clean_extra, clean_lines, clean_link, clean_whole, type_spec
-from shop.wallet.services import InsufficientFunds, wallet_charge_new_order
+from shop.orders.queries import order_insert_charged, service_for_order
+from shop.orders.types import MAX_INTERVAL, MAX_RUNS, FieldError, TypeSpec, clean_extra, clean_lines, clean_link, clean_whole, type_spec
+from shop.wallet.services import InsufficientFunds
 
 NOT_ENOUGH_FUNDS = "Not enough funds on balance"
 NOT_ORDERABLE = "Incorrect service ID"
+
+
+class AlreadyPlaced(Exception):
+    """This order form was submitted before: ``order`` is what it placed; nothing more was written or charged."""
+
+    def __init__(self, order: Order) -> None:
+        super().__init__(f"This form already placed order #{order.pk}.")
+        self.order = order
 
 
 class OrderRejected(Exception):
@@ -30,18 +42,6 @@ class OrderRejected(Exception):
         return str(self)
 
 
-def service_orderable(*, service: Service) -> bool:
-    """Whether customers can order it now: enabled, visible, available upstream, of a supported type."""
-    upstream = service.provider_service
-    return (
-        service.is_enabled
-        and service.category.is_visible
-        and upstream.is_available
-        and upstream.provider.is_active
-        and type_spec(upstream.type) is not None
-    )
-
-
 def order_place(
     *,
     user: AbstractBaseUser,
@@ -50,13 +50,22 @@ def order_place(
     quantity: Any = None,
     runs: Any = None,
     interval: Any = None,
+    actor: Actor | None = None,
+    form_token: UUID | None = None,
     **extra: Any,
 ) -> Order:
     """Validate and place an order; raises ``OrderRejected`` (nothing written) or returns the new order.
 
+    ``actor`` is who placed it (the customer on the web by default); ``form_token``
+    is the one-time token of the order form it came from: a second submission of
+    the same form raises ``AlreadyPlaced`` naming the first order, and writes
+    nothing (the database's unique constraint decides, whatever the race).
     The submission upstream is queued only once the transaction has committed.
     """
-    service = _load(service)
+    actor = actor or Actor.web(user)
+    if form_token is not None and (placed := _placed_with(user, form_token)) is not None:
+        raise AlreadyPlaced(placed)
+    service = service_for_order(service_id=service.pk if isinstance(service, Service) else service)
     if service is None or not service_orderable(service=service):
         raise OrderRejected({"service": NOT_ORDERABLE})
     spec = type_spec(service.provider_service.type)
@@ -83,57 +92,28 @@ def order_place(
         rate=rate,
         charge=charge,
         status=OrderStatus.AWAITING,
+        form_token=form_token,
     )
+    order.created_at = order.next_attempt_at = timezone.now()
+    placed = event(order_id=0, kind=Kind.PLACED, actor=actor, status=OrderStatus.AWAITING, charge=charge)
     try:
-        wallet_charge_new_order(user=user, order=order)
+        if form_token is None:
+            order_insert_charged(user=user, order=order, placed=placed)
+        else:
+            with transaction.atomic():  # a savepoint: the clash of a twin submission must not break a caller's transaction
+                order_insert_charged(user=user, order=order, placed=placed)
     except InsufficientFunds as exc:
         raise OrderRejected({"__all__": NOT_ENOUGH_FUNDS}) from exc
+    except IntegrityError:
+        twin = _placed_with(user, form_token) if form_token is not None else None
+        if twin is None:
+            raise
+        raise AlreadyPlaced(twin) from None
     # After the commit (at once outside a transaction). A broker that fails
     # here must not turn a placed, charged order into an error reply: it is
     # logged, and the sweep queues the order again (ORDER_REQUEUE_AFTER).
     transaction.on_commit(lambda: _enqueue_submit(order.pk), robust=True)
     return order
-
-
-# What validation and pricing read (the provider's encrypted key is not among
-# them), in one statement: placing an order is the hot path of the API.
-_LOAD = Projection(
-    (
-        Part(
-            Service,
-            "s",
-            ("name", "is_enabled", "markup_percent", "fixed_rate", "min_quantity", "max_quantity", "category", "provider_service"),
-        ),
-        Part(Category, "c", ("is_visible", "markup_percent")),
-        Part(ProviderService, "ps", ("provider", "type", "rate", "min_quantity", "max_quantity", "dripfeed", "is_available")),
-        Part(Provider, "p", ("is_active", "exchange_rate")),
-        Part(ShopSettings, "ss", ("default_markup_percent",)),
-    )
-)
-
-
-def _load(service: Service | int) -> Service | None:
-    pk = service.pk if isinstance(service, Service) else service
-    service_t, category_t, upstream_t, provider_t, settings_t = (part.table for part in _LOAD.parts)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_LOAD.select()} FROM {service_t} "  # noqa: S608
-            f"JOIN {category_t} ON c.id = s.category_id "
-            f"JOIN {upstream_t} ON ps.id = s.provider_service_id "
-            f"JOIN {provider_t} ON p.id = ps.provider_id "
-            f"LEFT JOIN {settings_t} ON ss.id = 1 "
-            "WHERE s.id = %s",
-            [pk],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    loaded, category, upstream, provider, shop_settings = _LOAD.instances(row)
-    upstream.provider = provider
-    loaded.category = category
-    loaded.provider_service = upstream
-    loaded.default_markup = (shop_settings or ShopSettings()).default_markup_percent
-    return loaded
 
 
 def _clean(
@@ -155,8 +135,8 @@ def _clean(
             raise FieldError("quantity", f"Quantity less than minimal {low}")
         if amount > high:
             raise FieldError("quantity", f"Quantity more than maximum {high}")
-    drip_runs = clean_whole(runs, "runs", low=2, high=1000)
-    drip_interval = clean_whole(interval, "interval", low=1, high=1440)
+    drip_runs = clean_whole(runs, "runs", low=2, high=MAX_RUNS)
+    drip_interval = clean_whole(interval, "interval", low=1, high=MAX_INTERVAL)
     if drip_runs is not None or drip_interval is not None:
         if not service.provider_service.dripfeed or spec.package or spec.quantity_from:
             raise FieldError("runs", "Drip-feed is not available for this service.")
@@ -169,3 +149,7 @@ def _enqueue_submit(order_id: int) -> None:
     from shop.orders.tasks import order_submit_task
 
     order_submit_task.delay(order_id)
+
+
+def _placed_with(user: AbstractBaseUser, form_token: UUID) -> Order | None:
+    return Order.objects.filter(user=user, form_token=form_token).first()

@@ -11,7 +11,8 @@ from panelapi.types import ItemError
 from panelapi.types import OrderStatus as UpstreamOrderStatus
 from shop.catalogue.models import Provider
 from shop.catalogue.providers import provider_client
-from shop.orders import flow as order_flow
+from shop.orders import readings
+from shop.orders.flow import UPSTREAM_TO_ORDER
 from shop.orders.models import Order, OrderStatus
 
 
@@ -26,7 +27,7 @@ class RefreshResult:
     failed_batches: list[str] = field(default_factory=list)
 
 
-ROW_FIELDS = ("pk", "user_id", "status", "charge", "total_quantity", "created_at", "checks")
+ROW_FIELDS = readings.POLLED_FIELDS
 
 
 def orders_refresh(*, provider: Provider, limit: int | None = None) -> RefreshResult:
@@ -38,7 +39,7 @@ def orders_refresh(*, provider: Provider, limit: int | None = None) -> RefreshRe
     """
     now = timezone.now()
     due = Order.objects.filter(provider=provider, status__in=OrderStatus.ACTIVE, next_check_at__lte=now).order_by("next_check_at")
-    polled = {upstream_id: order_flow.PolledOrder(*row) for upstream_id, *row in due.values_list("upstream_order_id", *ROW_FIELDS)[:limit]}
+    polled = {upstream_id: readings.PolledOrder(*row) for upstream_id, *row in due.values_list("upstream_order_id", *ROW_FIELDS)[:limit]}
     result = RefreshResult(orders=len(polled))
     if not polled:
         return result
@@ -50,7 +51,7 @@ def orders_refresh(*, provider: Provider, limit: int | None = None) -> RefreshRe
                 result.failed_batches.append(batch.error.message)
                 result.errors += len(batch.order_ids)
                 failures = [(polled[upstream_id], batch.error.message) for upstream_id in batch.order_ids]
-                order_flow.orders_postpone(failures=failures, now=now)
+                readings.orders_postpone(failures=failures, now=now)
                 continue
             _apply_batch(polled, batch.order_ids, batch.results, now, result)
     finally:
@@ -59,15 +60,15 @@ def orders_refresh(*, provider: Provider, limit: int | None = None) -> RefreshRe
 
 
 def _apply_batch(
-    polled: dict[str, order_flow.PolledOrder],
+    polled: dict[str, readings.PolledOrder],
     asked: tuple[str, ...],
     results: dict[str, UpstreamOrderStatus | ItemError],
     now: datetime,
     result: RefreshResult,
 ) -> None:
-    running: list[order_flow.Reading] = []
-    finals: list[order_flow.Reading] = []
-    unanswered: list[tuple[order_flow.PolledOrder, str]] = []
+    running: list[readings.Reading] = []
+    finals: list[readings.Reading] = []
+    unanswered: list[tuple[readings.PolledOrder, str]] = []
     for upstream_id in asked:
         order = polled[upstream_id]
         reply = results.get(upstream_id)
@@ -75,19 +76,19 @@ def _apply_batch(
             unanswered.append((order, f"Provider: {reply.message}" if reply else "Provider: no answer for this order"))
             continue
         # An unknown word maps to no status: the order keeps its own and stays active.
-        target = order_flow.UPSTREAM_TO_ORDER.get(reply.status)
+        target = UPSTREAM_TO_ORDER.get(reply.status)
         note = "" if target else f"Provider: unknown status '{reply.raw_status}'; the order stays as it was and is checked again later."
-        reading = order_flow.Reading(order, target or order.status, reply.raw_status, reply.start_count, reply.remains, reply.charge, note)
+        reading = readings.Reading(order, target or order.status, reply.raw_status, reply.start_count, reply.remains, reply.charge, note)
         if target in OrderStatus.UPSTREAM_FINAL:
             finals.append(reading)
         else:
             running.append(reading)
     if running:
-        result.updated += order_flow.orders_store_running(readings=running, now=now)
+        result.updated += readings.orders_store_running(readings=running, now=now)
     if finals:
-        finished = set(order_flow.orders_finish(readings=finals, now=now))
+        finished = set(readings.orders_finish(readings=finals, now=now))
         result.finished += len(finished)
         result.refunded += sum(1 for r in finals if r.order.pk in finished and r.status != OrderStatus.COMPLETED)
     if unanswered:
         result.errors += len(unanswered)
-        order_flow.orders_postpone(failures=unanswered, now=now)
+        readings.orders_postpone(failures=unanswered, now=now)

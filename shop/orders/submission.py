@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from panelapi.exceptions import PanelMisconfigured, PanelOutcomeUnknown, PanelRefused, PanelUnreachable
@@ -20,9 +21,22 @@ from shop.orders.types import type_spec
 
 logger = logging.getLogger(__name__)
 
-# A refusal that says the provider's balance is short: nothing was placed, so the
-# order waits for the balance instead of failing.
-FUNDS_REFUSAL = re.compile(r"not.?enough.?funds|insufficient|balance", re.IGNORECASE)
+# A refusal that says the provider's own balance is short: nothing was placed, so the
+# order waits for the balance instead of failing. Only a lack of funds says so; any
+# other refusal that merely mentions a balance ("Link is private, balance refunded")
+# fails the order with a full refund.
+FUNDS_REFUSAL = re.compile(
+    r"""
+      not[\s._-]*enough[\s._-]*(?:funds|balance|money)  # Not enough funds (on balance), neworder.error.not_enough_funds
+    | n[o']t\s+have\s+enough\s+(?:funds|balance|money)  # You do not have enough funds, You don't have enough funds
+    | insufficient[\s._-]*(?:funds|balance)             # Insufficient funds, insufficient balance
+    | balance\s+is\s+(?:too\s+)?low                     # Your balance is too low
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+PROVIDER_LOW = "Waiting for the provider's balance."
 
 
 class SubmitOutcome(StrEnum):
@@ -55,6 +69,7 @@ def order_submit(*, order_id: int) -> SubmitOutcome:
     if order is None or order.status != OrderStatus.AWAITING:
         return SubmitOutcome.SKIPPED
     if not provider_accepts_orders(provider=order.provider):
+        order_flow.order_hold(order_id=order_id, error=PROVIDER_LOW)
         return SubmitOutcome.HELD
     if not order_flow.order_claim(order_id=order_id):
         return SubmitOutcome.SKIPPED
@@ -63,12 +78,12 @@ def order_submit(*, order_id: int) -> SubmitOutcome:
         result = client.add(service=order.provider_service.upstream_id, **order_upstream_params(order=order))
     except PanelRefused as exc:
         if FUNDS_REFUSAL.search(exc.message):
-            order_flow.order_release(order_id=order_id, error="Waiting for the provider's balance.")
+            order_flow.order_release(order_id=order_id, error=PROVIDER_LOW, held=True)
             return SubmitOutcome.HELD
         order_flow.order_refused(order_id=order_id, message=f"Refused by the provider: {exc.message}")
         return SubmitOutcome.FAILED
     except PanelMisconfigured as exc:
-        order_flow.order_release(order_id=order_id, error=exc.message)
+        order_flow.order_release(order_id=order_id, error=exc.message, held=True)
         return SubmitOutcome.HELD
     except PanelUnreachable as exc:
         order_flow.order_release(order_id=order_id, error=exc.message)
@@ -93,6 +108,12 @@ def order_submit(*, order_id: int) -> SubmitOutcome:
     return SubmitOutcome.PLACED
 
 
+def order_retry_countdown(*, order_id: int) -> float:
+    """Seconds until the order's next attempt (at least 1): how long a retrying task waits."""
+    due = Order.objects.filter(pk=order_id).values_list("next_attempt_at", flat=True).first()
+    return max(1.0, (due - timezone.now()).total_seconds()) if due else float(order_flow.RETRY_FIRST)
+
+
 @dataclass
 class SweepResult:
     flagged: int = 0
@@ -103,9 +124,9 @@ def orders_sweep(*, now=None) -> SweepResult:
     """Orders left behind: submissions that never finished go to needs attention, awaiting ones are queued again."""
     now = now or timezone.now()
     flagged = order_flow.orders_stale_submissions_flag(older_than=timedelta(seconds=settings.ORDER_SUBMIT_TIMEOUT))
-    # Give a fresh order's own on-commit enqueue time to run before queueing it again.
+    # An order is due at its next attempt (its creation, or the back-off after a retry or a hold); the
+    # grace leaves a fresh order's own on-commit enqueue, or a task's own retry, time to run first.
     cutoff = now - timedelta(seconds=settings.ORDER_REQUEUE_AFTER)
-    waiting = list(
-        Order.objects.filter(status=OrderStatus.AWAITING, updated_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:1000]
-    )
+    due = Q(next_attempt_at__lte=cutoff) | Q(next_attempt_at__isnull=True, created_at__lt=cutoff)
+    waiting = list(Order.objects.filter(due, status=OrderStatus.AWAITING).order_by("pk").values_list("pk", flat=True)[:1000])
     return SweepResult(flagged=flagged, requeued=waiting)

@@ -13,8 +13,10 @@ from celery import shared_task
 from django.core.cache import cache
 
 from shop.catalogue.models import Provider
+from shop.orders.flow import RETRY_MAX
 from shop.orders.refresh import orders_refresh
-from shop.orders.submission import SubmitOutcome, order_submit, orders_sweep
+from shop.orders.requests_many import orders_cancel_send, refills_send
+from shop.orders.submission import SubmitOutcome, order_retry_countdown, order_submit, orders_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +24,15 @@ logger = logging.getLogger(__name__)
 # Back-off of a submission that never reached the panel: 15 s, 30 s, ... up to 10 min.
 # Far below the broker's visibility timeout, so a countdown never causes a redelivery.
 SUBMIT_MAX_RETRIES = 8
-SUBMIT_MAX_COUNTDOWN = 600
+SUBMIT_MAX_COUNTDOWN = RETRY_MAX
 
 
 @shared_task(bind=True, max_retries=SUBMIT_MAX_RETRIES, name="shop.tasks.order_submit_task")
 def order_submit_task(self, order_id: int) -> str:
     outcome = order_submit(order_id=order_id)
     if outcome is SubmitOutcome.RETRY and self.request.retries < SUBMIT_MAX_RETRIES:
-        raise self.retry(countdown=min(SUBMIT_MAX_COUNTDOWN, 15 * 2**self.request.retries))
+        # The order's own next attempt (the back-off order_release set), which the sweeper respects too.
+        raise self.retry(countdown=order_retry_countdown(order_id=order_id))
     # After the last retry the order stays awaiting; the sweeper queues it again.
     return outcome.value
 
@@ -61,3 +64,15 @@ def orders_sweep_task() -> str:
     for order_id in result.requeued:
         order_submit_task.delay(order_id)
     return f"{result.flagged} flagged, {len(result.requeued)} requeued"
+
+
+@shared_task(name="shop.tasks.refills_send_task")
+def refills_send_task(refill_ids: list[int]) -> str:
+    """Refills a customer asked for many orders at once (ids only), sent per provider."""
+    return f"{refills_send(refill_ids=refill_ids)} sent"
+
+
+@shared_task(name="shop.tasks.orders_cancel_send_task")
+def orders_cancel_send_task(order_ids: list[int]) -> str:
+    """Cancellations a customer asked for many orders at once (ids only), sent per provider."""
+    return f"{orders_cancel_send(order_ids=order_ids)} accepted"

@@ -11,9 +11,13 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from shop.catalogue.selectors import orderable_services, service_offers
 from shop.core.numbers import id_number
+from shop.orders.display import customer_remains
+from shop.orders.history import Actor
 from shop.orders.models import Order, OrderStatus, Refill
 from shop.orders.placement import OrderRejected, order_place
 from shop.orders.requests import RequestRefused, order_cancel, order_refill, refill_status_refresh
+from shop.orders.requests_many import orders_cancel_many, orders_refill_many, refills_status_refresh_many
+from shop.reseller_api.keys import KEY_PREFIX_LENGTH
 from shop.reseller_api.queries import status_rows
 from shop.wallet.selectors import balance_of
 
@@ -56,11 +60,12 @@ def _rate(value: Decimal) -> str:
 
 
 def _status(row: dict[str, Any], currency: str) -> dict[str, str]:
+    remains = customer_remains(remains=row["remains"], total_quantity=row["total_quantity"])
     return {
         "charge": str(row["charge"] - row["refunded"]),
         "start_count": str(row["start_count"] or 0),
         "status": OrderStatus.customer_label(row["status"]),
-        "remains": str(row["total_quantity"] if row["remains"] is None else row["remains"]),
+        "remains": str(row["total_quantity"] if remains is None else remains),
         "currency": currency,
     }
 
@@ -132,7 +137,7 @@ def do_add(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, int]:
         raise ApiError("Incorrect service ID")
     fields = {name: params[name] for name in ORDER_FIELDS if params.get(name) not in (None, "")}
     try:
-        order = order_place(user=user, service=service, **fields)
+        order = order_place(user=user, service=service, actor=_caller(user, params), **fields)
     except OrderRejected as exc:
         raise ApiError(exc.message) from exc
     return {"order": order.pk}
@@ -158,29 +163,32 @@ def do_balance(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, s
     return {"balance": str(balance_of(user=user)), "currency": settings.SHOP_CURRENCY}
 
 
-def _refill_one(order: Order | None) -> str:
-    if order is None:
-        raise RequestRefused(INCORRECT_ORDER)
-    return str(order_refill(order=order).pk)
+def _caller(user: AbstractBaseUser, params: Mapping[str, str]) -> Actor:
+    """The customer, through the API, with the prefix of the key the call used (as the API page shows it)."""
+    return Actor.api(user, key_prefix=params.get("key", "")[:KEY_PREFIX_LENGTH])
 
 
 def do_refill(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, str]:
     text = params.get("order", "").strip()
+    order = _own_orders(user, [text]).get(text)
+    if order is None:
+        raise ApiError(INCORRECT_ORDER)
     try:
-        return {"refill": _refill_one(_own_orders(user, [text]).get(text))}
+        return {"refill": str(order_refill(order=order, actor=_caller(user, params)).pk)}
     except RequestRefused as exc:
         raise ApiError(str(exc)) from exc
 
 
 def do_refill_many(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[str, object]]:
+    """Answered at once; the refills go to the provider from a task, 100 per call."""
     ids = _ids(params.get("orders"))
     found = _own_orders(user, ids)
+    results = orders_refill_many(orders=found.values(), actor=_caller(user, params))
     replies: list[dict[str, object]] = []
     for text in ids:
-        try:
-            replies.append({"order": _number(text), "refill": int(_refill_one(found.get(text)))})
-        except RequestRefused as exc:
-            replies.append({"order": _number(text), "refill": {"error": str(exc)}})
+        result = results.get(found[text].pk) if text in found else RequestRefused(INCORRECT_ORDER)
+        refill = {"error": str(result)} if isinstance(result, RequestRefused) else result.pk
+        replies.append({"order": _number(text), "refill": refill})
     return replies
 
 
@@ -201,38 +209,35 @@ def do_refill_status(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[
 def do_refill_status_many(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[str, object]]:
     ids = _ids(params.get("refills"))
     found = _own_refills(user, ids)
+    refills_status_refresh_many(refills=found.values())
     return [
         {
             "refill": _number(text),
-            "status": refill_status_refresh(refill=found[text]).status if text in found else {"error": "Refill not found"},
+            "status": found[text].status if text in found else {"error": "Refill not found"},
         }
         for text in ids
     ]
 
 
-def _cancel_one(order: Order | None) -> None:
-    if order is None:
-        raise RequestRefused(INCORRECT_ORDER)
-    order_cancel(order=order)
-
-
 def do_cancel(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, int]:
     text = params.get("order", "").strip()
+    order = _own_orders(user, [text]).get(text)
+    if order is None:
+        raise ApiError(INCORRECT_ORDER)
     try:
-        _cancel_one(_own_orders(user, [text]).get(text))
+        order_cancel(order=order, actor=_caller(user, params))
     except RequestRefused as exc:
         raise ApiError(str(exc)) from exc
     return {"cancel": 1}
 
 
 def do_cancel_many(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[str, object]]:
+    """Answered at once: unsent orders are canceled and refunded here, the others asked of the provider from a task."""
     ids = _ids(params.get("orders"))
     found = _own_orders(user, ids)
+    results = orders_cancel_many(orders=found.values(), actor=_caller(user, params))
     replies: list[dict[str, object]] = []
     for text in ids:
-        try:
-            _cancel_one(found.get(text))
-            replies.append({"order": _number(text), "cancel": 1})
-        except RequestRefused as exc:
-            replies.append({"order": _number(text), "cancel": {"error": str(exc)}})
+        refused = results.get(found[text].pk) if text in found else RequestRefused(INCORRECT_ORDER)
+        replies.append({"order": _number(text), "cancel": {"error": str(refused)} if refused else 1})
     return replies

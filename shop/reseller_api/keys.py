@@ -17,6 +17,8 @@ from shop.reseller_api.models import ApiKey
 
 KEY_PREFIX = "smm_"
 KEY_BYTES = 32
+#: How much of a key is kept in the clear, to tell keys apart (the API page and the order history show it).
+KEY_PREFIX_LENGTH = 10
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
@@ -28,7 +30,7 @@ def _digest(key: str) -> str:
 def api_key_issue(*, user: AbstractBaseUser) -> str:
     """A new key for the user, replacing any old one (which stops working at once). Returned once, never stored."""
     key = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
-    ApiKey.objects.update_or_create(user=user, defaults={"key_hash": _digest(key), "prefix": key[:10], "last_used_at": None})
+    ApiKey.objects.update_or_create(user=user, defaults={"key_hash": _digest(key), "prefix": key[:KEY_PREFIX_LENGTH], "last_used_at": None})
     return key
 
 

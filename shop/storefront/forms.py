@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django import forms
 
 from shop.orders.types import LABELS, MAX_LINES, MAX_LINK
@@ -12,6 +14,8 @@ TEXT_LIMIT = MAX_LINES * 502
 class OrderForm(forms.Form):
     """Every field any service type can take; which ones apply is the service's type (order_types.TYPES)."""
 
+    # One per rendered form: a second submission of it (double click, Back then submit) places nothing more.
+    form_token = forms.CharField(required=False, widget=forms.HiddenInput)
     service = forms.IntegerField(min_value=1, max_value=2**62, widget=forms.HiddenInput, error_messages={"required": "Choose a service."})
     link = forms.CharField(
         label=LABELS["link"], required=False, max_length=MAX_LINK, widget=forms.URLInput(attrs={"placeholder": "https://"})
@@ -38,14 +42,23 @@ class OrderForm(forms.Form):
     runs = forms.CharField(label=LABELS["runs"], required=False, max_length=6, widget=forms.NumberInput(attrs={"min": 2}))
     interval = forms.CharField(label="Interval (minutes)", required=False, max_length=6, widget=forms.NumberInput(attrs={"min": 1}))
 
+    def clean_form_token(self) -> UUID | None:
+        """A token that is not one the shop made (tampered, truncated) counts as none: the order is still placed once."""
+        token = self.cleaned_data["form_token"]
+        try:
+            return UUID(token) if len(token) <= 64 else None
+        except ValueError:
+            return None
+
     def placement_data(self) -> dict[str, object]:
         """The cleaned values as ``order_place`` takes them (drip-feed fields only when ticked)."""
         data = dict(self.cleaned_data)
         data.pop("service")
+        data["form_token"] = data.pop("form_token", None)
         if not data.pop("dripfeed"):
             data.pop("runs")
             data.pop("interval")
-        return {name: value for name, value in data.items() if value not in ("", None)}
+        return {name: value for name, value in data.items() if value not in ("", None) or name == "form_token"}
 
 
 class OrderSearchForm(forms.Form):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,10 +14,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from shop.catalogue import selectors as catalogue
 from shop.core.numbers import id_number
+from shop.orders.display import customer_remains
+from shop.orders.history import Actor
 from shop.orders.models import Order, OrderStatus
-from shop.orders.placement import OrderRejected, order_place
+from shop.orders.placement import AlreadyPlaced, OrderRejected, order_place
 from shop.orders.requests import RequestRefused, order_can_cancel, order_can_refill, order_cancel, order_refill
 from shop.orders.selectors import STATUS_TABS, order_list_for_user
+from shop.orders.timeline import order_timeline
 from shop.storefront.forms import OrderForm, OrderSearchForm, ServiceFilterForm
 from shop.storefront.pagination import page_of
 from shop.wallet.selectors import balance_of, ledger_for_user
@@ -45,10 +50,13 @@ def services(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def order_new(request: HttpRequest) -> HttpResponse:
-    form = OrderForm(request.POST or None)
+    form = OrderForm(request.POST or None, initial={"form_token": uuid4()})
     if request.method == "POST" and form.is_valid():
         try:
             order = order_place(user=request.user, service=form.cleaned_data["service"], **form.placement_data())
+        except AlreadyPlaced as exc:
+            messages.info(request, f"This form was already sent: it placed order #{exc.order.pk}. Nothing more was charged.")
+            return redirect("order-detail", pk=exc.order.pk)
         except OrderRejected as exc:
             for field, message in exc.errors.items():
                 form.add_error(None if field in {"__all__", "service"} or field not in form.fields else field, message)
@@ -104,7 +112,9 @@ def orders(request: HttpRequest) -> HttpResponse:
         "shop/orders.html",
         {
             "page": page,
-            "rows": [(order, OrderStatus.customer_label(order.status), *_requests_allowed(order)) for order in page.object_list],
+            "rows": [
+                (order, OrderStatus.customer_label(order.status), _remains(order), *_requests_allowed(order)) for order in page.object_list
+            ],
             "tabs": [("", "All"), *((key, label) for key, (label, _) in STATUS_TABS.items())],
             "tab": tab,
             "query": query,
@@ -123,8 +133,10 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "order": order,
             "status": OrderStatus.customer_label(order.status),
+            "remains": _remains(order),
             "live": order.status in OrderStatus.LIVE,
             "refills": list(order.refills.all()[:20]),
+            "timeline": order_timeline(order=order),
             "can_refill": order_can_refill(order=order),
             "can_cancel": order_can_cancel(order=order),
         },
@@ -136,7 +148,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def order_refill_request(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order.objects.select_related("provider", "provider_service"), pk=pk, user=request.user)
     try:
-        refill = order_refill(order=order)
+        refill = order_refill(order=order, actor=Actor.web(request.user))
     except RequestRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -149,7 +161,7 @@ def order_refill_request(request: HttpRequest, pk: int) -> HttpResponse:
 def order_cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order.objects.select_related("provider", "provider_service", "user"), pk=pk, user=request.user)
     try:
-        order = order_cancel(order=order)
+        order = order_cancel(order=order, actor=Actor.web(request.user))
     except RequestRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -164,7 +176,9 @@ def orders_status_json(request: HttpRequest) -> JsonResponse:
     """Current status of some of the customer's own orders, for the pages' live refresh."""
     raw = request.GET.get("ids", "")
     ids = [number for part in raw.split(",") if (number := id_number(part)) is not None][:100]
-    rows = Order.objects.filter(user=request.user, pk__in=ids).values("pk", "status", "start_count", "remains", "refunded")
+    rows = Order.objects.filter(user=request.user, pk__in=ids).values(
+        "pk", "status", "start_count", "remains", "total_quantity", "refunded"
+    )
     return JsonResponse(
         {
             "orders": {
@@ -172,7 +186,7 @@ def orders_status_json(request: HttpRequest) -> JsonResponse:
                     "status": OrderStatus.customer_label(row["status"]),
                     "live": row["status"] in OrderStatus.LIVE,
                     "start_count": row["start_count"],
-                    "remains": row["remains"],
+                    "remains": customer_remains(remains=row["remains"], total_quantity=row["total_quantity"]),
                     "refunded": str(row["refunded"]),
                 }
                 for row in rows
@@ -186,6 +200,10 @@ def orders_status_json(request: HttpRequest) -> JsonResponse:
 def balance(request: HttpRequest) -> HttpResponse:
     page = page_of(ledger_for_user(user=request.user), request.GET.get("page"), LEDGER_PER_PAGE)
     return render(request, "shop/balance.html", {"page": page, "balance": balance_of(user=request.user)})
+
+
+def _remains(order: Order) -> int | None:
+    return customer_remains(remains=order.remains, total_quantity=order.total_quantity)
 
 
 def _requests_allowed(order: Order) -> tuple[bool, bool]:

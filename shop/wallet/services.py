@@ -106,7 +106,7 @@ def _debit(
         )
         row = cursor.fetchone()
     if row is None:
-        raise _short(user, amount)
+        raise insufficient_funds(user, amount)
     wallet_id, balance_after = row
     return rows.insert(
         LedgerEntry(
@@ -121,48 +121,8 @@ def _debit(
     )
 
 
-# Where one statement (data-modifying WITH queries) can place and charge an order.
-ONE_STATEMENT_VENDORS = frozenset({"postgresql"})
-
-
-def wallet_charge_new_order(*, user: AbstractBaseUser, order: Order) -> Order:
-    """Insert a new ``order`` and debit its charge from the user's wallet, with the charge's ledger entry: all three or nothing.
-
-    Raises ``InsufficientFunds`` (nothing written) when the balance is short.
-    The debit is the same conditional update as ``wallet_debit``. On PostgreSQL
-    the three writes are one statement, atomic by itself: this is the hot path
-    of every order, and it saves four round trips and the compiling of three.
-    """
-    amount = money(order.charge)
-    if amount <= 0:
-        raise WalletError("A debit must be more than zero.")
-    if connection.vendor not in ONE_STATEMENT_VENDORS:
-        with transaction.atomic():
-            rows.insert(order)
-            wallet_debit(user=user, amount=amount, kind=LedgerEntry.Kind.ORDER_CHARGE, order=order, reason=f"Order #{order.pk}")
-        return order
-    table, columns, values = rows.insert_parts(order)
-    now = timezone.now()
-    quote = connection.ops.quote_name
-    wallet_table, ledger_table, order_pk = quote(Wallet._meta.db_table), quote(LedgerEntry._meta.db_table), quote(Order._meta.pk.column)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH debited AS (UPDATE {wallet_table} SET balance = balance - %s, updated_at = %s "  # noqa: S608
-            "  WHERE user_id = %s AND balance >= %s RETURNING id, balance), "
-            f"placed AS (INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(['%s'] * len(values))} FROM debited "
-            f"  RETURNING {order_pk}), "
-            f"charged AS (INSERT INTO {ledger_table} (wallet_id, kind, amount, balance_after, order_id, reason, created_at) "
-            f"  SELECT debited.id, %s, %s, debited.balance, placed.{order_pk}, %s || placed.{order_pk}, %s FROM debited, placed) "
-            f"SELECT {order_pk} FROM placed",
-            [amount, now, user.pk, amount, *values, LedgerEntry.Kind.ORDER_CHARGE, -amount, "Order #", now],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise _short(user, amount)
-    return rows.inserted(order, row[0])
-
-
-def _short(user: AbstractBaseUser, amount: Decimal) -> InsufficientFunds:
+def insufficient_funds(user: AbstractBaseUser, amount: Decimal) -> InsufficientFunds:
+    """The error for a debit of ``amount`` that the user's balance cannot cover, with the balance as it is now."""
     available = Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0")
     return InsufficientFunds(amount, available)
 

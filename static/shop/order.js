@@ -109,5 +109,10 @@
   serviceSelect.addEventListener("change", showFields);
   form.addEventListener("input", updateCharge);
   form.addEventListener("change", updateCharge);
+  // A convenience against double clicks; the one-time form token is what guarantees one order per form.
+  form.addEventListener("submit", () => {
+    const button = form.querySelector("button[type=submit]");
+    if (button) setTimeout(() => { button.disabled = true; }, 0);
+  });
   fillServices(services, serviceSelect.value);
 })();

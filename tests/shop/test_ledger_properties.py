@@ -46,11 +46,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from panelapi.client import _parse_multi_status
+from panelapi.replies import parse_multi_status
 from panelapi.types import OrderStatus as UpstreamOrderStatus
 from panelapi.types import UpstreamStatus
 from shop.models import LedgerEntry, Order, OrderStatus, Wallet
 from shop.orders import flow as order_flow
+from shop.orders import readings
 from shop.orders.placement import OrderRejected, order_place
 from shop.orders.refresh import ROW_FIELDS, RefreshResult, _apply_batch
 from shop.orders.requests import RequestRefused, order_cancel
@@ -334,7 +335,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self._savepoint.__enter__()
         self.customers = [Customer(user) for user in world.users]
         self.expected: dict[int, Expected] = {}
-        self.polls: list[dict[str, order_flow.PolledOrder]] = []
+        self.polls: list[dict[str, readings.PolledOrder]] = []
 
     def teardown(self) -> None:
         self.reached["examples"] += 1
@@ -538,17 +539,17 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # Status replies from the panel -----------------------------------------------------------
 
-    def _poll(self) -> dict[str, order_flow.PolledOrder]:
+    def _poll(self) -> dict[str, readings.PolledOrder]:
         """What ``orders_refresh`` reads of the active orders before it asks the panel."""
         rows = Order.objects.filter(pk__in=list(self.expected), status__in=OrderStatus.ACTIVE).values_list("upstream_order_id", *ROW_FIELDS)
-        return {upstream_id: order_flow.PolledOrder(*row) for upstream_id, *row in rows}
+        return {upstream_id: readings.PolledOrder(*row) for upstream_id, *row in rows}
 
-    def _answer(self, polled: dict[str, order_flow.PolledOrder], data: st.DataObject) -> None:
+    def _answer(self, polled: dict[str, readings.PolledOrder], data: st.DataObject) -> None:
         replies = {upstream_id: data.draw(status_reply(order.total_quantity), label=upstream_id) for upstream_id, order in polled.items()}
         answered = {key: reply for key, reply in replies.items() if reply is not None}
         # A panel that also answers about an order nobody asked for: noise, never applied.
         answered["up-0"] = {"status": "Canceled", "remains": "0"}
-        results = _parse_multi_status(answered, list(polled))
+        results = parse_multi_status(answered, list(polled))
         _apply_batch(polled, tuple(polled), results, timezone.now(), RefreshResult())
         for upstream_id, snapshot in polled.items():
             reply = results.get(upstream_id)
@@ -582,7 +583,7 @@ class LedgerMachine(RuleBasedStateMachine):
         """One order's final status straight from ``order_finish``, for orders in any state (repeated, after Canceled, ...)."""
         remains = data.draw(st.one_of(st.none(), counts(self.expected[pk].total)), label="remains")
         was_active = self.expected[pk].status in OrderStatus.ACTIVE
-        done = order_flow.order_finish(order_id=pk, status=FINAL[status], remains=remains, start_count=None, upstream_charge=None, raw="x")
+        done = readings.order_finish(order_id=pk, status=FINAL[status], remains=remains, start_count=None, upstream_charge=None, raw="x")
         assert done == was_active
         self._apply_status(pk, status, remains, "")
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from shop.models import LedgerEntry, Order, OrderStatus
-from shop.orders.flow import order_finish, refund_amount
+from shop.orders.flow import refund_amount
 from shop.orders.placement import order_place
+from shop.orders.readings import order_finish
 from shop.orders.refresh import orders_refresh
 from shop.orders.submission import order_submit
 from shop.wallet.selectors import ledger_differences
+from tests.helpers import race
 
 pytestmark = pytest.mark.django_db
 LINK = "https://tiktok.com/@someone/video/1"
@@ -168,20 +168,8 @@ def test_racing_pollers_refund_each_order_once(provider, sandbox) -> None:
     wallet_credit(user=user, amount=Decimal("1000"), kind=LedgerEntry.Kind.DEPOSIT)
     orders = place_and_submit(catalogue, user, 40, service="17", quantity=1000)
     sandbox.panel.advance(10_000)
-    start = threading.Barrier(4)
-
-    def poll() -> None:
-        start.wait()
-        try:
-            orders_refresh(provider=provider)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=poll) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race(4, lambda: orders_refresh(provider=provider))
+    assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)]
 
     for order in orders:
         order.refresh_from_db()

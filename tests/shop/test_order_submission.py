@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from panelapi.sandbox import Fault
@@ -18,6 +16,7 @@ from shop.orders.placement import order_place
 from shop.orders.submission import SubmitOutcome, order_submit, orders_sweep
 from shop.wallet.selectors import ledger_differences
 from tests.factories import UserFactory
+from tests.helpers import race
 
 pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"
@@ -58,21 +57,7 @@ def test_racing_workers_submit_once(provider, sandbox) -> None:
     user = UserFactory()
     wallet_credit(user=user, amount=Decimal("10"), kind=LedgerEntry.Kind.DEPOSIT)
     order = order_place(user=user, service=provider.services.get(upstream_id="1").retail_services.get(), link=LINK, quantity=100)
-    start = threading.Barrier(8)
-    outcomes: list[SubmitOutcome] = []
-
-    def submit() -> None:
-        start.wait()
-        try:
-            outcomes.append(order_submit(order_id=order.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race(8, lambda: order_submit(order_id=order.pk))
     assert sorted(outcomes) == sorted([SubmitOutcome.PLACED] + [SubmitOutcome.SKIPPED] * 7)
     assert sandbox.panel.calls["add"] == 1
 
@@ -166,7 +151,7 @@ def test_sweeper_flags_stale_submissions_and_requeues_awaiting_orders(catalogue,
     fresh = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=100)
     long_ago = timezone.now() - timedelta(hours=1)
     Order.objects.filter(pk=stuck.pk).update(status=OrderStatus.SUBMITTING, submitting_since=long_ago)
-    Order.objects.filter(pk=waiting.pk).update(updated_at=long_ago)
+    Order.objects.filter(pk=waiting.pk).update(next_attempt_at=long_ago)
 
     result = orders_sweep()
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from shop.catalogue.pricing import service_rate
 from shop.models import Category, LedgerEntry, Order, OrderStatus, ProviderService, Service, ShopSettings, Wallet
@@ -14,6 +12,7 @@ from shop.orders.placement import OrderRejected, order_place
 from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
+from tests.helpers import race
 
 pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"
@@ -193,27 +192,10 @@ def test_fifty_threads_ordering_one_dollar_on_ten_dollars(provider) -> None:
     service = typed_service(provider, "Package", rate="1.00")
     user = UserFactory()
     wallet_credit(user=user, amount=Decimal("10.00"), kind=LedgerEntry.Kind.DEPOSIT)
-    start = threading.Barrier(50)
-    outcomes: list[str] = []
+    outcomes = race(50, lambda: order_place(user=user, service=service.pk, link=LINK))
 
-    def place() -> None:
-        start.wait()
-        try:
-            order_place(user=user, service=service.pk, link=LINK)
-            outcomes.append("placed")
-        except OrderRejected as exc:
-            outcomes.append(exc.message)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=place) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert outcomes.count("placed") == 10
-    assert outcomes.count("Not enough funds on balance") == 40
+    assert sum(isinstance(outcome, Order) for outcome in outcomes) == 10
+    assert [str(outcome) for outcome in outcomes if not isinstance(outcome, Order)] == ["Not enough funds on balance"] * 40
     assert balance(user) == Decimal("0")
     assert Order.objects.filter(user=user).count() == 10
     assert LedgerEntry.objects.filter(wallet__user=user, kind=LedgerEntry.Kind.ORDER_CHARGE).count() == 10

@@ -9,8 +9,8 @@ from django.core import mail
 from django.urls import reverse
 
 from shop.models import LedgerEntry, Order, OrderStatus, Service
-from shop.orders.flow import order_finish
 from shop.orders.placement import order_place
+from shop.orders.readings import order_finish
 from shop.orders.submission import order_submit
 from tests.factories import UserFactory
 

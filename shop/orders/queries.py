@@ -1,0 +1,109 @@
+"""The orders domain's hand-written SQL: placing an order is the hot path of the API, where compiling querysets cost more than running them.
+
+Each statement names the figure that pays for it; elsewhere the ORM is as fast within noise and is used.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+
+from shop.catalogue.models import Category, Provider, ProviderService, Service, ShopSettings
+from shop.core import rows
+from shop.core.rows import Part, Projection
+from shop.orders.models import Order, OrderEvent
+from shop.wallet.models import LedgerEntry, Wallet
+from shop.wallet.services import WalletError, insufficient_funds, money, wallet_debit
+
+# What validation and pricing read (the provider's encrypted key is not among them).
+_SERVICE = Projection(
+    (
+        Part(
+            Service,
+            "s",
+            ("name", "is_enabled", "markup_percent", "fixed_rate", "min_quantity", "max_quantity", "category", "provider_service"),
+        ),
+        Part(Category, "c", ("is_visible", "markup_percent")),
+        Part(ProviderService, "ps", ("provider", "type", "rate", "min_quantity", "max_quantity", "dripfeed", "is_available")),
+        Part(Provider, "p", ("is_active", "exchange_rate")),
+        Part(ShopSettings, "ss", ("default_markup_percent",)),
+    )
+)
+
+
+def service_for_order(*, service_id: int) -> Service | None:
+    """The service with its category, provider service, provider and the shop's default markup (``default_markup``), or None.
+
+    One statement instead of a queryset with joins: bench/api_throughput.py (add) went from 4.8 to 1.2 ms in-process per read.
+    """
+    service_t, category_t, upstream_t, provider_t, settings_t = (part.table for part in _SERVICE.parts)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_SERVICE.select()} FROM {service_t} "  # noqa: S608
+            f"JOIN {category_t} ON c.id = s.category_id "
+            f"JOIN {upstream_t} ON ps.id = s.provider_service_id "
+            f"JOIN {provider_t} ON p.id = ps.provider_id "
+            f"LEFT JOIN {settings_t} ON ss.id = 1 "
+            "WHERE s.id = %s",
+            [service_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    loaded, category, upstream, provider, shop_settings = _SERVICE.instances(row)
+    upstream.provider = provider
+    loaded.category = category
+    loaded.provider_service = upstream
+    loaded.default_markup = (shop_settings or ShopSettings()).default_markup_percent
+    return loaded
+
+
+# Where one statement (data-modifying WITH queries) can place and charge an order.
+ONE_STATEMENT_VENDORS = frozenset({"postgresql"})
+EVENT_COLUMNS = ("kind", "actor", "actor_user_id", "key_prefix", "status", "detail", "created_at")
+
+
+def order_insert_charged(*, user: AbstractBaseUser, order: Order, placed: OrderEvent) -> Order:
+    """Insert a new ``order``, debit its charge with the charge's ledger entry, and append its ``placed`` event: all or nothing.
+
+    Raises ``InsufficientFunds`` (nothing written) when the balance is short. The
+    debit is the same conditional update as ``wallet_debit`` (``balance >= amount``).
+    On PostgreSQL the four writes are one statement, atomic by itself: it saves
+    four round trips and the compiling of four statements, about 1 ms of CPU per
+    order in bench/api_throughput.py (add). Other databases take the same steps in a transaction.
+    """
+    amount = money(order.charge)
+    if amount <= 0:
+        raise WalletError("A debit must be more than zero.")
+    if connection.vendor not in ONE_STATEMENT_VENDORS:
+        with transaction.atomic():
+            rows.insert(order)
+            wallet_debit(user=user, amount=amount, kind=LedgerEntry.Kind.ORDER_CHARGE, order=order, reason=f"Order #{order.pk}")
+            placed.order_id = order.pk
+            placed.save(force_insert=True)
+        return order
+    table, columns, values = rows.insert_parts(order)
+    _, event_columns, event_values = rows.insert_parts(placed, fields=EVENT_COLUMNS)
+    now = order.created_at
+    quote = connection.ops.quote_name
+    wallet_table, ledger_table, order_pk = quote(Wallet._meta.db_table), quote(LedgerEntry._meta.db_table), quote(Order._meta.pk.column)
+    event_table = quote(OrderEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH debited AS (UPDATE {wallet_table} SET balance = balance - %s, updated_at = %s "  # noqa: S608
+            "  WHERE user_id = %s AND balance >= %s RETURNING id, balance), "
+            f"placed AS (INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(['%s'] * len(values))} FROM debited "
+            f"  RETURNING {order_pk}), "
+            f"charged AS (INSERT INTO {ledger_table} (wallet_id, kind, amount, balance_after, order_id, reason, created_at) "
+            f"  SELECT debited.id, %s, %s, debited.balance, placed.{order_pk}, %s || placed.{order_pk}, %s FROM debited, placed), "
+            f"logged AS (INSERT INTO {event_table} (order_id, {', '.join(event_columns)}) "
+            f"  SELECT placed.{order_pk}, {', '.join(['%s'] * len(event_values))} FROM placed) "
+            f"SELECT {order_pk} FROM placed",
+            [amount, now, user.pk, amount, *values, LedgerEntry.Kind.ORDER_CHARGE, -amount, "Order #", now, *event_values],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise insufficient_funds(user, amount)
+    order = rows.inserted(order, row[0])
+    placed.order_id = order.pk
+    return order

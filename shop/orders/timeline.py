@@ -1,0 +1,76 @@
+"""An order's history as its customer reads it: plain sentences, no provider names, upstream ids or raw errors.
+
+Staff read the full events in admin; this keeps only what the customer
+needs, from each event's kind, status and the few figures that are theirs
+(charge, refund, start count, remains clamped to the order's quantity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+
+from shop.orders.models import Order, OrderEvent, OrderStatus
+
+Kind = OrderEvent.Kind
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    text: str
+
+
+def order_timeline(*, order: Order, limit: int = 200) -> list[TimelineEntry]:
+    """The customer's timeline of ``order``, oldest first; repeated lines (a long hold, retries) are shown once."""
+    entries: list[TimelineEntry] = []
+    for entry in order.events.order_by("id")[:limit]:
+        text = _text(entry, order)
+        if text and (not entries or entries[-1].text != text):
+            entries.append(TimelineEntry(entry.created_at, text))
+    return entries
+
+
+def _text(entry: OrderEvent, order: Order) -> str:
+    detail = entry.detail or {}
+    currency = settings.SHOP_CURRENCY
+    match entry.kind:
+        case Kind.PLACED:
+            return f"Order placed: {detail.get('charge', order.charge)} {currency} charged." if "note" not in detail else "Order placed."
+        case Kind.SENT:
+            return "Sent for processing."
+        case Kind.RETRY | Kind.HELD:
+            return "Waiting to be sent for processing."
+        case Kind.REFUSED:
+            return "It could not be placed."
+        case Kind.UNKNOWN:
+            return "Our team is checking this order."
+        case Kind.RESOLVED:
+            return "Checked by our team: it goes on." if detail.get("outcome") == "placed" else "Checked by our team: it was not placed."
+        case Kind.STATUS:
+            return _status_text(entry, order)
+        case Kind.REFUNDED:
+            return f"Refunded {detail.get('amount')} {currency}."
+        case Kind.REFILL_REQUESTED:
+            return f"Refill #{detail.get('refill')} requested."
+        case Kind.REFILL_STATUS:
+            return f"Refill #{detail.get('refill')}: {detail.get('refill_status')}."
+        case Kind.CANCEL_REQUESTED:
+            if detail.get("refused"):
+                return "The cancellation was not accepted."
+            return "" if entry.actor == OrderEvent.Actor.SYSTEM else "Cancellation requested."
+        case Kind.CANCELED:
+            return "Canceled before it was sent."
+    return ""  # Taken for submission: the shop's own step, nothing for the customer
+
+
+def _status_text(entry: OrderEvent, order: Order) -> str:
+    detail = entry.detail or {}
+    parts = [f"Status: {OrderStatus.customer_label(entry.status)}"]
+    if detail.get("start_count") is not None:
+        parts.append(f"start count {detail['start_count']}")
+    if detail.get("remains") is not None:
+        parts.append(f"remains {min(max(int(detail['remains']), 0), order.total_quantity)}")
+    return ", ".join(parts) + "."

@@ -1,0 +1,104 @@
+"""The orders domain's hand-written statements: placing and charging an order (with its first event) all or nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from shop.models import LedgerEntry, Order, OrderEvent, OrderStatus, Wallet
+from shop.orders import queries
+from shop.orders.history import Actor, Kind, event
+from shop.wallet.services import InsufficientFunds, WalletError, wallet_credit
+from tests.factories import UserFactory
+from tests.shop.test_wallet import assert_ledger_holds
+
+DEPOSIT = LedgerEntry.Kind.DEPOSIT
+
+
+def charge(user, order: Order) -> Order:
+    placed = event(order_id=0, kind=Kind.PLACED, actor=Actor.web(user), status=OrderStatus.AWAITING, charge=order.charge)
+    return queries.order_insert_charged(user=user, order=order, placed=placed)
+
+
+@pytest.fixture(params=["one statement", "transaction"])
+def charge_path(request, monkeypatch) -> str:
+    """Run a test over both ways of charging a new order (one statement is PostgreSQL's; the other every backend's)."""
+    if request.param == "one statement" and connection.vendor not in queries.ONE_STATEMENT_VENDORS:
+        pytest.skip("one statement needs PostgreSQL")
+    if request.param == "transaction":
+        monkeypatch.setattr(queries, "ONE_STATEMENT_VENDORS", frozenset())
+    return request.param
+
+
+def _new_order(user, charge: str):
+    from tests.factories import ServiceFactory
+
+    service = ServiceFactory()
+    upstream = service.provider_service
+    return Order(
+        user=user,
+        service=service,
+        provider_id=upstream.provider_id,
+        provider_service=upstream,
+        link="https://instagram.com/p/x",
+        quantity=1000,
+        total_quantity=1000,
+        rate=Decimal(charge),
+        charge=Decimal(charge),
+        status=OrderStatus.AWAITING,
+    )
+
+
+@pytest.mark.django_db
+def test_charging_a_new_order_writes_the_order_the_debit_and_its_entry(charge_path) -> None:
+
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    order = charge(user, _new_order(user, "1.2345"))
+
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.user_id, stored.charge, stored.link) == (user.pk, Decimal("1.2345"), "https://instagram.com/p/x")
+    entry = LedgerEntry.objects.get(order=order)
+    assert (entry.kind, entry.amount, entry.balance_after, entry.reason) == (
+        LedgerEntry.Kind.ORDER_CHARGE,
+        Decimal("-1.2345"),
+        Decimal("3.7655"),
+        f"Order #{order.pk}",
+    )
+    assert Wallet.objects.get(user=user).balance == Decimal("3.7655")
+    (placed,) = OrderEvent.objects.filter(order=order)
+    assert (placed.kind, placed.actor, placed.actor_user_id, placed.status, placed.detail) == (
+        OrderEvent.Kind.PLACED,
+        OrderEvent.Actor.CUSTOMER,
+        user.pk,
+        OrderStatus.AWAITING,
+        {"charge": "1.2345"},
+    )
+    assert_ledger_holds(user)
+
+
+@pytest.mark.django_db
+def test_charging_a_new_order_beyond_the_balance_writes_nothing(charge_path) -> None:
+
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("1"), kind=DEPOSIT)
+    with pytest.raises(InsufficientFunds) as refused:
+        charge(user, _new_order(user, "1.0001"))
+    assert refused.value.available == Decimal("1.0000")
+    with pytest.raises(InsufficientFunds):
+        charge(UserFactory(), _new_order(user, "1"))  # no wallet at all
+    assert not Order.objects.exists()
+    assert not OrderEvent.objects.exists()
+    assert LedgerEntry.objects.count() == 1
+    assert_ledger_holds(user)
+
+
+@pytest.mark.django_db
+def test_charging_nothing_is_refused(charge_path) -> None:
+
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("1"), kind=DEPOSIT)
+    with pytest.raises(WalletError):
+        charge(user, _new_order(user, "0"))
