@@ -103,19 +103,3 @@ def inserted(instance: Model, pk: Any) -> Model:
     instance._state.adding = False
     instance._state.db = connection.alias
     return instance
-
-
-def insert(instance: Model) -> Model:
-    """Insert a new instance in one plain statement and set its id; what ``Model.save()`` does for a new row, less the compiling.
-
-    Model signals are not sent (none of the models inserted this way has receivers).
-    """
-    table, columns, values = insert_parts(instance)
-    # Names come from the model's metadata; values go as parameters.
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))}) "  # noqa: S608
-        f"RETURNING {connection.ops.quote_name(instance._meta.pk.column)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        return inserted(instance, cursor.fetchone()[0])

@@ -34,7 +34,7 @@ _SERVICE = Projection(
 def service_for_order(*, service_id: int) -> Service | None:
     """The service with its category, provider service, provider and the shop's default markup (``default_markup``), or None.
 
-    One statement instead of a queryset with joins: bench/api_throughput.py (add) went from 4.8 to 1.2 ms in-process per read.
+    One statement instead of a queryset with joins: 0.70 ms against the ORM's 2.39 ms a call (bench/hot_statements.py).
     """
     service_t, category_t, upstream_t, provider_t, settings_t = (part.table for part in _SERVICE.parts)
     with connection.cursor() as cursor:
@@ -68,16 +68,16 @@ def order_insert_charged(*, user: AbstractBaseUser, order: Order, placed: OrderE
 
     Raises ``InsufficientFunds`` (nothing written) when the balance is short. The
     debit is the same conditional update as ``wallet_debit`` (``balance >= amount``).
-    On PostgreSQL the four writes are one statement, atomic by itself: it saves
-    four round trips and the compiling of four statements, about 1 ms of CPU per
-    order in bench/api_throughput.py (add). Other databases take the same steps in a transaction.
+    On PostgreSQL the four writes are one statement, atomic by itself: 2.47 ms
+    against 6.52 ms for the same steps through the ORM in a transaction
+    (bench/hot_statements.py). Other databases take those steps.
     """
     amount = money(order.charge)
     if amount <= 0:
         raise WalletError("A debit must be more than zero.")
     if connection.vendor not in ONE_STATEMENT_VENDORS:
         with transaction.atomic():
-            rows.insert(order)
+            order.save(force_insert=True)
             wallet_debit(user=user, amount=amount, kind=LedgerEntry.Kind.ORDER_CHARGE, order=order, reason=f"Order #{order.pk}")
             placed.order_id = order.pk
             placed.save(force_insert=True)

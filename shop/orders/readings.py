@@ -92,10 +92,12 @@ def orders_store_running(*, readings: list[Reading], now: datetime) -> int:
         {
             **_figures(reading, now),
             "next_check_at": next_check_at(created_at=reading.order.created_at, now=now),
+            "checks__was": reading.order.checks,
         }
         for reading in readings
     ]
-    changed = set(update_from_values(Order, rows, fields=RUNNING_FIELDS, status_in=S.ACTIVE))
+    # Guarded on the count of checks read: of two pollers storing the same reading, the second changes nothing.
+    changed = set(update_from_values(Order, rows, fields=RUNNING_FIELDS, status_in=S.ACTIVE, unchanged=["checks"]))
     events_record(_status_event(reading) for reading in readings if reading.order.pk in changed and reading.changes_something)
     return len(changed)
 

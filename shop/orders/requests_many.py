@@ -21,7 +21,7 @@ from panelapi.exceptions import PanelError, PanelRefused
 from shop.catalogue.providers import provider_client
 from shop.orders import flow as order_flow
 from shop.orders.history import Actor, Kind, event_record
-from shop.orders.models import Order, OrderStatus, Refill
+from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
 from shop.orders.requests import (
     NOT_CANCELLABLE,
     NOT_REFILLABLE,
@@ -125,10 +125,13 @@ def refills_send(*, refill_ids: list[int]) -> int:
 
 def orders_cancel_send(*, order_ids: list[int]) -> int:
     """Ask each provider to cancel the marked orders, one multiple-id call per provider; returns how many it accepted."""
+    # An order whose cancellation the provider already took is not asked again: a redelivered
+    # task would get "not eligible" back and must not lift the mark of an accepted cancellation.
+    already_sent = OrderEvent.objects.filter(order_id__in=order_ids, kind=Kind.CANCEL_REQUESTED, detail__sent=True).values("order_id")
     orders = list(
-        Order.objects.select_related("provider").filter(
-            pk__in=order_ids, status__in=OrderStatus.CANCELLABLE, cancel_requested_at__isnull=False, upstream_order_id__isnull=False
-        )
+        Order.objects.select_related("provider")
+        .filter(pk__in=order_ids, status__in=OrderStatus.CANCELLABLE, cancel_requested_at__isnull=False, upstream_order_id__isnull=False)
+        .exclude(pk__in=already_sent)
     )
     accepted = 0
     for provider, group in _by_provider(orders, lambda order: order):

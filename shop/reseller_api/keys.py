@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from shop.reseller_api.models import ApiKey
+from shop.reseller_api.queries import key_owner
 
 KEY_PREFIX = "smm_"
 KEY_BYTES = 32
@@ -43,16 +44,7 @@ def api_key_user(*, key: str) -> AbstractBaseUser | None:
     if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
     digest = _digest(key)
-    # Every API call starts here: one plain statement, and a user with just the
-    # fields an API call reads (saving it would save only those).
-    user_model = get_user_model()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT k.id, k.key_hash, k.last_used_at, u.id, u.is_active FROM {ApiKey._meta.db_table} k "  # noqa: S608
-            f"JOIN {user_model._meta.db_table} u ON u.id = k.user_id WHERE k.key_hash = %s",
-            [digest],
-        )
-        row = cursor.fetchone()
+    row = key_owner(key_hash=digest)
     if row is None:
         return None
     key_id, stored, last_used_at, user_id, is_active = row
@@ -63,7 +55,8 @@ def api_key_user(*, key: str) -> AbstractBaseUser | None:
     # A write per call would cost more than the call: a minute's precision is enough.
     if last_used_at is None or now - last_used_at > LAST_USED_PRECISION:
         ApiKey.objects.filter(pk=key_id).update(last_used_at=now)
-    return user_model.from_db(connection.alias, ["id", "is_active"], [user_id, is_active])
+    # A user with just the fields an API call reads (saving it would save only those).
+    return get_user_model().from_db(connection.alias, ["id", "is_active"], [user_id, is_active])
 
 
 def _aware(value: datetime | str | None) -> datetime | None:

@@ -15,7 +15,8 @@ class OrderForm(forms.Form):
     """Every field any service type can take; which ones apply is the service's type (order_types.TYPES)."""
 
     # One per rendered form: a second submission of it (double click, Back then submit) places nothing more.
-    form_token = forms.CharField(required=False, widget=forms.HiddenInput)
+    # A plain Field: CharField's own checks (NUL, length) would refuse the whole form over a mangled hidden value.
+    form_token = forms.Field(required=False, widget=forms.HiddenInput)
     service = forms.IntegerField(min_value=1, max_value=2**62, widget=forms.HiddenInput, error_messages={"required": "Choose a service."})
     link = forms.CharField(
         label=LABELS["link"], required=False, max_length=MAX_LINK, widget=forms.URLInput(attrs={"placeholder": "https://"})
@@ -46,7 +47,7 @@ class OrderForm(forms.Form):
         """A token that is not one the shop made (tampered, truncated) counts as none: the order is still placed once."""
         token = self.cleaned_data["form_token"]
         try:
-            return UUID(token) if len(token) <= 64 else None
+            return UUID(token) if isinstance(token, str) and len(token) <= 64 else None
         except ValueError:
             return None
 

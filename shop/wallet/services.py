@@ -15,7 +15,6 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from shop.core import rows
 from shop.orders.models import Order
 from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES, LedgerEntry, Wallet
 
@@ -82,7 +81,6 @@ def wallet_debit(
 
     The update is conditional (``balance >= amount``), so two debits racing on
     one balance can never both pass: the second finds the row changed and fails.
-    It returns the new balance itself (one statement on the hot path of every order).
     """
     amount = money(amount)
     if amount <= 0:
@@ -98,26 +96,18 @@ def wallet_debit(
 def _debit(
     user: AbstractBaseUser, amount: Decimal, kind: str, reason: str, order: Order | None, created_by: AbstractBaseUser | None
 ) -> LedgerEntry:
-    table = Wallet._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET balance = balance - %s, updated_at = %s WHERE user_id = %s AND balance >= %s RETURNING id, balance",  # noqa: S608
-            [amount, timezone.now(), user.pk, amount],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    if not Wallet.objects.filter(user_id=user.pk, balance__gte=amount).update(balance=F("balance") - amount, updated_at=timezone.now()):
         raise insufficient_funds(user, amount)
-    wallet_id, balance_after = row
-    return rows.insert(
-        LedgerEntry(
-            wallet_id=wallet_id,
-            kind=kind,
-            amount=-amount,
-            balance_after=money(balance_after),
-            reason=reason[:255],
-            order=order,
-            created_by=created_by,
-        )
+    # The row is locked by the update above until commit, so this read is ours.
+    wallet_id, balance_after = Wallet.objects.filter(user_id=user.pk).values_list("pk", "balance").get()
+    return LedgerEntry.objects.create(
+        wallet_id=wallet_id,
+        kind=kind,
+        amount=-amount,
+        balance_after=balance_after,
+        reason=reason[:255],
+        order=order,
+        created_by=created_by,
     )
 
 

@@ -33,10 +33,20 @@ def test_a_projection_reads_instances_with_the_orms_types() -> None:
     assert Category.objects.get(pk=missing.pk).name == "Other"
 
 
-def test_insert_writes_the_row_the_orm_would() -> None:
+def _insert(instance, **options):
+    table, columns, values = rows.insert_parts(instance, **options)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))}) RETURNING id",  # noqa: S608
+            values,
+        )
+        return rows.inserted(instance, cursor.fetchone()[0])
+
+
+def test_insert_parts_give_the_row_the_orm_would_write() -> None:
     user = UserFactory()
     wallet = Wallet.objects.create(user=user, balance=Decimal("5"))
-    entry = rows.insert(
+    entry = _insert(
         LedgerEntry(wallet=wallet, kind=LedgerEntry.Kind.ADJUSTMENT, amount=Decimal("5"), balance_after=Decimal("5"), reason="x")
     )
     assert entry.pk is not None and not entry._state.adding
@@ -51,9 +61,19 @@ def test_insert_writes_the_row_the_orm_would() -> None:
     assert stored.created_at == entry.created_at is not None  # auto_now_add ran
 
 
-def test_insert_is_held_to_the_databases_constraints() -> None:
+def test_insert_parts_can_name_the_columns_in_their_order() -> None:
+    wallet = Wallet.objects.create(user=UserFactory())
+    entry = LedgerEntry(wallet=wallet, kind=LedgerEntry.Kind.DEPOSIT, amount=Decimal("2"), balance_after=Decimal("2"), reason="r")
+    table, columns, values = rows.insert_parts(entry, fields=("reason", "wallet_id", "amount"))
+    quote = connection.ops.quote_name
+    assert table.startswith(quote(LedgerEntry._meta.db_table))
+    assert columns == [quote("reason"), quote("wallet_id"), quote("amount")]
+    assert values[:2] == ["r", wallet.pk]
+
+
+def test_rows_written_from_insert_parts_are_held_to_the_databases_constraints() -> None:
     wallet = Wallet.objects.create(user=UserFactory())
     with pytest.raises(IntegrityError), transaction.atomic():
         # An adjustment without a reason is refused by a check constraint.
-        rows.insert(LedgerEntry(wallet=wallet, kind=LedgerEntry.Kind.ADJUSTMENT, amount=Decimal("1"), balance_after=Decimal("1")))
+        _insert(LedgerEntry(wallet=wallet, kind=LedgerEntry.Kind.ADJUSTMENT, amount=Decimal("1"), balance_after=Decimal("1")))
     assert not LedgerEntry.objects.exists()
