@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 import redis
 from django.db import connection
 
 from panelapi.sandbox import SandboxPanel, SandboxServer
+from shop.catalogue.retail import services_import
+from shop.catalogue.sync import catalogue_sync
+from shop.models import LedgerEntry, Service
+from shop.wallet.services import wallet_credit
+from tests.factories import UserFactory
 
 SANDBOX_KEY = "sandbox-test-key-3f9a1c7e"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -73,3 +79,46 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def catalogue(provider) -> dict[str, Service]:
+    """The sandbox catalogue synced and offered in the shop, by upstream service id."""
+    catalogue_sync(provider=provider)
+    services_import(provider_services=provider.services.all())
+    return {s.provider_service.upstream_id: s for s in Service.objects.select_related("provider_service__provider", "category")}
+
+
+@pytest.fixture
+def customer(db):
+    """A customer with 100.0000 on their balance."""
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("100"), kind=LedgerEntry.Kind.DEPOSIT)
+    return user
+
+
+@pytest.fixture
+def web(client, customer):
+    """The customer, logged in to the shop's pages."""
+    client.force_login(customer)
+    return client
+
+
+@pytest.fixture
+def key(customer) -> str:
+    """The customer's API key (the whole key, as the customer holds it)."""
+    from shop.reseller_api.keys import api_key_issue
+
+    return api_key_issue(user=customer)
+
+
+@pytest.fixture
+def call(client, key):
+    """POST one API call with the customer's key; the JSON reply."""
+
+    def call(**params: str):
+        response = client.post("/api/v2", {"key": key, **params})
+        assert response["Content-Type"] == "application/json"
+        return response.json()
+
+    return call

@@ -1,12 +1,16 @@
-"""Helpers several test modules share: the thread-race harness."""
+"""Helpers several test modules share: the thread-race harness, a service of any type, the ledger check."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TypeVar
 
 from django.db import connection
+
+from shop.models import Category, LedgerEntry, ProviderService, Service, Wallet
+from shop.wallet.selectors import ledger_differences
 
 T = TypeVar("T")
 
@@ -39,3 +43,28 @@ def race(threads: int, action: Callable[[], T]) -> list[T | Exception]:
     for worker in workers:
         worker.join()
     return outcomes
+
+
+def typed_service(provider, type_: str, *, dripfeed: bool = False, rate: str = "2.00", low: int = 10, high: int = 1000) -> Service:
+    """A retail service of ``type_`` at ``rate`` per 1000 with no markup, in the category "Typed"."""
+    upstream = ProviderService.objects.create(
+        provider=provider,
+        upstream_id=f"t-{type_}",
+        name=type_,
+        type=type_,
+        category="Typed",
+        rate=Decimal(rate),
+        min_quantity=low,
+        max_quantity=high,
+        dripfeed=dripfeed,
+    )
+    category, _ = Category.objects.get_or_create(name="Typed")
+    return Service.objects.create(provider_service=upstream, category=category, name=type_, markup_percent=Decimal("0"))
+
+
+def assert_ledger_holds(user) -> None:
+    """The user's balance is the sum of their entries and not negative, and every wallet agrees with its ledger."""
+    wallet = Wallet.objects.get(user=user)
+    total = sum(LedgerEntry.objects.filter(wallet=wallet).values_list("amount", flat=True), Decimal("0"))
+    assert wallet.balance == total >= 0
+    assert ledger_differences() == []

@@ -1,4 +1,4 @@
-"""The order form's one-time token: a form sent twice (double click, Back and resend) places one order and charges once."""
+"""Placing orders: validation per service type, pricing, one transaction for money and order, and the order form's one-time token."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from shop.models import LedgerEntry, Order, Wallet
+from shop.catalogue.pricing import service_rate
+from shop.models import LedgerEntry, Order, OrderStatus, ProviderService, Service, ShopSettings, Wallet
 from shop.orders.models import OrderEvent
+from shop.orders.placement import OrderRejected, order_place
 from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
+from tests.helpers import race, typed_service
 
 LINK = "https://instagram.com/p/abc"
 CHARGE = Decimal("1.1700")  # service 1: 1000 x 0.90 x 1.30 / 1000
@@ -204,3 +207,187 @@ def test_a_form_refused_for_its_quantity_keeps_its_token_for_the_corrected_resub
     placed = web.post(reverse("order-new"), order_form(catalogue["1"], token))
     assert placed.status_code == 302
     assert Order.objects.get(user=customer).form_token is not None and charges(customer) == 1
+
+
+pytestmark = pytest.mark.django_db
+
+
+def test_default_order_debits_the_wallet_and_queues_submission_after_commit(
+    catalogue, customer, django_capture_on_commit_callbacks
+) -> None:
+    service = catalogue["1"]  # 0.90 per 1000 upstream, 30% default markup
+    with django_capture_on_commit_callbacks() as callbacks:
+        order = order_place(user=customer, service=service, link=LINK, quantity=1500)
+
+    assert order.status == OrderStatus.AWAITING
+    assert (order.rate, order.charge, order.total_quantity) == (Decimal("1.17"), Decimal("1.7550"), 1500)
+    assert balance(customer) == Decimal("98.2450")
+    entry = LedgerEntry.objects.get(order=order)
+    assert (entry.kind, entry.amount) == (LedgerEntry.Kind.ORDER_CHARGE, Decimal("-1.7550"))
+    assert len(callbacks) == 1
+    assert ledger_differences() == []
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "quantity", "charge"),
+    [
+        ("Package", {}, 1, "2.0000"),
+        ("Custom Comments", {"comments": "great\r\nnice\n\nwow"}, 3, "0.0060"),
+        ("Custom Comments Package", {"comments": "a\nb"}, 1, "2.0000"),
+        ("Mentions", {"quantity": 100, "usernames": "alice\nbob"}, 100, "0.2000"),
+        ("Mentions with Hashtags", {"quantity": 100, "usernames": "alice", "hashtags": "#one\n#two"}, 100, "0.2000"),
+        ("Mentions Custom List", {"usernames": "a1\na2\na3\na4\na5\na6\na7\na8\na9\na10"}, 10, "0.0200"),
+        ("Mentions Hashtag", {"quantity": 100, "hashtag": "#sale"}, 100, "0.2000"),
+        ("Mentions User Followers", {"quantity": 100, "username": "star"}, 100, "0.2000"),
+        ("Mentions Media Likers", {"quantity": 100, "media": "https://instagram.com/p/media"}, 100, "0.2000"),
+        ("Comment Likes", {"quantity": 100, "username": "commenter"}, 100, "0.2000"),
+        ("Poll", {"quantity": 100, "answer_number": "2"}, 100, "0.2000"),
+        ("Invites from Groups", {"quantity": 100, "groups": "https://t.me/a\nhttps://t.me/b"}, 100, "0.2000"),
+        ("SEO", {"quantity": 100, "keywords": "best shoes\ncheap shoes"}, 100, "0.2000"),
+    ],
+)
+def test_every_service_type_takes_its_own_fields(provider, customer, type_, fields, quantity, charge) -> None:
+    low = 1 if type_ in {"Custom Comments", "Mentions Custom List"} else 10
+    service = typed_service(provider, type_, low=low)
+    order = order_place(user=customer, service=service, link=LINK, **fields)
+    assert (order.quantity, order.charge) == (quantity, Decimal(charge))
+    assert set(order.extra) == set(fields) - {"quantity"}
+
+
+def test_drip_feed_charges_quantity_times_runs(provider, customer) -> None:
+    service = typed_service(provider, "Default", dripfeed=True)
+    order = order_place(user=customer, service=service, link=LINK, quantity=100, runs=5, interval=30)
+    assert (order.total_quantity, order.charge, order.runs, order.interval) == (500, Decimal("1.0000"), 5, 30)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"quantity": 49}, "quantity", "Quantity less than minimal 50"),
+        ({"quantity": 10001}, "quantity", "Quantity more than maximum 10000"),
+        ({"quantity": -5}, "quantity", "Quantity less than minimal 50"),
+        ({"quantity": "12abc"}, "quantity", "Quantity must be a whole number."),
+        ({"quantity": ""}, "quantity", "Quantity is required."),
+        ({"quantity": 100, "link": "javascript:alert(1)"}, "link", "Bad link"),
+        ({"quantity": 100, "link": "ftp://example.com/x"}, "link", "Bad link"),
+        ({"quantity": 100, "link": "https://exa mple.com"}, "link", "Bad link"),
+        ({"quantity": 100, "link": "https://example.com/\x00"}, "link", "Bad link"),
+        ({"quantity": 100, "link": ""}, "link", "Link is required."),
+        ({"quantity": 100, "runs": 3, "interval": 10}, "runs", "Drip-feed is not available for this service."),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message_and_writes_nothing(catalogue, customer, fields, field, message) -> None:
+    data = {"link": LINK, **fields}
+    with pytest.raises(OrderRejected) as caught:
+        order_place(user=customer, service=catalogue["1"], **data)
+    assert caught.value.errors == {field: message}
+    assert not Order.objects.exists()
+    assert balance(customer) == Decimal("100")
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "field"),
+    [
+        ("Custom Comments", {"comments": "\n \n"}, "comments"),
+        ("Mentions", {"quantity": 100}, "usernames"),
+        ("Mentions", {"quantity": 100, "usernames": "not a username!"}, "usernames"),
+        ("Poll", {"quantity": 100, "answer_number": "0"}, "answer_number"),
+        ("Poll", {"quantity": 100}, "answer_number"),
+        ("Comment Likes", {"quantity": 100, "username": ""}, "username"),
+        ("Default", {"quantity": 100, "runs": 3}, "interval"),
+    ],
+)
+def test_type_fields_are_required_and_well_formed(provider, customer, type_, fields, field) -> None:
+    service = typed_service(provider, type_, dripfeed=type_ == "Default", low=1)
+    with pytest.raises(OrderRejected) as caught:
+        order_place(user=customer, service=service, link=LINK, **fields)
+    assert set(caught.value.errors) == {field}
+    assert not Order.objects.exists()
+
+
+def test_not_enough_funds_writes_nothing(catalogue) -> None:
+    poor = UserFactory()
+    wallet_credit(user=poor, amount=Decimal("0.01"), kind=LedgerEntry.Kind.DEPOSIT)
+    with pytest.raises(OrderRejected, match="Not enough funds on balance"):
+        order_place(user=poor, service=catalogue["1"], link=LINK, quantity=1000)
+    assert not Order.objects.exists()
+    assert LedgerEntry.objects.filter(wallet__user=poor).count() == 1
+    assert balance(poor) == Decimal("0.01")
+
+
+def test_unavailable_disabled_or_unknown_services_cannot_be_ordered(catalogue, customer) -> None:
+    gone, disabled = catalogue["1"], catalogue["2"]
+    ProviderService.objects.filter(pk=gone.provider_service_id).update(is_available=False)
+    Service.objects.filter(pk=disabled.pk).update(is_enabled=False)
+    for service in (gone, disabled, 999_999):
+        with pytest.raises(OrderRejected, match="Incorrect service ID"):
+            order_place(user=customer, service=service, link=LINK, quantity=100)
+    assert not Order.objects.exists()
+
+
+def test_min_max_narrow_but_never_widen_the_providers(catalogue, customer) -> None:
+    service = catalogue["1"]  # provider: 50..10000
+    Service.objects.filter(pk=service.pk).update(min_quantity=10, max_quantity=20000)
+    with pytest.raises(OrderRejected, match="minimal 50"):
+        order_place(user=customer, service=service, link=LINK, quantity=20)
+    with pytest.raises(OrderRejected, match="maximum 10000"):
+        order_place(user=customer, service=service, link=LINK, quantity=15000)
+    Service.objects.filter(pk=service.pk).update(min_quantity=100, max_quantity=500)
+    with pytest.raises(OrderRejected, match="minimal 100"):
+        order_place(user=customer, service=service, link=LINK, quantity=60)
+    with pytest.raises(OrderRejected, match="maximum 500"):
+        order_place(user=customer, service=service, link=LINK, quantity=600)
+
+
+def test_the_most_specific_markup_wins_and_a_fixed_rate_replaces_it(catalogue) -> None:
+    service = Service.objects.select_related("category", "provider_service__provider").get(pk=catalogue["1"].pk)
+    provider = service.provider_service.provider
+    provider.exchange_rate = Decimal("2")
+    provider.save()
+    service.provider_service.provider = provider
+    ShopSettings.objects.update_or_create(pk=1, defaults={"default_markup_percent": Decimal("10")})
+    assert service_rate(service=service) == Decimal("1.98")  # 0.90 x 2 x 1.10
+    service.category.markup_percent = Decimal("50")
+    assert service_rate(service=service) == Decimal("2.70")
+    service.markup_percent = Decimal("0")
+    assert service_rate(service=service) == Decimal("1.80")
+    service.fixed_rate = Decimal("5.5")
+    assert service_rate(service=service) == Decimal("5.5")
+
+
+def test_a_tiny_charge_is_at_least_one_ten_thousandth(provider, customer) -> None:
+    service = typed_service(provider, "Default", rate="0.001", low=10)
+    assert order_place(user=customer, service=service, link=LINK, quantity=10).charge == Decimal("0.0001")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_fifty_threads_ordering_one_dollar_on_ten_dollars(provider) -> None:
+    service = typed_service(provider, "Package", rate="1.00")
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("10.00"), kind=LedgerEntry.Kind.DEPOSIT)
+    outcomes = race(50, lambda: order_place(user=user, service=service.pk, link=LINK))
+
+    assert sum(isinstance(outcome, Order) for outcome in outcomes) == 10
+    assert [str(outcome) for outcome in outcomes if not isinstance(outcome, Order)] == ["Not enough funds on balance"] * 40
+    assert balance(user) == Decimal("0")
+    assert Order.objects.filter(user=user).count() == 10
+    assert LedgerEntry.objects.filter(wallet__user=user, kind=LedgerEntry.Kind.ORDER_CHARGE).count() == 10
+    assert ledger_differences() == []
+
+
+def test_a_broker_that_fails_after_the_charge_does_not_fail_the_order(
+    catalogue, customer, monkeypatch, django_capture_on_commit_callbacks, caplog
+) -> None:
+    """The order is placed and charged once; the sweep queues it again later, so the customer must not see an error."""
+    import shop.orders.placement as orders_module
+
+    def broker_down(order_id: int) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(orders_module, "_enqueue_submit", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.AWAITING
+    assert LedgerEntry.objects.filter(order=order).count() == 1
+    assert "broker unreachable" in caplog.text

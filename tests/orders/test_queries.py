@@ -12,7 +12,7 @@ from shop.orders import queries
 from shop.orders.history import Actor, Kind, event
 from shop.wallet.services import InsufficientFunds, WalletError, wallet_credit
 from tests.factories import UserFactory
-from tests.shop.test_wallet import assert_ledger_holds
+from tests.helpers import assert_ledger_holds
 
 DEPOSIT = LedgerEntry.Kind.DEPOSIT
 

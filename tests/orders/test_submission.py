@@ -1,16 +1,22 @@
-"""Which refusals of an ``add`` hold an order (the provider's own funds are short) and which fail it with a full refund."""
+"""Submitting orders upstream exactly once, what each client outcome does to state and money, and which refusals hold an order."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from panelapi.sandbox import Fault
-from shop.models import LedgerEntry, Order, OrderStatus, Wallet
+from shop.catalogue.providers import provider_balance_refresh
+from shop.models import LedgerEntry, Order, OrderStatus, Provider, Wallet
+from shop.orders.flow import TransitionError, order_resolve_not_placed, order_resolve_placed
 from shop.orders.placement import order_place
-from shop.orders.submission import FUNDS_REFUSAL, PROVIDER_LOW, SubmitOutcome, order_submit
+from shop.orders.submission import FUNDS_REFUSAL, PROVIDER_LOW, SubmitOutcome, order_submit, orders_sweep
 from shop.wallet.selectors import ledger_differences
+from tests.factories import UserFactory
+from tests.helpers import race
 
 LINK = "https://instagram.com/p/abc"
 
@@ -100,3 +106,137 @@ def test_any_other_refusal_fails_the_order_with_a_full_refund(order, sandbox, me
     assert refunds(order) == [order.charge]
     assert Wallet.objects.get(user=order.user).balance == Decimal("100")
     assert ledger_differences() == []
+
+
+pytestmark = pytest.mark.django_db
+
+
+def test_submission_places_the_order_once(order, sandbox) -> None:
+    assert order_submit(order_id=order.pk) is SubmitOutcome.PLACED
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+    assert order.upstream_order_id and order.next_check_at is not None
+    assert sandbox.panel.calls["add"] == 1
+
+
+def test_a_duplicated_or_redelivered_task_does_nothing(order, sandbox) -> None:
+    outcomes = [order_submit(order_id=order.pk) for _ in range(3)]
+    assert outcomes == [SubmitOutcome.PLACED, SubmitOutcome.SKIPPED, SubmitOutcome.SKIPPED]
+    assert sandbox.panel.calls["add"] == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_workers_submit_once(provider, sandbox) -> None:
+    from shop.catalogue.retail import services_import
+    from shop.catalogue.sync import catalogue_sync
+    from shop.wallet.services import wallet_credit
+
+    catalogue_sync(provider=provider)
+    services_import(provider_services=provider.services.all())
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("10"), kind=LedgerEntry.Kind.DEPOSIT)
+    order = order_place(user=user, service=provider.services.get(upstream_id="1").retail_services.get(), link=LINK, quantity=100)
+    outcomes = race(8, lambda: order_submit(order_id=order.pk))
+    assert sorted(outcomes) == sorted([SubmitOutcome.PLACED] + [SubmitOutcome.SKIPPED] * 7)
+    assert sandbox.panel.calls["add"] == 1
+
+
+def test_refused_order_fails_and_is_refunded_in_full(order, sandbox) -> None:
+    sandbox.panel.replace_service(1, min=5000)  # the panel now refuses 1000
+    assert order_submit(order_id=order.pk) is SubmitOutcome.FAILED
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FAILED
+    assert order.error == "Refused by the provider: Quantity less than minimal 5000"
+    assert refunds(order) == [order.charge]
+    assert Wallet.objects.get(user=order.user).balance == Decimal("100")
+    assert ledger_differences() == []
+
+
+def test_never_reached_goes_back_to_awaiting_for_a_retry(order) -> None:
+    Provider.objects.filter(pk=order.provider_id).update(api_url="http://127.0.0.1:9/api/v2")
+    assert order_submit(order_id=order.pk) is SubmitOutcome.RETRY
+    order.refresh_from_db()
+    assert (order.status, order.submit_attempts) == (OrderStatus.AWAITING, 1)
+    assert "could not connect" in order.error
+    assert refunds(order) == []
+
+
+@pytest.mark.parametrize("kind", ["slow", "drop", "html", "malformed", "error500"])
+def test_unknown_outcome_needs_attention_without_refund_or_resubmission(order, sandbox, settings, kind: str) -> None:
+    settings.PANEL_READ_TIMEOUT = 0.5
+    sandbox.panel.add_fault(Fault(kind=kind, action="add", delay=1.5))
+    assert order_submit(order_id=order.pk) is SubmitOutcome.NEEDS_ATTENTION
+    assert order_submit(order_id=order.pk) is SubmitOutcome.SKIPPED
+    order.refresh_from_db()
+    assert order.status == OrderStatus.NEEDS_ATTENTION
+    assert refunds(order) == []
+    assert sandbox.panel.calls["add"] == 1
+
+
+def test_admin_records_the_upstream_id_of_an_order_that_needs_attention(order, sandbox, admin_user) -> None:
+    sandbox.panel.add_fault(Fault(kind="drop", action="add", process=True))
+    order_submit(order_id=order.pk)
+    upstream_id = str(sandbox.panel.order_count + 10000)  # the sandbox numbers orders from 10001
+
+    order_resolve_placed(order=order, upstream_order_id=upstream_id, admin=admin_user)
+
+    order.refresh_from_db()
+    assert (order.status, order.upstream_order_id) == (OrderStatus.PENDING, upstream_id)
+    with pytest.raises(TransitionError):
+        order_resolve_not_placed(order=order, admin=admin_user)
+    assert refunds(order) == []
+
+
+def test_admin_declares_not_placed_and_the_customer_is_refunded_once(order, sandbox, admin_user) -> None:
+    sandbox.panel.add_fault(Fault(kind="html", action="add"))
+    order_submit(order_id=order.pk)
+
+    order_resolve_not_placed(order=order, admin=admin_user)
+    with pytest.raises(TransitionError):
+        order_resolve_not_placed(order=order, admin=admin_user)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FAILED
+    assert refunds(order) == [order.charge]
+    assert ledger_differences() == []
+
+
+def test_low_provider_balance_holds_orders_until_it_is_back(order, sandbox) -> None:
+    provider = order.provider
+    provider.balance_threshold = Decimal("5000")
+    provider.save()
+    provider_balance_refresh(provider=provider)  # the sandbox holds 1000
+
+    assert order_submit(order_id=order.pk) is SubmitOutcome.HELD
+    assert sandbox.panel.calls["add"] == 0
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AWAITING
+
+    Provider.objects.filter(pk=provider.pk).update(balance_threshold=Decimal("500"))
+    assert order_submit(order_id=order.pk) is SubmitOutcome.PLACED
+
+
+def test_provider_refusing_for_its_own_funds_holds_the_order(order, sandbox) -> None:
+    sandbox.panel.replace_service(1, rate=sandbox.panel.balance * 10)  # the order now costs more than the panel holds
+    assert order_submit(order_id=order.pk) is SubmitOutcome.HELD
+    order.refresh_from_db()
+    assert (order.status, order.error) == (OrderStatus.AWAITING, "Waiting for the provider's balance.")
+    assert refunds(order) == []
+
+
+def test_sweeper_flags_stale_submissions_and_requeues_awaiting_orders(catalogue, customer, settings) -> None:
+    stuck = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=100)
+    waiting = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=100)
+    fresh = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=100)
+    long_ago = timezone.now() - timedelta(hours=1)
+    Order.objects.filter(pk=stuck.pk).update(status=OrderStatus.SUBMITTING, submitting_since=long_ago)
+    Order.objects.filter(pk=waiting.pk).update(next_attempt_at=long_ago)
+
+    result = orders_sweep()
+
+    assert result.flagged == 1
+    assert result.requeued == [waiting.pk]
+    assert Order.objects.get(pk=stuck.pk).status == OrderStatus.NEEDS_ATTENTION
+    assert Order.objects.get(pk=fresh.pk).status == OrderStatus.AWAITING
+    assert refunds(stuck) == []

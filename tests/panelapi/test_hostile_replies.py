@@ -5,7 +5,7 @@ every transport fault and raises the exception that tells its caller what it may
 audit record whose outcome says the same. Wrong shapes (a list or scalar where an object belongs,
 missing fields, ids never asked for, numbers no panel could mean) become ``PanelBadResponse`` for the
 whole reply, or an ``ItemError`` for the one order they concern, never a crash. The shop-level
-outcomes of the same matrix are in tests/shop/test_hostile_upstream.py.
+outcomes of the same matrix are in tests/orders/test_hostile_upstream.py.
 """
 
 from __future__ import annotations

@@ -19,12 +19,8 @@ from shop.orders.requests import order_refill
 from shop.orders.submission import order_submit
 from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
-from tests.shop import conftest as shop_fixtures
 
 LINK = "https://instagram.com/p/abc"
-# The shop's fixtures, shared here: a synced and offered catalogue, customer A with 100 on the balance.
-catalogue = shop_fixtures.catalogue
-customer = shop_fixtures.customer
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def test_services_page_query_count_does_not_grow(web, catalogue, provider, djang
     from django.test.utils import CaptureQueriesContext
 
     from shop.catalogue.retail import services_import
-    from tests.shop.test_orders import typed_service
+    from tests.helpers import typed_service
 
     web.get(reverse("services"))  # the first visit creates the shop settings row
     with CaptureQueriesContext(connection) as few:

@@ -19,21 +19,6 @@ pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"
 
 
-@pytest.fixture
-def key(customer) -> str:
-    return api_key_issue(user=customer)
-
-
-@pytest.fixture
-def call(client, key):
-    def call(**params: str):
-        response = client.post("/api/v2", {"key": key, **params})
-        assert response["Content-Type"] == "application/json"
-        return response.json()
-
-    return call
-
-
 def test_keys_are_random_hashed_and_replaced_at_once(customer) -> None:
     first = api_key_issue(user=customer)
     stored = ApiKey.objects.get(user=customer)

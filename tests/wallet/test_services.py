@@ -10,20 +10,12 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, transaction
 
 from shop.models import LedgerEntry, Wallet
-from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import InsufficientFunds, WalletError, money, wallet_credit, wallet_debit
 from tests.factories import UserFactory
-from tests.helpers import race
+from tests.helpers import assert_ledger_holds, race
 
 DEPOSIT = LedgerEntry.Kind.DEPOSIT
 ADJUST = LedgerEntry.Kind.ADJUSTMENT
-
-
-def assert_ledger_holds(user) -> None:
-    wallet = Wallet.objects.get(user=user)
-    total = sum(LedgerEntry.objects.filter(wallet=wallet).values_list("amount", flat=True), Decimal("0"))
-    assert wallet.balance == total >= 0
-    assert ledger_differences() == []
 
 
 @pytest.mark.django_db
