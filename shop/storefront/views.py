@@ -165,7 +165,7 @@ def order_cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
     except RequestRefused as exc:
         messages.error(request, str(exc))
     else:
-        done = order.status == "canceled"
+        done = order.status == OrderStatus.CANCELED
         messages.success(request, "Order canceled and refunded." if done else "Cancellation asked of the provider; the refund follows.")
     return redirect("order-detail", pk=order.pk)
 
