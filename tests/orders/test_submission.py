@@ -240,3 +240,36 @@ def test_sweeper_flags_stale_submissions_and_requeues_awaiting_orders(catalogue,
     assert Order.objects.get(pk=stuck.pk).status == OrderStatus.NEEDS_ATTENTION
     assert Order.objects.get(pk=fresh.pk).status == OrderStatus.AWAITING
     assert refunds(stuck) == []
+
+
+def _backdate(order: Order, *, by: timedelta) -> None:
+    """As if placed ``by`` ago (updated_at too: before next_attempt_at, nothing moved it, so the sweeper read the creation time)."""
+    then = timezone.now() - by
+    Order.objects.filter(pk=order.pk).update(created_at=then, updated_at=then, next_attempt_at=then)
+
+
+def test_the_sweeper_leaves_an_order_released_for_a_retry_until_its_next_attempt(order, sandbox, settings) -> None:
+    _backdate(order, by=timedelta(hours=1))
+    sandbox.stop()  # the panel cannot be reached: the order goes back to awaiting, to be retried after a back-off
+    assert order_submit(order_id=order.pk) is SubmitOutcome.RETRY
+    order.refresh_from_db()
+    assert order.next_attempt_at > timezone.now()
+
+    assert orders_sweep().requeued == []  # the task's own retry comes first; the sweep does not double it
+    later = order.next_attempt_at + timedelta(seconds=settings.ORDER_REQUEUE_AFTER + 1)
+    assert orders_sweep(now=later).requeued == [order.pk]
+
+
+def test_a_held_order_is_retried_with_a_growing_back_off_not_at_every_sweep(order, provider, sandbox, settings) -> None:
+    _backdate(order, by=timedelta(hours=1))
+    Provider.objects.filter(pk=provider.pk).update(balance=Decimal("1"), balance_threshold=Decimal("50"))
+    waits = []
+    for _ in range(4):
+        now = timezone.now()
+        assert order_submit(order_id=order.pk) is SubmitOutcome.HELD
+        order.refresh_from_db()
+        waits.append(round((order.next_attempt_at - now).total_seconds()))
+        assert orders_sweep(now=now).requeued == []  # not due: the sweep leaves it alone
+    assert waits == [15, 30, 60, 120]  # 15 s doubling per attempt, up to 10 min
+    assert sandbox.panel.calls["add"] == 0
+    assert (order.status, order.error) == (OrderStatus.AWAITING, PROVIDER_LOW)
