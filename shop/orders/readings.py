@@ -16,9 +16,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from shop.core.bulk import update_from_values
+from shop.core.bulk import Following, update_from_values
 from shop.orders.flow import TransitionError, next_check_at, refund_amount
-from shop.orders.history import Kind, event, events_record
+from shop.orders.history import EVENT_FIELDS, Kind, event_row
 from shop.orders.models import Order, OrderEvent, OrderStatus
 from shop.wallet.models import LedgerEntry
 from shop.wallet.services import Credit, wallet_credit_many
@@ -97,9 +97,10 @@ def orders_store_running(*, readings: list[Reading], now: datetime) -> int:
         for reading in readings
     ]
     # Guarded on the count of checks read: of two pollers storing the same reading, the second changes nothing.
-    changed = set(update_from_values(Order, rows, fields=RUNNING_FIELDS, status_in=S.ACTIVE, unchanged=["checks"]))
-    events_record(_status_event(reading) for reading in readings if reading.order.pk in changed and reading.changes_something)
-    return len(changed)
+    events = Following(
+        OrderEvent, [_status_event(reading, now) for reading in readings if reading.changes_something], EVENT_FIELDS, "order_id"
+    )
+    return len(update_from_values(Order, rows, fields=RUNNING_FIELDS, status_in=S.ACTIVE, unchanged=["checks"], following=events))
 
 
 @transaction.atomic
@@ -115,7 +116,17 @@ def orders_finish(*, readings: list[Reading], now: datetime) -> list[int]:
     rows = [
         {**_figures(reading, now), "next_check_at": None, "finished_at": now, "refunded": refunds[reading.order.pk]} for reading in readings
     ]
-    finished = update_from_values(Order, rows, fields=FINISHED_FIELDS, status_in=S.ACTIVE)
+    events = []
+    for reading in readings:
+        events.append(_status_event(reading, now))
+        if refunds[reading.order.pk] > 0:
+            refunded = event_row(
+                order_id=reading.order.pk, kind=Kind.REFUNDED, status=reading.status, now=now, amount=refunds[reading.order.pk]
+            )
+            events.append(refunded)
+    # The events of the rows this call finished go in with the update itself.
+    following = Following(OrderEvent, events, EVENT_FIELDS, "order_id")
+    finished = update_from_values(Order, rows, fields=FINISHED_FIELDS, status_in=S.ACTIVE, following=following)
     by_pk = {reading.order.pk: reading for reading in readings}
     credits = [
         Credit(
@@ -130,12 +141,6 @@ def orders_finish(*, readings: list[Reading], now: datetime) -> list[int]:
     ]
     if credits:
         wallet_credit_many(credits=credits)
-    events = []
-    for pk in sorted(finished):
-        events.append(_status_event(by_pk[pk]))
-        if refunds[pk] > 0:
-            events.append(event(order_id=pk, kind=Kind.REFUNDED, status=by_pk[pk].status, amount=refunds[pk]))
-    events_record(events)
     return finished
 
 
@@ -164,11 +169,12 @@ def orders_postpone(*, failures: list[tuple[PolledOrder, str]], now: datetime) -
     return len(update_from_values(Order, rows, fields=["next_check_at", "last_checked_at", "error", "updated_at"], status_in=S.ACTIVE))
 
 
-def _status_event(reading: Reading) -> OrderEvent:
-    return event(
+def _status_event(reading: Reading, now: datetime) -> dict[str, object]:
+    return event_row(
         order_id=reading.order.pk,
         kind=Kind.STATUS,
         status=reading.status,
+        now=now,
         upstream_status=reading.raw[:64],
         start_count=reading.start_count,
         remains=reading.remains,
