@@ -1,4 +1,4 @@
-"""Helpers several test modules share: the thread-race harness, a service of any type, the ledger check."""
+"""Helpers several test modules share: the thread-race harness, a service of any type, orders, the ledger check."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from decimal import Decimal
 from typing import TypeVar
 
 from django.db import connection
+from django.utils import timezone
 
-from shop.models import Category, LedgerEntry, ProviderService, Service, Wallet
+from shop.models import Category, LedgerEntry, Order, OrderStatus, ProviderService, Service, Wallet
+from shop.orders.placement import order_place
+from shop.orders.submission import order_submit
 from shop.wallet.selectors import ledger_differences
+from tests.factories import ServiceFactory
 
 T = TypeVar("T")
 
@@ -60,6 +64,41 @@ def typed_service(provider, type_: str, *, dripfeed: bool = False, rate: str = "
     )
     category, _ = Category.objects.get_or_create(name="Typed")
     return Service.objects.create(provider_service=upstream, category=category, name=type_, markup_percent=Decimal("0"))
+
+
+def order_row(user, *, status: str = OrderStatus.AWAITING, service: Service | None = None, charge: str = "1.0000", **fields) -> Order:
+    """An order written straight to its table in ``status``: no charge, no history event, no provider call.
+
+    For tests of what reads, lists or moves orders; money tests place orders with ``order_place``.
+    """
+    service = service or ServiceFactory()
+    upstream = service.provider_service
+    values: dict[str, object] = {"link": "https://instagram.com/p/row", "quantity": 100, "total_quantity": 100, **fields}
+    return Order.objects.create(
+        user=user,
+        service=service,
+        provider_id=upstream.provider_id,
+        provider_service=upstream,
+        rate=Decimal(charge),
+        charge=Decimal(charge),
+        status=status,
+        **values,
+    )
+
+
+def place_and_submit(catalogue, customer, count: int, service: str = "4", quantity: int = 100) -> list[Order]:
+    """``count`` orders of the sandbox's ``service`` placed and sent to the sandbox panel, all due for a status check now."""
+    link = "https://tiktok.com/@someone/video/1"
+    orders = [order_place(user=customer, service=catalogue[service], link=link, quantity=quantity) for _ in range(count)]
+    for order in orders:
+        order_submit(order_id=order.pk)
+    Order.objects.update(next_check_at=timezone.now())  # all due now
+    return orders
+
+
+def refunds_of(order: Order) -> list[Decimal]:
+    """The amounts of the order's refund entries (at most one, whatever happened)."""
+    return list(LedgerEntry.objects.filter(order=order, kind=LedgerEntry.Kind.REFUND).values_list("amount", flat=True))
 
 
 def assert_ledger_holds(user) -> None:

@@ -79,8 +79,10 @@ def update_from_values(
             key = quote(following.model._meta.get_field(following.key).column)
             cursor.execute(
                 f"WITH v({names}) AS ({source}), changed AS ({update}), "  # noqa: S608 - names come from the models
-                f"w({columns_sql}) AS ({rows_source}), "
-                f"logged AS (INSERT INTO {target} ({columns_sql}) SELECT w.* FROM w JOIN changed ON changed.{pk_column} = w.{key}) "
+                # WITH ORDINALITY and ORDER BY: the rows get their ids in the order given (an order's events read in that order).
+                f"w({columns_sql}, ordinal) AS ({rows_source} WITH ORDINALITY), "
+                f"logged AS (INSERT INTO {target} ({columns_sql}) SELECT {', '.join('w.' + name for name in columns_sql.split(', '))} "
+                f"FROM w JOIN changed ON changed.{pk_column} = w.{key} ORDER BY w.ordinal) "
                 f"SELECT {pk_column} FROM changed",
                 [*params, *status_in, *row_params],
             )

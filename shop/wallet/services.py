@@ -9,14 +9,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from shop.orders.models import Order
 from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES, LedgerEntry, Wallet
+
+if TYPE_CHECKING:  # the wallet names orders in its entries; it never imports the orders domain
+    from shop.orders.models import Order
 
 CENT = Decimal("0.0001")
 MAX_BALANCE = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - CENT  # the most the balance column holds

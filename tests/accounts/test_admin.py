@@ -181,4 +181,6 @@ def test_change_page_keeps_user_admin_and_links_the_balance(admin_client, custom
     assert response.status_code == 200
     assert 'name="username"' in html and "../password/" in html  # UserAdmin's form and password link
     assert f'href="{balance_url(customer)}">Balance 100.0000: credit or debit</a>' in html
-    assert admin_client.get(reverse("admin:auth_user_password_change", args=[customer.pk])).status_code == 200
+    password = admin_client.get(reverse("admin:auth_user_password_change", args=[customer.pk]))
+    assert password.status_code == 200
+    assert 'name="password1"' in password.content.decode() and customer.username in password.content.decode()

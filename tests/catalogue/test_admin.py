@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
-from shop.models import Provider, ProviderService, UpstreamCall
+from shop.models import OrderStatus, Provider, ProviderService, Refill, UpstreamCall
 from tests.conftest import SANDBOX_KEY
+from tests.helpers import order_row
 
 pytestmark = pytest.mark.django_db
 
@@ -41,13 +43,22 @@ def test_new_key_replaces_the_stored_key(staff, provider) -> None:
     assert provider.api_key == "rotated-key"
 
 
-@pytest.mark.parametrize("url", ["ftp://panel.example/api", "javascript:alert(1)", "panel.example/api", ""])
-def test_provider_url_must_be_http_or_https(staff, url: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://panel.example/api", "Enter an http:// or https:// URL."),
+        ("javascript:alert(1)", "Enter an http:// or https:// URL."),
+        ("panel.example/api", "Enter an http:// or https:// URL."),
+        ("", "This field is required."),
+    ],
+)
+def test_provider_url_must_be_http_or_https(staff, url: str, message: str) -> None:
     form = {"name": "P", "api_url": url, "currency": "USD", "exchange_rate": "1", "new_api_key": "k"}
     response = staff.post(reverse("admin:shop_provider_add"), form)
     assert response.status_code == 200
     assert not Provider.objects.exists()
-    assert "errorlist" in response.content.decode()
+    html = response.content.decode()
+    assert "errorlist" in html and message in html
 
 
 def test_new_provider_needs_a_key(staff) -> None:
@@ -79,17 +90,39 @@ def test_balance_action_reads_the_balance(staff, provider, sandbox) -> None:
     assert f"balance {sandbox.panel.balance}" in response.content.decode()
 
 
-def test_changelists_render(staff, provider) -> None:
-    staff.post(reverse("admin:shop_provider_changelist"), {"action": "sync_now", "_selected_action": [provider.pk]})
-    for name in ["provider", "providerservice", "servicechange", "upstreamcall", "wallet", "ledgerentry", "apikey", "refill"]:
-        assert staff.get(reverse(f"admin:shop_{name}_changelist")).status_code == 200
+def test_changelists_show_their_rows(staff, provider, sandbox, customer, key) -> None:
+    sync = {"action": "sync_now", "_selected_action": [provider.pk]}
+    staff.post(reverse("admin:shop_provider_changelist"), sync)
+    first = sandbox.panel.services[0]
+    sandbox.panel.replace_service(first.service, min=first.min + 7)
+    staff.post(reverse("admin:shop_provider_changelist"), sync)  # the change of min is logged
+    order = order_row(customer, status=OrderStatus.COMPLETED, upstream_order_id="10001")
+    Refill.objects.create(order=order, upstream_refill_id="rf-77")
+    shows = {
+        "provider": [">Sandbox<", sandbox.url],
+        "providerservice": [escape(first.name), escape(sandbox.panel.services[-1].name)],
+        "servicechange": [f">{first.min}<", f">{first.min + 7}<", "field-field"],
+        "upstreamcall": [">services<", ">OK<"],
+        "wallet": [customer.username, "100.0000"],
+        "ledgerentry": [">Deposit<", "100.0000"],
+        "apikey": [customer.username, key[:10]],
+        "refill": ["rf-77", f"Order #{order.pk}", ">Pending<"],
+    }
+    for name, values in shows.items():
+        response = staff.get(reverse(f"admin:shop_{name}_changelist"))
+        html = response.content.decode()
+        assert response.status_code == 200, name
+        missing = [value for value in values if value not in html]
+        assert missing == [], f"{name} changelist lacks {missing}"
 
 
 def test_audit_records_are_read_only(staff, provider) -> None:
     staff.post(reverse("admin:shop_provider_changelist"), {"action": "refresh_balance", "_selected_action": [provider.pk]})
     call = UpstreamCall.objects.get()
     page = staff.get(reverse("admin:shop_upstreamcall_change", args=[call.pk]))
-    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    html = page.content.decode()
+    assert page.status_code == 200 and 'name="_save"' not in html
+    assert ">balance<" in html and str(call.duration_ms) in html  # the record itself is shown
     assert staff.post(reverse("admin:shop_upstreamcall_delete", args=[call.pk]), {"post": "yes"}).status_code == 403
     assert staff.get(reverse("admin:shop_upstreamcall_add")).status_code == 403
 

@@ -1,7 +1,8 @@
-"""Management commands: demo data, catalogue sync with progress."""
+"""Management commands: demo data, catalogue sync with progress, the ledger check."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -9,8 +10,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from shop.models import LedgerEntry, Provider, ProviderService
+from shop.models import LedgerEntry, Provider, ProviderService, Wallet
+from shop.wallet.services import wallet_credit
 from tests.conftest import SANDBOX_KEY
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +55,15 @@ def test_sync_catalogue_command_fails_loudly(db) -> None:
         call_command("sync_catalogue", stdout=StringIO(), stderr=StringIO())
     with pytest.raises(CommandError, match="No provider named"):
         call_command("sync_catalogue", "nope")
+
+
+def test_ledger_verify_passes_then_reports_a_tampered_balance(capsys) -> None:
+    user = UserFactory(username="tampered")
+    wallet_credit(user=user, amount=Decimal("3"), kind=LedgerEntry.Kind.DEPOSIT)
+    call_command("ledger_verify")
+    assert "OK: 1 wallets" in capsys.readouterr().out
+
+    Wallet.objects.filter(user=user).update(balance=Decimal("4"))
+    with pytest.raises(CommandError, match="1 wallet"):
+        call_command("ledger_verify")
+    assert "tampered): balance 4.0000 but entries sum to 3.0000" in capsys.readouterr().err

@@ -12,8 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from shop.catalogue.pricing import service_rate
-from shop.models import LedgerEntry, Order, OrderStatus, ProviderService, Service, ShopSettings, Wallet
+from shop.models import LedgerEntry, Order, OrderStatus, ProviderService, Service, Wallet
 from shop.orders.models import OrderEvent
 from shop.orders.placement import OrderRejected, order_place
 from shop.wallet.selectors import ledger_differences
@@ -337,22 +336,6 @@ def test_min_max_narrow_but_never_widen_the_providers(catalogue, customer) -> No
         order_place(user=customer, service=service, link=LINK, quantity=60)
     with pytest.raises(OrderRejected, match="maximum 500"):
         order_place(user=customer, service=service, link=LINK, quantity=600)
-
-
-def test_the_most_specific_markup_wins_and_a_fixed_rate_replaces_it(catalogue) -> None:
-    service = Service.objects.select_related("category", "provider_service__provider").get(pk=catalogue["1"].pk)
-    provider = service.provider_service.provider
-    provider.exchange_rate = Decimal("2")
-    provider.save()
-    service.provider_service.provider = provider
-    ShopSettings.objects.update_or_create(pk=1, defaults={"default_markup_percent": Decimal("10")})
-    assert service_rate(service=service) == Decimal("1.98")  # 0.90 x 2 x 1.10
-    service.category.markup_percent = Decimal("50")
-    assert service_rate(service=service) == Decimal("2.70")
-    service.markup_percent = Decimal("0")
-    assert service_rate(service=service) == Decimal("1.80")
-    service.fixed_rate = Decimal("5.5")
-    assert service_rate(service=service) == Decimal("5.5")
 
 
 def test_a_tiny_charge_is_at_least_one_ten_thousandth(provider, customer) -> None:

@@ -9,23 +9,11 @@ from django.utils import timezone
 
 from shop.models import LedgerEntry, Order, OrderStatus
 from shop.orders.flow import refund_amount
-from shop.orders.placement import order_place
-from shop.orders.readings import order_finish
 from shop.orders.refresh import orders_refresh
-from shop.orders.submission import order_submit
 from shop.wallet.selectors import ledger_differences
-from tests.helpers import race
+from tests.helpers import place_and_submit, race, refunds_of
 
 pytestmark = pytest.mark.django_db
-LINK = "https://tiktok.com/@someone/video/1"
-
-
-def place_and_submit(catalogue, customer, count: int, service: str = "4", quantity: int = 100) -> list[Order]:
-    orders = [order_place(user=customer, service=catalogue[service], link=LINK, quantity=quantity) for _ in range(count)]
-    for order in orders:
-        order_submit(order_id=order.pk)
-    Order.objects.update(next_check_at=timezone.now())  # all due now
-    return orders
 
 
 def upstream_status(sandbox, order: Order) -> dict[str, str]:
@@ -45,10 +33,6 @@ def expected_refunds(sandbox, order: Order) -> list[Decimal]:
         return [amount] if amount else []
     assert order.status == OrderStatus.COMPLETED
     return []
-
-
-def refunds_of(order: Order) -> list[Decimal]:
-    return list(LedgerEntry.objects.filter(order=order, kind=LedgerEntry.Kind.REFUND).values_list("amount", flat=True))
 
 
 def test_250_active_orders_take_three_status_calls(catalogue, customer, sandbox, provider) -> None:
@@ -94,26 +78,6 @@ def test_final_statuses_are_stored_refunded_once_and_never_polled_again(catalogu
     calls = sandbox.panel.calls["status"]
     assert orders_refresh(provider=provider).orders == 0
     assert sandbox.panel.calls["status"] == calls
-
-
-def test_the_same_final_status_read_again_never_refunds_twice(catalogue, customer) -> None:
-    (order,) = place_and_submit(catalogue, customer, 1, quantity=1000)
-    args = {"order_id": order.pk, "start_count": 5, "upstream_charge": None, "raw": "Partial"}
-    assert order_finish(status=OrderStatus.PARTIAL, remains=250, **args) is True
-    assert order_finish(status=OrderStatus.PARTIAL, remains=250, **args) is False
-    assert order_finish(status=OrderStatus.CANCELED, remains=1000, **args) is False  # Partial turning Canceled later
-    order.refresh_from_db()
-    assert refunds_of(order) == [Decimal("0.0041")]  # 0.01625 x 250 / 1000, half-up
-    assert order.status == OrderStatus.PARTIAL
-    assert ledger_differences() == []
-
-
-@pytest.mark.parametrize(
-    ("remains", "expected"),
-    [(-2, "0"), (0, "0"), (1, "0.0117"), (500, "5.8500"), (1000, "11.7000"), (5000, "11.7000"), (None, "0")],
-)
-def test_partial_refund_is_the_undelivered_share_within_the_charge(remains, expected) -> None:
-    assert refund_amount(charge=Decimal("11.7000"), total_quantity=1000, remains=remains) == Decimal(expected)
 
 
 def test_unknown_status_word_is_kept_raw_and_the_order_stays_active(catalogue, customer, provider, monkeypatch) -> None:
