@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from shop.models import Category, LedgerEntry, Order, OrderStatus, ProviderService, Service, Wallet
 from shop.orders.placement import order_place
+from shop.orders.readings import POLLED_FIELDS, PolledOrder, Reading, orders_finish
 from shop.orders.submission import order_submit
 from shop.wallet.selectors import ledger_differences
 from tests.factories import ServiceFactory
@@ -107,3 +108,12 @@ def assert_ledger_holds(user) -> None:
     total = sum(LedgerEntry.objects.filter(wallet=wallet).values_list("amount", flat=True), Decimal("0"))
     assert wallet.balance == total >= 0
     assert ledger_differences() == []
+
+
+def order_finish(
+    *, order_id: int, status: str, remains: int | None, start_count: int | None, upstream_charge: Decimal | None, raw: str
+) -> bool:
+    """One order's final status as if the provider had reported it (``orders_finish`` for a single order, by id)."""
+    order = Order.objects.values(*POLLED_FIELDS).get(pk=order_id)
+    reading = Reading(PolledOrder(**order), status, raw, start_count, remains, upstream_charge)
+    return bool(orders_finish(readings=[reading], now=timezone.now()))

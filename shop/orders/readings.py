@@ -14,7 +14,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
 from shop.core.bulk import Following, update_from_values
 from shop.orders.flow import TransitionError, next_check_at, refund_amount
@@ -142,15 +141,6 @@ def orders_finish(*, readings: list[Reading], now: datetime) -> list[int]:
     if credits:
         wallet_credit_many(credits=credits)
     return finished
-
-
-def order_finish(
-    *, order_id: int, status: str, remains: int | None, start_count: int | None, upstream_charge: Decimal | None, raw: str
-) -> bool:
-    """One order's final status (``orders_finish`` for a single order)."""
-    order = Order.objects.values(*POLLED_FIELDS).get(pk=order_id)
-    reading = Reading(PolledOrder(**order), status, raw, start_count, remains, upstream_charge)
-    return bool(orders_finish(readings=[reading], now=timezone.now()))
 
 
 @transaction.atomic

@@ -16,10 +16,11 @@ from shop.models import ApiKey, LedgerEntry, Order, OrderStatus, Provider, Refil
 from shop.orders.flow import UNKNOWN_AFTER_SWEEP, order_claim, order_resolve_not_placed, order_resolve_placed
 from shop.orders.models import OrderEvent
 from shop.orders.placement import order_place
-from shop.orders.readings import POLLED_FIELDS, PolledOrder, Reading, order_finish, orders_store_running
+from shop.orders.readings import POLLED_FIELDS, PolledOrder, Reading, orders_store_running
 from shop.orders.refresh import orders_refresh
 from shop.orders.requests_many import orders_cancel_send
 from shop.orders.submission import PROVIDER_LOW, SubmitOutcome, order_submit, orders_sweep
+from tests.helpers import order_finish
 
 pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"

@@ -16,7 +16,6 @@ from shop.orders.readings import (
     POLLED_FIELDS,
     PolledOrder,
     Reading,
-    order_finish,
     orders_finish,
     orders_postpone,
     orders_store_running,
@@ -24,7 +23,7 @@ from shop.orders.readings import (
 from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import wallet_credit
 from tests.factories import ProviderFactory
-from tests.helpers import assert_ledger_holds, place_and_submit, refunds_of, typed_service
+from tests.helpers import assert_ledger_holds, order_finish, place_and_submit, refunds_of, typed_service
 
 pytestmark = pytest.mark.django_db
 S = OrderStatus

@@ -12,7 +12,6 @@ from shop.models import Order, OrderStatus, ProviderService, Refill
 from shop.orders.flow import order_claim
 from shop.orders.models import OrderEvent
 from shop.orders.placement import order_place
-from shop.orders.readings import order_finish
 from shop.orders.requests import (
     NOT_CANCELLABLE,
     NOT_REFILLABLE,
@@ -27,7 +26,7 @@ from shop.orders.requests import (
     refill_status_word,
 )
 from shop.orders.submission import SubmitOutcome, order_submit
-from tests.helpers import assert_ledger_holds, order_row, refunds_of
+from tests.helpers import assert_ledger_holds, order_finish, order_row, refunds_of
 
 pytestmark = pytest.mark.django_db
 S = OrderStatus

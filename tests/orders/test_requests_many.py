@@ -11,10 +11,10 @@ from shop.catalogue.models import UpstreamCall
 from shop.models import Order, OrderStatus, Refill
 from shop.orders.models import OrderEvent
 from shop.orders.placement import order_place
-from shop.orders.readings import order_finish
 from shop.orders.requests_many import orders_cancel_send, refills_send
 from shop.orders.submission import SubmitOutcome, order_submit
 from tests.conftest import SANDBOX_KEY
+from tests.helpers import order_finish
 
 pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"

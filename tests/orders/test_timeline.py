@@ -11,11 +11,11 @@ from django.utils import timezone
 from panelapi.sandbox import Fault
 from shop.models import Order, OrderStatus, Provider
 from shop.orders.placement import order_place
-from shop.orders.readings import order_finish
 from shop.orders.refresh import orders_refresh
 from shop.orders.requests_many import orders_cancel_send
 from shop.orders.submission import SubmitOutcome, order_submit
 from shop.orders.timeline import order_timeline
+from tests.helpers import order_finish
 
 pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"

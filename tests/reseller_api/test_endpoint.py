@@ -9,11 +9,11 @@ from django.urls import reverse
 
 from panelapi.sandbox import Fault
 from shop.models import ApiKey, LedgerEntry, Order, OrderStatus, Refill
-from shop.orders.readings import order_finish
 from shop.orders.requests_many import orders_cancel_send, refills_send
 from shop.orders.submission import order_submit
 from shop.reseller_api.keys import api_key_issue
 from tests.factories import UserFactory
+from tests.helpers import order_finish
 
 pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"

@@ -14,11 +14,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from shop.models import LedgerEntry, Order, OrderStatus, Refill
 from shop.orders.placement import order_place
-from shop.orders.readings import order_finish
 from shop.orders.requests import order_refill
 from shop.orders.submission import order_submit
 from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
+from tests.helpers import order_finish
 
 LINK = "https://instagram.com/p/abc"
 

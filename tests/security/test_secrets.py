@@ -31,10 +31,10 @@ from django.urls import reverse
 from panelapi.sandbox import Fault
 from shop.catalogue.tasks import catalogue_sync_all, catalogue_sync_provider, provider_balance_refresh_all
 from shop.models import Order, OrderStatus, Provider, UpstreamCall
-from shop.orders.readings import order_finish
 from shop.orders.submission import order_submit
 from shop.orders.tasks import order_submit_task, orders_refresh_all, orders_refresh_provider, orders_sweep_task
 from tests.conftest import SANDBOX_KEY
+from tests.helpers import order_finish
 from tests.security.conftest import LINK
 
 pytestmark = pytest.mark.django_db

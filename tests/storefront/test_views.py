@@ -10,9 +10,9 @@ from django.urls import reverse
 
 from shop.models import LedgerEntry, Order, OrderStatus, Service
 from shop.orders.placement import order_place
-from shop.orders.readings import order_finish
 from shop.orders.submission import order_submit
 from tests.factories import UserFactory
+from tests.helpers import order_finish
 
 pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"

@@ -60,6 +60,7 @@ from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import WalletError, wallet_adjust, wallet_credit
 from tests.conftest import IN_CI
 from tests.factories import CategoryFactory, ProviderFactory, ProviderServiceFactory, ServiceFactory, UserFactory
+from tests.helpers import order_finish
 
 S = OrderStatus
 KIND = LedgerEntry.Kind
@@ -583,7 +584,7 @@ class LedgerMachine(RuleBasedStateMachine):
         """One order's final status straight from ``order_finish``, for orders in any state (repeated, after Canceled, ...)."""
         remains = data.draw(st.one_of(st.none(), counts(self.expected[pk].total)), label="remains")
         was_active = self.expected[pk].status in OrderStatus.ACTIVE
-        done = readings.order_finish(order_id=pk, status=FINAL[status], remains=remains, start_count=None, upstream_charge=None, raw="x")
+        done = order_finish(order_id=pk, status=FINAL[status], remains=remains, start_count=None, upstream_charge=None, raw="x")
         assert done == was_active
         self._apply_status(pk, status, remains, "")
 
