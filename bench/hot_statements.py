@@ -24,8 +24,6 @@ ROUNDS = 5
 
 
 def fill() -> dict[str, object]:
-    from django.db.models import Value
-
     from shop.models import Category, LedgerEntry, Order, OrderStatus, Provider, ProviderService, Service
     from shop.reseller_api.keys import api_key_issue
     from shop.wallet.services import wallet_credit
@@ -52,7 +50,6 @@ def fill() -> dict[str, object]:
         cursor.execute("ANALYZE")
     ids = list(Order.objects.filter(user=user).order_by("-id").values_list("pk", flat=True)[:100])
     active = list(Order.objects.filter(user=user, status__in=OrderStatus.ACTIVE).order_by("pk").values_list("pk", flat=True)[:100])
-    _ = Value  # keep the import local to the fill
     return {"user": user, "service": service, "key": key, "ids": ids, "active": active}
 
 

@@ -94,7 +94,7 @@ def order_place(
         status=OrderStatus.AWAITING,
         form_token=form_token,
     )
-    order.created_at = order.next_attempt_at = timezone.now()
+    order.next_attempt_at = timezone.now()  # due at once; created_at is set on insert
     placed = event(order_id=0, kind=Kind.PLACED, actor=actor, status=OrderStatus.AWAITING, charge=charge)
     try:
         if form_token is None:

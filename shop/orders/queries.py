@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from shop.catalogue.models import Category, Provider, ProviderService, Service, ShopSettings
 from shop.core import rows
 from shop.core.rows import Part, Projection
+from shop.orders.history import EVENT_FIELDS
 from shop.orders.models import Order, OrderEvent
 from shop.wallet.models import LedgerEntry, Wallet
 from shop.wallet.services import WalletError, insufficient_funds, money, wallet_debit
@@ -60,7 +61,8 @@ def service_for_order(*, service_id: int) -> Service | None:
 
 # Where one statement (data-modifying WITH queries) can place and charge an order.
 ONE_STATEMENT_VENDORS = frozenset({"postgresql"})
-EVENT_COLUMNS = ("kind", "actor", "actor_user_id", "key_prefix", "status", "detail", "created_at")
+# The event's columns but its order's id, which the statement takes from the order it inserts.
+EVENT_COLUMNS = tuple(name for name in EVENT_FIELDS if name != "order_id")
 
 
 def order_insert_charged(*, user: AbstractBaseUser, order: Order, placed: OrderEvent) -> Order:

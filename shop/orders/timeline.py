@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.conf import settings
 
+from shop.orders.display import customer_remains
 from shop.orders.models import Order, OrderEvent, OrderStatus
 
 Kind = OrderEvent.Kind
@@ -71,6 +72,7 @@ def _status_text(entry: OrderEvent, order: Order) -> str:
     parts = [f"Status: {OrderStatus.customer_label(entry.status)}"]
     if detail.get("start_count") is not None:
         parts.append(f"start count {detail['start_count']}")
-    if detail.get("remains") is not None:
-        parts.append(f"remains {min(max(int(detail['remains']), 0), order.total_quantity)}")
+    remains = customer_remains(remains=detail.get("remains"), total_quantity=order.total_quantity)
+    if remains is not None:
+        parts.append(f"remains {remains}")
     return ", ".join(parts) + "."

@@ -68,7 +68,7 @@ def wallet_credit(
     # Conditional, like a debit: a credit the balance column cannot hold is refused, not a database error.
     if not Wallet.objects.filter(pk=wallet.pk, balance__lte=MAX_BALANCE - amount).update(balance=F("balance") + amount):
         raise WalletError(f"A balance cannot exceed {MAX_BALANCE}.")
-    return _entry(wallet, kind=kind, amount=amount, reason=reason, order=order, created_by=created_by)
+    return _entry(user, kind=kind, amount=amount, reason=reason, order=order, created_by=created_by)
 
 
 def wallet_debit(
@@ -101,17 +101,7 @@ def _debit(
 ) -> LedgerEntry:
     if not Wallet.objects.filter(user_id=user.pk, balance__gte=amount).update(balance=F("balance") - amount, updated_at=timezone.now()):
         raise insufficient_funds(user, amount)
-    # The row is locked by the update above until commit, so this read is ours.
-    wallet_id, balance_after = Wallet.objects.filter(user_id=user.pk).values_list("pk", "balance").get()
-    return LedgerEntry.objects.create(
-        wallet_id=wallet_id,
-        kind=kind,
-        amount=-amount,
-        balance_after=balance_after,
-        reason=reason[:255],
-        order=order,
-        created_by=created_by,
-    )
+    return _entry(user, kind=kind, amount=-amount, reason=reason, order=order, created_by=created_by)
 
 
 def insufficient_funds(user: AbstractBaseUser, amount: Decimal) -> InsufficientFunds:
@@ -166,12 +156,13 @@ def wallet_credit_many(*, credits: list[Credit]) -> list[LedgerEntry]:
 
 
 def _entry(
-    wallet: Wallet, *, kind: str, amount: Decimal, reason: str, order: Order | None, created_by: AbstractBaseUser | None
+    user: AbstractBaseUser, *, kind: str, amount: Decimal, reason: str, order: Order | None, created_by: AbstractBaseUser | None
 ) -> LedgerEntry:
-    # The row is locked by the update above until commit, so this read is ours.
-    balance_after = Wallet.objects.values_list("balance", flat=True).get(pk=wallet.pk)
+    """The ledger entry of a change just made to the user's wallet, with the balance it left."""
+    # The row is locked by the caller's update until commit, so this read is ours.
+    wallet_id, balance_after = Wallet.objects.filter(user_id=user.pk).values_list("pk", "balance").get()
     return LedgerEntry.objects.create(
-        wallet=wallet, kind=kind, amount=amount, balance_after=balance_after, reason=reason[:255], order=order, created_by=created_by
+        wallet_id=wallet_id, kind=kind, amount=amount, balance_after=balance_after, reason=reason[:255], order=order, created_by=created_by
     )
 
 
