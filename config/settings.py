@@ -114,12 +114,23 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Production needs what every web worker, the worker and beat share: the cache
+# counts login lockouts and rate limits, the broker carries the tasks. The
+# laptop defaults (a per-process memory cache, a SQLite file as the broker)
+# would let each of N workers allow the whole limit (issue 17).
+if PRODUCTION and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "Set REDIS_URL: production needs a shared cache for rate limits and login lockouts, and a real Celery broker."
+    )
+
 # API rate limits count in Redis when there is one (shop.reseller_api.limits).
 RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default=REDIS_URL)
 
 # kombu's SQLAlchemy transport keeps the queue in a SQLite file, so the default
 # set-up needs no broker server; Redis takes over when REDIS_URL is set.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
+if PRODUCTION and CELERY_BROKER_URL.startswith("sqla+"):
+    raise ImproperlyConfigured("Set CELERY_BROKER_URL to a Redis or RabbitMQ broker: production refuses the SQLite file broker.")
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_IGNORE_RESULT = True
 # Acknowledge a message only after its task ran, and give it back to the queue
@@ -237,8 +248,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
+# Where `manage.py collectstatic` puts the files production serves (WhiteNoise, hashed names).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Outside production, WhiteNoise serves straight from the static folders (no collectstatic).
 WHITENOISE_USE_FINDERS = not PRODUCTION
