@@ -17,6 +17,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from shop.accounts.selectors import user_list_with_balance
+from shop.core import forms as core_forms
 from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES
 from shop.wallet.services import ADJUST_CREDIT, ADJUST_DEBIT, WalletError, money, wallet_adjust
 
@@ -24,7 +25,7 @@ User = get_user_model()
 
 
 class AdjustBalanceForm(forms.Form):
-    amount = forms.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, help_text="In the shop's currency, above zero.")
+    amount = core_forms.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, help_text="In the shop's currency, above zero.")
     direction = forms.ChoiceField(
         choices=[(ADJUST_CREDIT, "Credit: add to the balance"), (ADJUST_DEBIT, "Debit: take from the balance")],
         widget=forms.RadioSelect,

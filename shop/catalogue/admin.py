@@ -18,6 +18,7 @@ from shop.catalogue.pricing import service_limits, service_rate
 from shop.catalogue.providers import provider_accepts_orders, provider_balance_refresh
 from shop.catalogue.retail import MARKUP_FLOOR, services_import, services_set_markup
 from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
+from shop.core import forms as core_forms
 from shop.core.admin import ReadOnlyAdmin
 
 
@@ -236,7 +237,7 @@ class ServiceForm(forms.ModelForm):
 
 
 class MarkupForm(forms.Form):
-    markup_percent = forms.DecimalField(
+    markup_percent = core_forms.DecimalField(
         label="Markup (%)",
         required=False,
         help_text="Blank clears the services' own markup: the category's, else the shop's default applies.",

@@ -15,3 +15,16 @@ def id_number(text: object) -> int | None:
     if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
         return int(text)
     return None
+
+
+def other_digits(text: object) -> bool:
+    """Whether ``text`` holds a digit other than 0-9 (Arabic-Indic, fullwidth, superscript...).
+
+    Every number a customer types is read in ASCII digits only, as ids are:
+    ``int()`` and ``Decimal()`` would read Arabic-Indic "50" in one field while another
+    refuses it (issue 17).
+    """
+    return any(char.isdigit() and not char.isascii() for char in str(text))
+
+
+DIGITS_ONLY = "Write numbers with the digits 0 to 9."

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shop.core.numbers import DIGITS_ONLY, other_digits
+
 LINK_RE = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$|^https?://localhost(?::\d+)?(?:[/?#]\S*)?$", re.IGNORECASE)
 USERNAME_RE = re.compile(r"^@?[\w.\-]{1,100}$")
 HASHTAG_RE = re.compile(r"^#?[^\s#]{1,100}$")
@@ -92,7 +94,9 @@ def clean_whole(value: Any, field: str, *, low: int = 1, high: int | None = None
     if isinstance(value, bool):
         raise FieldError(field, f"{LABELS[field]} must be a whole number.")
     text = str(value).strip()
-    if not re.fullmatch(r"[+-]?\d{1,18}", text):
+    if other_digits(text):
+        raise FieldError(field, f"{LABELS[field]}: {DIGITS_ONLY[0].lower()}{DIGITS_ONLY[1:]}")
+    if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
         raise FieldError(field, f"{LABELS[field]} must be a whole number.")
     number = int(text)
     if number < low:

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 MAX_JSON_BODY = 2 * 1024 * 1024
 
 
+@never_cache  # replies carry balances and orders (issue 17)
 @csrf_exempt
 def api_v2(request: HttpRequest) -> JsonResponse:
     """POST form data (or a JSON object) with key and action; always answers JSON."""

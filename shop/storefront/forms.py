@@ -6,6 +6,7 @@ from uuid import UUID
 
 from django import forms
 
+from shop.core import forms as core_forms
 from shop.orders.types import LABELS, MAX_LINES, MAX_LINK
 
 TEXT_LIMIT = MAX_LINES * 502
@@ -17,7 +18,9 @@ class OrderForm(forms.Form):
     # One per rendered form: a second submission of it (double click, Back then submit) places nothing more.
     # A plain Field: CharField's own checks (NUL, length) would refuse the whole form over a mangled hidden value.
     form_token = forms.Field(required=False, widget=forms.HiddenInput)
-    service = forms.IntegerField(min_value=1, max_value=2**62, widget=forms.HiddenInput, error_messages={"required": "Choose a service."})
+    service = core_forms.IntegerField(
+        min_value=1, max_value=2**62, widget=forms.HiddenInput, error_messages={"required": "Choose a service."}
+    )
     link = forms.CharField(
         label=LABELS["link"], required=False, max_length=MAX_LINK, widget=forms.URLInput(attrs={"placeholder": "https://"})
     )
@@ -68,5 +71,5 @@ class OrderSearchForm(forms.Form):
 
 
 class ServiceFilterForm(forms.Form):
-    category = forms.IntegerField(required=False, min_value=1, max_value=2**62)
+    category = core_forms.IntegerField(required=False, min_value=1, max_value=2**62)
     q = forms.CharField(required=False, max_length=100)
