@@ -140,6 +140,7 @@ def main() -> None:
             "DATABASE_URL": _database_url(),
             "API_RATE_LIMIT": "100000000",
             "API_ADD_RATE_LIMIT": "100000000",
+            "API_IDS_RATE_LIMIT": "100000000",
             "LOG_LEVEL": "WARNING",
             # Submissions queued by add go to a Redis database of their own, emptied afterwards.
             "CELERY_BROKER_URL": BROKER,

@@ -124,7 +124,7 @@ if PRODUCTION and not REDIS_URL:
         "Set REDIS_URL: production needs a shared cache for rate limits and login lockouts, and a real Celery broker."
     )
 
-# API rate limits count in Redis when there is one (shop.reseller_api.limits).
+# Rate limits (API, sign-ups, password reset mails) count in Redis when there is one (shop.core.limits).
 RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default=REDIS_URL)
 
 # kombu's SQLAlchemy transport keeps the queue in a SQLite file, so the default
@@ -188,6 +188,12 @@ ORDER_SUBMIT_TIMEOUT = env.int("ORDER_SUBMIT_TIMEOUT", default=600)
 # An awaiting order older than this is queued again by the sweeper (its first
 # enqueue, after commit, may have been lost).
 ORDER_REQUEUE_AFTER = env.int("ORDER_REQUEUE_AFTER", default=60)
+# A customer may ask for a refill of one order once in this many seconds (the
+# usual panel rule is a day); a refill the provider rejected does not count.
+REFILL_COOLDOWN = env.int("REFILL_COOLDOWN", default=24 * 3600)
+# How often, at most, each provider is asked about the refills still under way
+# (with its periodic order refresh); refill_status answers from the database.
+REFILL_POLL_INTERVAL = env.int("REFILL_POLL_INTERVAL", default=300)
 UPSTREAM_CALL_PRUNE_INTERVAL = env.int("UPSTREAM_CALL_PRUNE_INTERVAL", default=24 * 3600)
 UPSTREAM_CALL_RETENTION_DAYS = env.int("UPSTREAM_CALL_RETENTION_DAYS", default=30)
 
@@ -206,7 +212,14 @@ SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")
 # The reseller API's limits: calls and orders per key per minute, invalid keys per address per 10 minutes.
 API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
 API_ADD_RATE_LIMIT = env.int("API_ADD_RATE_LIMIT", default=120)
+# Order and refill ids per key per minute: a call with orders=1,2,...,100 counts 100.
+API_IDS_RATE_LIMIT = env.int("API_IDS_RATE_LIMIT", default=10_000)
 API_BAD_KEY_LIMIT = env.int("API_BAD_KEY_LIMIT", default=20)
+# Sign-ups and password reset mails per hour, per client address and per email address (shop/accounts/throttles.py).
+SIGNUP_ADDRESS_LIMIT = env.int("SIGNUP_ADDRESS_LIMIT", default=5)
+SIGNUP_EMAIL_LIMIT = env.int("SIGNUP_EMAIL_LIMIT", default=3)
+PASSWORD_RESET_ADDRESS_LIMIT = env.int("PASSWORD_RESET_ADDRESS_LIMIT", default=10)
+PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
 # How often the orders page asks for fresh statuses while an order can still change.
 LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=10)
 
@@ -223,6 +236,10 @@ LOGOUT_REDIRECT_URL = "home"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Failed logins from one address over all usernames within the cool-off that lock the address out
+# (shop/accounts/lockout.py; 0: no such limit). Higher than AXES_FAILURE_LIMIT: many customers may share an address.
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+AXES_HANDLER = "shop.accounts.lockout.LoginLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client address is REMOTE_ADDR: a client-sent X-Forwarded-For must not pick

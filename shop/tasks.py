@@ -11,6 +11,7 @@ from shop.orders.tasks import (
     orders_refresh_provider,
     orders_sweep_task,
     refills_send_task,
+    requests_sweep_provider,
 )
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "orders_sweep_task",
     "provider_balance_refresh_all",
     "refills_send_task",
+    "requests_sweep_provider",
     "upstream_call_prune_old",
 ]

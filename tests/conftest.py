@@ -122,3 +122,32 @@ def call(client, key):
         return response.json()
 
     return call
+
+
+class Queued:
+    """Tasks of ``shop.orders.tasks`` that code run inside ``with queued:`` queued after its commit, as (task name, argument)."""
+
+    def __init__(self, capture) -> None:
+        self.sent: list[tuple[str, object]] = []
+        self._capture = capture
+        self._block = None
+
+    def __enter__(self) -> Queued:
+        self._block = self._capture(execute=True)
+        self._block.__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # The test's own transaction never commits: the block's on-commit callbacks run as it ends.
+        self._block.__exit__(*exc_info)
+
+
+@pytest.fixture
+def queued(monkeypatch, django_capture_on_commit_callbacks) -> Queued:
+    """Record the order tasks' ``delay`` instead of sending to a broker; see ``Queued``."""
+    from shop.orders import tasks
+
+    recorder = Queued(django_capture_on_commit_callbacks)
+    for name in ("refills_send_task", "orders_cancel_send_task", "requests_sweep_provider", "orders_refresh_provider"):
+        monkeypatch.setattr(getattr(tasks, name), "delay", lambda argument, name=name: recorder.sent.append((name, argument)))
+    return recorder

@@ -163,6 +163,16 @@ class Refill(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            # One refill of an order under way at a time: a second request (a double click, the
+            # same id twice in one call, two calls at once) cannot add a row. The statuses are
+            # those of ``Status.final()``, which the class body of Meta cannot reach.
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=~Q(status__in=["Canceled", "Completed", "Error", "Rejected"]),
+                name="refill_one_open_per_order",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Refill #{self.pk} of order #{self.order_id}"

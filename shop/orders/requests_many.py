@@ -1,11 +1,15 @@
-"""Refills and cancellations of many orders at once: answered at once, sent by a task, grouped per provider.
+"""Refills and cancellations of many orders at once, and the tasks' side of every refill and cancellation.
 
 The customer's call only checks each order and records the request (a refill
-row, or the order's cancel mark, each with its history event); after the
-commit a task per provider sends them in the upstream's multiple-id forms, 100
-ids per call. A provider that refuses one id refuses only that one: its refill
-is marked Rejected, its cancel mark is lifted, each with the provider's message
-kept for admins.
+row, or the order's cancel mark, each with its history event), exactly as for
+one order (``requests``); after the commit a task per provider sends them in
+the upstream's multiple-id forms, 100 ids per call. A provider that refuses one
+id refuses only that one: its refill is marked Rejected, its cancel mark is
+lifted, each with the provider's message kept for admins.
+
+``requests_sweep`` runs per provider with the periodic order refresh: it sends
+what a lost enqueue left unsent and asks about the refills still under way, so
+``refill_status`` answers from the database.
 """
 
 from __future__ import annotations
@@ -13,26 +17,29 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from panelapi.exceptions import PanelError, PanelRefused
+from shop.catalogue.models import Provider
 from shop.catalogue.providers import provider_client
-from shop.orders import flow as order_flow
 from shop.orders.history import Actor, Kind, event_record
 from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
 from shop.orders.requests import (
-    NOT_CANCELLABLE,
     NOT_REFILLABLE,
     UNREACHABLE,
     RequestRefused,
-    order_can_cancel,
-    order_can_refill,
-    order_cancel_requested,
-    refill_requested,
+    cancel_record,
+    refill_record,
     refill_status_store,
+    task_after_commit,
 )
+from shop.orders.selectors import refill_history
 
 logger = logging.getLogger(__name__)
 BATCH = 100
@@ -40,22 +47,23 @@ BATCH = 100
 
 @transaction.atomic
 def orders_refill_many(*, orders: Iterable[Order], actor: Actor) -> dict[int, Refill | RequestRefused]:
-    """A refill row for each eligible order (sent by ``refills_send`` after the commit), or the reason it is refused."""
+    """A refill row for each eligible order (sent by ``refills_send`` after the commit), or the reason it is refused.
+
+    An order named twice counts once.
+    """
+    unique = {order.pk: order for order in orders}
+    history = refill_history(order_ids=list(unique))
     results: dict[int, Refill | RequestRefused] = {}
     queued: dict[int, list[int]] = defaultdict(list)
-    for order in orders:
-        if order.pk in results:
+    for order in unique.values():
+        try:
+            refill = refill_record(order=order, actor=actor, history=history.get(order.pk))
+        except RequestRefused as refused:
+            results[order.pk] = refused
             continue
-        if not order_can_refill(order=order):
-            results[order.pk] = RequestRefused(NOT_REFILLABLE)
-            continue
-        refill = Refill.objects.create(order=order)
-        refill_requested(refill=refill, actor=actor)
         results[order.pk] = refill
         queued[order.provider_id].append(refill.pk)
-    for refill_ids in queued.values():
-        for start in range(0, len(refill_ids), BATCH):
-            _after_commit("refills_send_task", refill_ids[start : start + BATCH])
+    _queue("refills_send_task", queued)
     return results
 
 
@@ -63,28 +71,26 @@ def orders_refill_many(*, orders: Iterable[Order], actor: Actor) -> dict[int, Re
 def orders_cancel_many(*, orders: Iterable[Order], actor: Actor) -> dict[int, RequestRefused | None]:
     """Cancel each order: unsent ones here at once, with a refund; placed ones marked and sent by ``orders_cancel_send``.
 
-    None for an order whose cancellation was taken, else the reason it was refused.
+    None for an order whose cancellation was taken, else the reason it was refused. An order named twice counts once.
     """
     results: dict[int, RequestRefused | None] = {}
     queued: dict[int, list[int]] = defaultdict(list)
-    for order in orders:
-        if order.pk in results:
-            continue
-        if order.status == OrderStatus.AWAITING and order_flow.order_cancel_unsent(order_id=order.pk, actor=actor):
-            results[order.pk] = None
-        elif (
-            order.status != OrderStatus.AWAITING
-            and order_can_cancel(order=order)
-            and order_cancel_requested(order=order, actor=actor, sent=False)
-        ):
-            results[order.pk] = None
-            queued[order.provider_id].append(order.pk)
+    for order in {order.pk: order for order in orders}.values():
+        try:
+            if cancel_record(order=order, actor=actor):
+                queued[order.provider_id].append(order.pk)
+        except RequestRefused as refused:
+            results[order.pk] = refused
         else:
-            results[order.pk] = RequestRefused(NOT_CANCELLABLE)
-    for order_ids in queued.values():
-        for start in range(0, len(order_ids), BATCH):
-            _after_commit("orders_cancel_send_task", order_ids[start : start + BATCH])
+            results[order.pk] = None
+    _queue("orders_cancel_send_task", queued)
     return results
+
+
+def _queue(task_name: str, ids_per_provider: dict[int, list[int]]) -> None:
+    for ids in ids_per_provider.values():
+        for start in range(0, len(ids), BATCH):
+            task_after_commit(task_name, ids[start : start + BATCH])
 
 
 def refills_send(*, refill_ids: list[int]) -> int:
@@ -155,26 +161,69 @@ def orders_cancel_send(*, order_ids: list[int]) -> int:
     return accepted
 
 
-def refills_status_refresh_many(*, refills: Iterable[Refill]) -> None:
-    """Ask each provider about the refills still under way, one multiple-id call per provider, and keep the answers.
+@dataclass
+class SweepResult:
+    refills_sent: int = 0
+    cancels_sent: int = 0
+    refills_asked: int = 0
+    calls: int = 0
 
-    A provider that cannot answer leaves its refills at their last known status.
+
+def requests_sweep(*, provider: Provider) -> SweepResult:
+    """One provider's refills and cancellations after the customer's request: sent if still unsent, refills asked about.
+
+    A refill or cancellation whose task was lost (the broker failed after the
+    commit) is sent once it is ``ORDER_REQUEUE_AFTER`` old, so an order is never
+    stuck with a refill under way that the provider never heard of. Refills under
+    way are asked about 100 per call; a provider that cannot answer leaves them at
+    their last known status.
     """
-    open_refills = [refill for refill in refills if refill.status not in Refill.Status.final() and refill.upstream_refill_id]
-    for provider, group in _by_provider(open_refills, lambda refill: refill.order):
-        by_upstream_id = {refill.upstream_refill_id: refill for refill in group}
-        client = provider_client(provider=provider)
-        try:
-            replies = client.refill_status_many(list(by_upstream_id))
-        except PanelError as exc:
-            logger.warning("refill status of %s refills at provider %s failed: %s", len(group), provider.pk, exc.message)
-            continue
-        finally:
-            client.close()
-        for reply in replies:
-            refill = by_upstream_id.get(reply.refill_id)
-            if refill is not None and reply.status is not None:
-                refill_status_store(refill=refill, word=reply.status)
+    result = SweepResult()
+    cutoff = timezone.now() - timedelta(seconds=settings.ORDER_REQUEUE_AFTER)
+    unsent = Refill.objects.filter(
+        order__provider=provider, status=Refill.Status.PENDING, upstream_refill_id="", created_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    for batch in _batches(list(unsent)):
+        result.refills_sent += refills_send(refill_ids=batch)
+    for batch in _batches(list(_cancels_unsent(provider, cutoff))):
+        result.cancels_sent += orders_cancel_send(order_ids=batch)
+    under_way = Refill.objects.select_related("order__provider").filter(order__provider=provider).exclude(upstream_refill_id="")
+    under_way = list(under_way.exclude(status__in=Refill.Status.final()).order_by("pk"))
+    for batch in _batches(under_way):
+        result.calls += 1
+        result.refills_asked += len(batch)
+        refills_status_refresh_many(refills=batch, provider=provider)
+    return result
+
+
+def _cancels_unsent(provider: Provider, cutoff: datetime) -> Iterable[int]:
+    """Orders marked for cancel before ``cutoff`` whose cancellation the provider has not taken yet."""
+    sent = OrderEvent.objects.filter(order_id=OuterRef("pk"), kind=Kind.CANCEL_REQUESTED, detail__sent=True)
+    marked = Order.objects.filter(
+        provider=provider, status__in=OrderStatus.CANCELLABLE, cancel_requested_at__lt=cutoff, upstream_order_id__isnull=False
+    )
+    return marked.filter(~Exists(sent)).order_by("pk").values_list("pk", flat=True)
+
+
+def refills_status_refresh_many(*, refills: list[Refill], provider: Provider) -> None:
+    """Ask the provider about at most 100 of its refills under way in one call, and keep the answers."""
+    by_upstream_id = {refill.upstream_refill_id: refill for refill in refills}
+    client = provider_client(provider=provider)
+    try:
+        replies = client.refill_status_many(list(by_upstream_id))
+    except PanelError as exc:
+        logger.warning("refill status of %s refills at provider %s failed: %s", len(refills), provider.pk, exc.message)
+        return
+    finally:
+        client.close()
+    for reply in replies:
+        refill = by_upstream_id.get(reply.refill_id)
+        if refill is not None and reply.status is not None:
+            refill_status_store(refill=refill, word=reply.status)
+
+
+def _batches(items: list) -> list[list]:
+    return [items[start : start + BATCH] for start in range(0, len(items), BATCH)]
 
 
 @transaction.atomic
@@ -202,13 +251,3 @@ def _by_provider(items, order_of):
         groups[order.provider_id].append(item)
         providers[order.provider_id] = order.provider
     return [(providers[provider_id], group) for provider_id, group in groups.items()]
-
-
-def _after_commit(task_name: str, ids: list[int]) -> None:
-    def send() -> None:
-        from shop.orders import tasks
-
-        getattr(tasks, task_name).delay(ids)
-
-    # A broker failure after the commit must not turn the customer's accepted request into an error reply: it is logged.
-    transaction.on_commit(send, robust=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 
 from shop.core.numbers import id_number
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, Refill
 
 S = OrderStatus
 #: The customer's status tabs: the statuses behind each customer-visible name.
@@ -40,3 +44,23 @@ def order_list_for_user(*, user: AbstractBaseUser, tab: str = "", query: str = "
         number = id_number(query.lstrip("#"))
         orders = orders.filter(pk=number) if number is not None else orders.filter(link__icontains=query)
     return orders
+
+
+@dataclass(frozen=True)
+class RefillHistory:
+    """What the refill rules read of an order's earlier refills."""
+
+    under_way: bool  # a refill not final yet
+    last_asked: datetime | None  # when the newest refill the provider did not reject was asked for
+
+
+def refill_history(*, order_ids: Iterable[int]) -> dict[int, RefillHistory]:
+    """The refill history of each order among ``order_ids`` that has one (one query for any number of orders)."""
+    rows = (
+        Refill.objects.filter(order_id__in=list(order_ids))
+        .exclude(status=Refill.Status.REJECTED)
+        .values("order_id")
+        .annotate(last_asked=Max("created_at"), under_way=Count("id", filter=~Q(status__in=Refill.Status.final())))
+        .order_by()
+    )
+    return {row["order_id"]: RefillHistory(row["under_way"] > 0, row["last_asked"]) for row in rows}

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 
 from shop.catalogue.models import Provider
 from shop.orders.flow import RETRY_MAX
 from shop.orders.refresh import orders_refresh
-from shop.orders.requests_many import orders_cancel_send, refills_send
+from shop.orders.requests_many import orders_cancel_send, refills_send, requests_sweep
 from shop.orders.submission import SubmitOutcome, order_retry_countdown, order_submit, orders_sweep
 
 logger = logging.getLogger(__name__)
@@ -39,9 +40,12 @@ def order_submit_task(self, order_id: int) -> str:
 
 @shared_task(name="shop.tasks.orders_refresh_all")
 def orders_refresh_all() -> None:
-    """Periodic: one refresh per active provider, so one slow panel holds up no other."""
+    """Periodic: one refresh per active provider, so one slow panel holds up no other; its refills and cancels too."""
     for provider_id in Provider.objects.filter(is_active=True).values_list("pk", flat=True):
         orders_refresh_provider.delay(provider_id)
+        # At most once per REFILL_POLL_INTERVAL per provider (the mark expires, it is never deleted).
+        if cache.add(f"requests-sweep-{provider_id}", 1, timeout=settings.REFILL_POLL_INTERVAL):
+            requests_sweep_provider.delay(provider_id)
 
 
 @shared_task(name="shop.tasks.orders_refresh_provider")
@@ -68,11 +72,19 @@ def orders_sweep_task() -> str:
 
 @shared_task(name="shop.tasks.refills_send_task")
 def refills_send_task(refill_ids: list[int]) -> str:
-    """Refills a customer asked for many orders at once (ids only), sent per provider."""
+    """Refills a customer asked for, of one order or many (ids only), sent per provider."""
     return f"{refills_send(refill_ids=refill_ids)} sent"
 
 
 @shared_task(name="shop.tasks.orders_cancel_send_task")
 def orders_cancel_send_task(order_ids: list[int]) -> str:
-    """Cancellations a customer asked for many orders at once (ids only), sent per provider."""
+    """Cancellations a customer asked for, of one order or many (ids only), sent per provider."""
     return f"{orders_cancel_send(order_ids=order_ids)} accepted"
+
+
+@shared_task(name="shop.tasks.requests_sweep_provider")
+def requests_sweep_provider(provider_id: int) -> str:
+    """A provider's refills and cancels left unsent are sent; its refills under way are asked about."""
+    result = requests_sweep(provider=Provider.objects.get(pk=provider_id))
+    sent = f"{result.refills_sent} refills and {result.cancels_sent} cancels sent"
+    return f"{sent}, {result.refills_asked} refills asked in {result.calls} calls"

@@ -47,6 +47,14 @@ class Action:
     selector: str = ""  # the parameter that tells this form from another of the same action
     handler: Callable[[AbstractBaseUser, Mapping[str, str]], object] = field(default=lambda user, params: None, repr=False)
 
+    def ids_touched(self, params: Mapping[str, str]) -> int:
+        """How many order or refill ids a call of this form names (each counts once, at most a batch's worth)."""
+        if self.selector in ("order", "refill"):
+            return 1
+        if self.selector in ("orders", "refills"):
+            return min(len({part.strip() for part in params.get(self.selector, "").split(",")} - {""}), BATCH_LIMIT)
+        return 0
+
 
 # Definitions ----------------------------------------------------------------------------
 

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
+from shop.core.limits import Limit, rate_limit_count, rate_limit_hit
 from shop.reseller_api.actions import action_find
 from shop.reseller_api.handlers import INCORRECT_REQUEST, INVALID_KEY, TOO_MANY, ApiError
 from shop.reseller_api.keys import api_key_user
-from shop.reseller_api.limits import Limit, rate_limit_count, rate_limit_hit
 
 BAD_KEY_WINDOW = 600
 
@@ -27,13 +27,16 @@ def api_call(*, params: Mapping[str, str], client_address: str) -> tuple[int, ob
             return 429, {"error": TOO_MANY}
         return 200, {"error": INVALID_KEY}
     action = params.get("action", "").strip()
-    # All calls count against one limit, orders against a second; both in one round trip.
+    definition = action_find(action, params)
+    # All calls count against one limit, orders against a second, the order and refill ids a call
+    # names against a third (orders=1,...,100 counts 100); all in one round trip.
     limits = [Limit(f"api:{user.pk}", settings.API_RATE_LIMIT, 60)]
     if action == "add":
         limits.append(Limit(f"api-add:{user.pk}", settings.API_ADD_RATE_LIMIT, 60))
+    if definition is not None and (ids := definition.ids_touched(params)):
+        limits.append(Limit(f"api-ids:{user.pk}", settings.API_IDS_RATE_LIMIT, 60, cost=ids))
     if any(rate_limit_hit(*limits)):
         return 429, {"error": TOO_MANY}
-    definition = action_find(action, params)
     if definition is None:
         return 200, {"error": INCORRECT_REQUEST}
     try:

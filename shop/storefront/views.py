@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from shop.catalogue import selectors as catalogue
@@ -18,8 +19,8 @@ from shop.orders.display import customer_remains
 from shop.orders.history import Actor
 from shop.orders.models import Order, OrderStatus
 from shop.orders.placement import AlreadyPlaced, OrderRejected, order_place
-from shop.orders.requests import RequestRefused, order_can_cancel, order_can_refill, order_cancel, order_refill
-from shop.orders.selectors import STATUS_TABS, order_list_for_user
+from shop.orders.requests import RequestRefused, order_can_cancel, order_can_refill, order_cancel, order_refill, refill_refusal
+from shop.orders.selectors import STATUS_TABS, order_list_for_user, refill_history
 from shop.orders.timeline import order_timeline
 from shop.storefront.forms import OrderForm, OrderSearchForm, ServiceFilterForm
 from shop.storefront.pagination import page_of
@@ -127,6 +128,10 @@ def orders(request: HttpRequest) -> HttpResponse:
 @require_GET
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order.objects.select_related("service", "provider_service"), pk=pk, user=request.user)
+    can_refill = order_can_refill(order=order)
+    # A refill under way, or the cooldown after the last one: the page says why instead of offering the button.
+    history = refill_history(order_ids=[order.pk]).get(order.pk) if can_refill else None
+    refill_wait = refill_refusal(order=order, history=history, now=timezone.now()) if history else None
     return render(
         request,
         "shop/order_detail.html",
@@ -137,7 +142,8 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "live": order.status in OrderStatus.LIVE,
             "refills": list(order.refills.all()[:20]),
             "timeline": order_timeline(order=order),
-            "can_refill": order_can_refill(order=order),
+            "can_refill": can_refill and not refill_wait,
+            "refill_wait": refill_wait,
             "can_cancel": order_can_cancel(order=order),
         },
     )
@@ -152,7 +158,7 @@ def order_refill_request(request: HttpRequest, pk: int) -> HttpResponse:
     except RequestRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Refill #{refill.pk} requested.")
+        messages.success(request, f"Refill #{refill.pk} requested; the provider is asked now.")
     return redirect("order-detail", pk=order.pk)
 
 
@@ -166,7 +172,12 @@ def order_cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         done = order.status == OrderStatus.CANCELED
-        messages.success(request, "Order canceled and refunded." if done else "Cancellation asked of the provider; the refund follows.")
+        messages.success(
+            request,
+            "Order canceled and refunded."
+            if done
+            else "Cancellation requested; the provider is asked now and the refund follows when it confirms.",
+        )
     return redirect("order-detail", pk=order.pk)
 
 

@@ -298,7 +298,7 @@ def test_a_refill_from_the_order_page_is_recorded_as_the_customers(web, placed, 
 
     entry = last(placed)
     assert (entry.kind, entry.status, who(entry)) == (Kind.REFILL_REQUESTED, S.COMPLETED, (Actor.CUSTOMER, customer.pk, ""))
-    assert entry.detail == {"refill": refill.pk, "upstream_refill_id": refill.upstream_refill_id} and refill.upstream_refill_id
+    assert entry.detail == {"refill": refill.pk}  # not sent yet: the task sends it
 
 
 def test_canceling_an_unsent_order_from_the_order_page_records_canceled_and_the_refund(web, order, customer) -> None:
@@ -310,13 +310,17 @@ def test_canceling_an_unsent_order_from_the_order_page_records_canceled_and_the_
     assert (refunded.status, refunded.detail) == (S.CANCELED, {"amount": str(order.charge)})
 
 
-def test_canceling_a_placed_order_from_the_order_page_records_cancel_requested(web, placed, sandbox, customer) -> None:
+def test_canceling_a_placed_order_from_the_order_page_records_cancel_requested_then_the_sending(web, placed, sandbox, customer) -> None:
     web.post(reverse("order-cancel", args=[placed.pk]))
 
-    assert sandbox.panel.calls["cancel"] == 1
+    assert sandbox.panel.calls["cancel"] == 0
     entry = last(placed)
-    assert (entry.kind, entry.status, entry.detail) == (Kind.CANCEL_REQUESTED, S.PENDING, {"sent": True})
+    assert (entry.kind, entry.status, entry.detail) == (Kind.CANCEL_REQUESTED, S.PENDING, {"sent": False})
     assert who(entry) == (Actor.CUSTOMER, customer.pk, "")
+
+    assert orders_cancel_send(order_ids=[placed.pk]) == 1  # the task
+    sent = last(placed)
+    assert (sent.kind, sent.detail, who(sent)) == (Kind.CANCEL_REQUESTED, {"sent": True}, (Actor.SYSTEM, None, ""))
 
 
 def test_refill_and_cancel_through_the_api_are_recorded_with_the_keys_prefix(call, key, catalogue, customer, sandbox) -> None:
@@ -335,14 +339,14 @@ def test_refill_and_cancel_through_the_api_are_recorded_with_the_keys_prefix(cal
 
     assert call(action="cancel", order=str(to_cancel.pk)) == {"cancel": 1}
     entry = last(to_cancel)
-    assert (entry.kind, entry.status, entry.detail, who(entry)) == (Kind.CANCEL_REQUESTED, S.PENDING, {"sent": True}, api)
+    assert (entry.kind, entry.status, entry.detail, who(entry)) == (Kind.CANCEL_REQUESTED, S.PENDING, {"sent": False}, api)
 
     completed(to_refill, sandbox)
     reply = call(action="refill", order=str(to_refill.pk))
     refill = Refill.objects.get(pk=reply["refill"])
     entry = last(to_refill)
     assert (entry.kind, entry.status, who(entry)) == (Kind.REFILL_REQUESTED, S.COMPLETED, api)
-    assert entry.detail == {"refill": refill.pk, "upstream_refill_id": refill.upstream_refill_id}
+    assert entry.detail == {"refill": refill.pk}
 
 
 def test_the_apis_many_forms_record_the_request_then_the_sending(call, key, catalogue, customer, sandbox) -> None:

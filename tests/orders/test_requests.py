@@ -1,10 +1,13 @@
-"""A customer's refill or cancellation of one order (``shop.orders.requests``): who may ask, and what one request does upstream."""
+"""A customer's refill or cancellation of one order (``shop.orders.requests``): who may ask, and what one request records and queues."""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from itertools import product
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from panelapi.sandbox import Fault
@@ -15,18 +18,21 @@ from shop.orders.placement import order_place
 from shop.orders.requests import (
     NOT_CANCELLABLE,
     NOT_REFILLABLE,
+    REFILL_UNDER_WAY,
     UNREACHABLE,
     RequestRefused,
     order_can_cancel,
     order_can_refill,
     order_cancel,
     order_refill,
-    refill_status_refresh,
+    refill_refusal,
     refill_status_store,
     refill_status_word,
 )
+from shop.orders.requests_many import orders_cancel_send, refills_send
+from shop.orders.selectors import RefillHistory
 from shop.orders.submission import SubmitOutcome, order_submit
-from tests.helpers import assert_ledger_holds, order_finish, order_row, refunds_of
+from tests.helpers import assert_ledger_holds, order_finish, order_row, race, refunds_of
 
 pytestmark = pytest.mark.django_db
 S = OrderStatus
@@ -115,7 +121,54 @@ def test_a_refill_status_change_is_stored_once_with_one_event(customer) -> None:
     assert event.detail == {"refill": refill.pk, "refill_status": "In progress", "word": "In Progress"}
 
 
-# One request against the sandbox panel ----------------------------------------------------------------
+# When a refill may be asked again ------------------------------------------------------------------
+
+NOW = timezone.now().replace(microsecond=0)
+DONE = unsaved(S.COMPLETED)
+
+
+def test_an_order_without_refills_or_with_only_rejected_ones_may_have_a_refill(settings) -> None:
+    settings.REFILL_COOLDOWN = 24 * 3600
+    assert refill_refusal(order=DONE, history=None, now=NOW) is None  # refill_history leaves out rejected refills
+
+
+def test_a_refill_under_way_blocks_another(settings) -> None:
+    settings.REFILL_COOLDOWN = 0
+    assert (
+        refill_refusal(order=DONE, history=RefillHistory(under_way=True, last_asked=NOW - timedelta(days=9)), now=NOW) == REFILL_UNDER_WAY
+    )
+
+
+def test_a_refill_waits_for_the_cooldown_and_says_until_when(settings) -> None:
+    settings.REFILL_COOLDOWN = 24 * 3600
+    asked = NOW.replace(hour=10, minute=20, second=30) - timedelta(days=1)
+    history = RefillHistory(under_way=False, last_asked=asked)
+
+    until = (asked + timedelta(days=1, minutes=1)).strftime("%Y-%m-%d %H:%M")  # rounded up to the minute: never too early
+    expected = f"A refill of this order was asked for recently; you may ask again after {until} UTC."
+    assert refill_refusal(order=DONE, history=history, now=asked + timedelta(hours=23, minutes=59)) == expected
+    assert refill_refusal(order=DONE, history=history, now=asked + timedelta(days=1)) is None
+    settings.REFILL_COOLDOWN = 0  # no cooldown
+    assert refill_refusal(order=DONE, history=history, now=asked + timedelta(seconds=1)) is None
+
+
+def test_an_order_that_cannot_be_refilled_says_so_first() -> None:
+    history = RefillHistory(under_way=True, last_asked=NOW)
+    assert refill_refusal(order=unsaved(S.PENDING), history=history, now=NOW) == NOT_REFILLABLE
+
+
+def test_the_database_holds_one_open_refill_per_order(customer) -> None:
+    order = order_row(customer, status=S.COMPLETED, upstream_order_id="10001")
+    for final in Refill.Status.final():
+        Refill.objects.create(order=order, status=final)
+    Refill.objects.create(order=order)
+    for status in (Refill.Status.PENDING, Refill.Status.IN_PROGRESS):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Refill.objects.create(order=order, status=status)
+    assert Refill.objects.filter(order=order).count() == len(Refill.Status.final()) + 1
+
+
+# One request, against the sandbox panel -------------------------------------------------------------
 
 
 @pytest.fixture
@@ -134,60 +187,110 @@ def delivered(placed, sandbox) -> Order:
     return Order.objects.select_related("provider", "provider_service").get(pk=placed.pk)
 
 
-def test_a_refill_is_asked_of_the_provider_and_recorded_with_its_id(delivered, sandbox) -> None:
-    refill = order_refill(order=delivered)
+def slow_panel(sandbox) -> None:
+    """Every call to the panel now takes 5 s (until the faults are cleared)."""
+    sandbox.panel.add_fault(Fault(kind="slow", delay=5.0, times=0))
 
-    assert sandbox.panel.calls["refill"] == 1
-    assert refill.order_id == delivered.pk and refill.upstream_refill_id == "1" and refill.status == Refill.Status.PENDING
+
+def test_a_refill_is_recorded_at_once_and_a_task_sends_it(delivered, sandbox, queued) -> None:
+    slow_panel(sandbox)
+    started = time.monotonic()
+    with queued:
+        refill = order_refill(order=delivered)
+    assert time.monotonic() - started < 1.0, "the request waited for the panel"
+
+    assert sandbox.panel.calls["refill"] == 0
+    assert (refill.order_id, refill.upstream_refill_id, refill.status) == (delivered.pk, "", Refill.Status.PENDING)
+    assert queued.sent == [("refills_send_task", [refill.pk])]  # the same task as the many form's
     event = OrderEvent.objects.filter(order=delivered).latest("id")
-    assert (event.kind, event.status) == (Kind.REFILL_REQUESTED, S.COMPLETED)
-    assert event.detail == {"refill": refill.pk, "upstream_refill_id": "1"}
+    assert (event.kind, event.status, event.detail) == (Kind.REFILL_REQUESTED, S.COMPLETED, {"refill": refill.pk})
+
+    sandbox.panel.clear_faults()
+    assert refills_send(refill_ids=[refill.pk]) == 1
+    refill.refresh_from_db()
+    assert sandbox.panel.calls["refill"] == 1 and refill.upstream_refill_id == "1" and refill.status == Refill.Status.PENDING
 
 
-def test_a_refill_of_a_running_order_is_refused_without_asking_the_provider(placed, sandbox) -> None:
-    with pytest.raises(RequestRefused) as refused:
+def test_a_refill_of_a_running_order_is_refused_without_asking_the_provider(placed, sandbox, queued) -> None:
+    with pytest.raises(RequestRefused) as refused, queued:
         order_refill(order=placed)
     assert str(refused.value) == NOT_REFILLABLE
-    assert sandbox.panel.calls["refill"] == 0 and not Refill.objects.exists()
+    assert sandbox.panel.calls["refill"] == 0 and not Refill.objects.exists() and queued.sent == []
 
 
-def test_a_refill_the_provider_refuses_says_why_in_the_providers_words(delivered, sandbox) -> None:
-    sandbox.panel.add_fault(Fault(kind="reply", action="refill", body={"error": "Refill is not available yet"}, process=False))
+def test_a_second_refill_while_one_is_under_way_is_refused(delivered, sandbox, settings) -> None:
+    settings.REFILL_COOLDOWN = 0
+    first = order_refill(order=delivered)
     with pytest.raises(RequestRefused) as refused:
         order_refill(order=delivered)
-    assert str(refused.value) == "Refill is not available yet"
-    assert not Refill.objects.exists()
+    assert str(refused.value) == REFILL_UNDER_WAY == "A refill of this order is already under way."
+    refills_send(refill_ids=[first.pk])
+    with pytest.raises(RequestRefused):
+        order_refill(order=delivered)  # sent, still under way at the provider
+    Refill.objects.filter(pk=first.pk).update(status=Refill.Status.COMPLETED)
+    assert order_refill(order=delivered).pk != first.pk  # finished, and no cooldown: a new one may start
+    assert Refill.objects.filter(order=delivered).count() == 2
+
+
+def test_a_refill_after_a_finished_one_waits_for_the_cooldown(delivered, sandbox, settings) -> None:
+    settings.REFILL_COOLDOWN = 24 * 3600
+    first = order_refill(order=delivered)
+    Refill.objects.filter(pk=first.pk).update(status=Refill.Status.COMPLETED, created_at=timezone.now() - timedelta(hours=23))
+    with pytest.raises(RequestRefused) as refused:
+        order_refill(order=delivered)
+    assert str(refused.value).startswith("A refill of this order was asked for recently; you may ask again after ")
+    assert str(refused.value).endswith(" UTC.")
+
+    Refill.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=24, seconds=1))
+    assert order_refill(order=delivered).status == Refill.Status.PENDING
+
+
+def test_a_refill_the_provider_refuses_says_why_in_the_providers_words_and_may_be_asked_again(delivered, sandbox, settings) -> None:
+    settings.REFILL_COOLDOWN = 24 * 3600
+    refill = order_refill(order=delivered)
+    refused = [{"order": delivered.upstream_order_id, "refill": {"error": "Refill is not available yet"}}]
+    sandbox.panel.add_fault(Fault(kind="reply", action="refill", body=refused, process=False))
+    assert refills_send(refill_ids=[refill.pk]) == 0
+
+    refill.refresh_from_db()
+    assert (refill.status, refill.error) == (Refill.Status.REJECTED, "Refill is not available yet")
+    # Rejected: the provider did nothing, so neither the one-open rule nor the cooldown holds the customer back.
+    assert order_refill(order=delivered).status == Refill.Status.PENDING
 
 
 @pytest.mark.parametrize("kind", ["html", "drop"])
-def test_a_refill_the_provider_never_answered_is_not_recorded(delivered, sandbox, kind: str) -> None:
-    sandbox.panel.add_fault(Fault(kind=kind, action="refill", process=False))
-    with pytest.raises(RequestRefused) as refused:
-        order_refill(order=delivered)
-    assert str(refused.value) == UNREACHABLE
-    assert not Refill.objects.exists()
-
-
-def test_a_refills_status_is_asked_until_it_is_final(delivered, sandbox) -> None:
+def test_a_refill_the_provider_never_answered_is_rejected_as_unreachable(delivered, sandbox, kind: str) -> None:
     refill = order_refill(order=delivered)
-    sandbox.panel.advance(15)  # under way at the panel (stage_seconds is 10)
-
-    assert refill_status_refresh(refill=refill).status == Refill.Status.IN_PROGRESS
-    sandbox.panel.add_fault(Fault(kind="html", action="refill_status"))
-    assert refill_status_refresh(refill=refill).status == Refill.Status.IN_PROGRESS  # no answer: the last known status stays
-    Refill.objects.filter(pk=refill.pk).update(status=Refill.Status.COMPLETED)
+    sandbox.panel.add_fault(Fault(kind=kind, action="refill", process=False))
+    assert refills_send(refill_ids=[refill.pk]) == 0
     refill.refresh_from_db()
-    calls = sandbox.panel.calls["refill_status"]
-    assert refill_status_refresh(refill=refill).status == Refill.Status.COMPLETED
-    assert sandbox.panel.calls["refill_status"] == calls  # final: the provider is not asked again
+    assert (refill.status, refill.error, refill.upstream_refill_id) == (Refill.Status.REJECTED, UNREACHABLE, "")
 
 
-def test_an_unsent_order_is_canceled_here_with_a_full_refund(catalogue, customer, sandbox) -> None:
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_refills_of_one_order_asked_at_the_same_instant_make_one_row(catalogue, customer, sandbox, settings) -> None:
+    settings.REFILL_COOLDOWN = 0
     order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
-    canceled = order_cancel(order=order)
+    assert order_submit(order_id=order.pk) is SubmitOutcome.PLACED
+    order_finish(order_id=order.pk, status=S.COMPLETED, remains=0, start_count=1, upstream_charge=None, raw="Completed")
+
+    outcomes = race(8, lambda: order_refill(order=Order.objects.select_related("provider_service").get(pk=order.pk)))
+
+    refills = [outcome for outcome in outcomes if isinstance(outcome, Refill)]
+    refusals = [str(outcome) for outcome in outcomes if not isinstance(outcome, Refill)]
+    assert len(refills) == 1 and refusals == [REFILL_UNDER_WAY] * 7
+    assert Refill.objects.filter(order=order).count() == 1
+    assert OrderEvent.objects.filter(order=order, kind=Kind.REFILL_REQUESTED).count() == 1
+
+
+def test_an_unsent_order_is_canceled_here_with_a_full_refund(catalogue, customer, sandbox, queued) -> None:
+    order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    with queued:
+        canceled = order_cancel(order=order)
     assert (canceled.status, canceled.refunded) == (S.CANCELED, order.charge)
     assert refunds_of(order) == [order.charge]
-    assert sandbox.panel.calls["cancel"] == 0
+    assert sandbox.panel.calls["cancel"] == 0 and queued.sent == []
     assert_ledger_holds(customer)
 
 
@@ -200,36 +303,41 @@ def test_an_order_sent_out_meanwhile_is_not_canceled_here(catalogue, customer, s
     assert order.status == S.SUBMITTING and refunds_of(order) == []
 
 
-def test_a_placed_order_is_asked_of_the_provider_once(placed, sandbox) -> None:
-    asked = order_cancel(order=placed)
+def test_a_placed_order_is_marked_at_once_and_a_task_asks_the_provider_once(placed, sandbox, queued) -> None:
+    slow_panel(sandbox)
+    started = time.monotonic()
+    with queued:
+        asked = order_cancel(order=placed)
+    assert time.monotonic() - started < 1.0, "the request waited for the panel"
 
-    assert sandbox.panel.calls["cancel"] == 1
+    assert sandbox.panel.calls["cancel"] == 0 and queued.sent == [("orders_cancel_send_task", [placed.pk])]
     assert asked.status == S.PENDING and asked.cancel_requested_at is not None  # the refund follows the provider's Canceled
-    assert refunds_of(placed) == []
     event = OrderEvent.objects.filter(order=placed).latest("id")
-    assert (event.kind, event.detail) == (Kind.CANCEL_REQUESTED, {"sent": True})
+    assert (event.kind, event.detail) == (Kind.CANCEL_REQUESTED, {"sent": False})
     with pytest.raises(RequestRefused) as refused:
         order_cancel(order=asked)
     assert str(refused.value) == NOT_CANCELLABLE
-    assert sandbox.panel.calls["cancel"] == 1
+
+    sandbox.panel.clear_faults()
+    assert orders_cancel_send(order_ids=[placed.pk]) == 1
+    assert sandbox.panel.calls["cancel"] == 1 and refunds_of(placed) == []
+    assert OrderEvent.objects.filter(order=placed).latest("id").detail == {"sent": True}
 
 
-def test_a_cancel_the_provider_refuses_leaves_the_order_unmarked(placed, sandbox) -> None:
+def test_a_cancel_the_provider_refuses_lifts_the_mark(placed, sandbox) -> None:
     Order.objects.filter(pk=placed.pk).update(upstream_order_id="7730021")  # no order of the panel's
     placed.refresh_from_db()
-    with pytest.raises(RequestRefused) as refused:
-        order_cancel(order=placed)
-    assert str(refused.value) == "Incorrect order ID"
+    order_cancel(order=placed)
+    assert orders_cancel_send(order_ids=[placed.pk]) == 0
     placed.refresh_from_db()
-    assert placed.cancel_requested_at is None
-    assert not OrderEvent.objects.filter(order=placed, kind=Kind.CANCEL_REQUESTED).exists()
+    assert placed.cancel_requested_at is None  # the customer may ask again
+    assert OrderEvent.objects.filter(order=placed).latest("id").detail == {"sent": False, "refused": "Incorrect order ID"}
 
 
-def test_a_cancel_the_provider_never_answered_leaves_the_order_unmarked(placed, sandbox) -> None:
+def test_a_cancel_the_provider_never_answered_lifts_the_mark(placed, sandbox) -> None:
+    order_cancel(order=placed)
     sandbox.panel.add_fault(Fault(kind="html", action="cancel"))
-    with pytest.raises(RequestRefused) as refused:
-        order_cancel(order=placed)
-    assert str(refused.value) == "The provider could not take the cancellation now."
+    assert orders_cancel_send(order_ids=[placed.pk]) == 0
     placed.refresh_from_db()
     assert placed.cancel_requested_at is None
 

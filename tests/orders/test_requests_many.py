@@ -1,17 +1,21 @@
-"""The API's many forms (``orders=``, ``refills=``): answered at once with no upstream call, then sent in one call per provider."""
+"""The API's many forms (``orders=``, ``refills=``): answered at once with no upstream call, then sent in one call per provider;
+and the periodic sweep that sends what was left unsent and asks about refills under way."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from panelapi.sandbox import Fault
 from shop.catalogue.models import UpstreamCall
 from shop.models import Order, OrderStatus, Refill
 from shop.orders.models import OrderEvent
 from shop.orders.placement import order_place
-from shop.orders.requests_many import orders_cancel_send, refills_send
+from shop.orders.requests import REFILL_UNDER_WAY
+from shop.orders.requests_many import orders_cancel_send, refills_send, requests_sweep
 from shop.orders.submission import SubmitOutcome, order_submit
 from tests.conftest import SANDBOX_KEY
 from tests.helpers import order_finish
@@ -133,28 +137,99 @@ def test_refill_of_many_orders_answers_at_once_then_sends_one_call_and_stores_th
     assert sandbox.panel.calls["refill"] == 1
 
 
-def test_refill_status_of_many_refills_asks_the_provider_once(call, catalogue, customer, sandbox) -> None:
-    orders = placed_orders(customer, catalogue["1"], 12)
+def completed_orders(sandbox, customer, service, count: int) -> list[Order]:
+    """``count`` orders finished here, of which the ones the sandbox panel finished too (so it takes their refills)."""
+    orders = placed_orders(customer, service, count)
     sandbox.panel.advance(10_000)
     for order in orders:
         order_finish(order_id=order.pk, status=OrderStatus.COMPLETED, remains=0, start_count=1, upstream_charge=None, raw="Completed")
-    orders = [order for order in orders if sandbox_outcome(sandbox, order) in {"Completed", "Partial"}]
+    return [order for order in orders if sandbox_outcome(sandbox, order) in {"Completed", "Partial"}]
+
+
+def test_the_same_id_a_hundred_times_makes_one_refill_and_one_task(call, catalogue, customer, sandbox, queued, settings) -> None:
+    settings.REFILL_COOLDOWN = 0
+    (order,) = completed_orders(sandbox, customer, catalogue["1"], 1)
+    slow_panel(sandbox)
+
+    with queued:
+        reply, seconds = timed(call, action="refill", orders=",".join([str(order.pk)] * 100))
+
+    assert seconds < 1.0, f"the many form took {seconds:.2f} s: it waited for the panel"
+    refill = Refill.objects.get(order=order)
+    assert reply == [{"order": order.pk, "refill": refill.pk}] * 100
+    assert OrderEvent.objects.filter(order=order, kind=Kind.REFILL_REQUESTED).count() == 1
+    assert queued.sent == [("refills_send_task", [refill.pk])] and sandbox.panel.calls["refill"] == 0
+
+    again = call(action="refill", orders=f"{order.pk},{order.pk}")  # one refill under way: no second one
+    assert again == [{"order": order.pk, "refill": {"error": REFILL_UNDER_WAY}}] * 2
+    assert call(action="refill", order=str(order.pk)) == {"error": REFILL_UNDER_WAY}
+    assert Refill.objects.filter(order=order).count() == 1
+
+
+def test_refill_status_answers_from_the_database_and_the_sweep_asks_the_provider_once(call, catalogue, customer, sandbox) -> None:
+    orders = completed_orders(sandbox, customer, catalogue["1"], 12)
     assert len(orders) >= 5
     call(action="refill", orders=ids(orders))
     refills = list(Refill.objects.filter(order__in=orders).order_by("pk"))
     assert refills_send(refill_ids=[refill.pk for refill in refills]) == len(refills)
     sandbox.panel.advance(15)  # the panel's refills are under way now (stage_seconds is 10)
+    asked = ",".join(str(refill.pk) for refill in refills)
 
-    reply = call(action="refill_status", refills=",".join(str(refill.pk) for refill in refills))
+    assert call(action="refill_status", refills=asked) == [{"refill": refill.pk, "status": "Pending"} for refill in refills]
+    assert call(action="refill_status", refill=str(refills[0].pk)) == {"status": "Pending"}
+    assert sandbox.panel.calls["refill_status"] == 0 and upstream_calls("refill_status") == 0  # nothing upstream in the request
 
+    result = requests_sweep(provider=orders[0].provider)
+
+    assert (result.calls, result.refills_asked) == (1, len(refills))
     assert sandbox.panel.calls["refill_status"] == 1 and upstream_calls("refill_status") == 1
-    assert reply == [{"refill": refill.pk, "status": "In progress"} for refill in refills]
-    assert set(Refill.objects.filter(pk__in=[r.pk for r in refills]).values_list("status", flat=True)) == {Refill.Status.IN_PROGRESS}
+    assert call(action="refill_status", refills=asked) == [{"refill": refill.pk, "status": "In progress"} for refill in refills]
     assert OrderEvent.objects.filter(kind=Kind.REFILL_STATUS, detail__refill_status="In progress").count() == len(refills)
 
-    call(action="refill_status", refills=",".join(str(refill.pk) for refill in refills))
+    requests_sweep(provider=orders[0].provider)
     assert sandbox.panel.calls["refill_status"] == 2  # again one call for all of them
     assert OrderEvent.objects.filter(kind=Kind.REFILL_STATUS).count() == len(refills)  # nothing changed: no new events
+    Refill.objects.filter(pk__in=[refill.pk for refill in refills]).update(status=Refill.Status.COMPLETED)
+    assert requests_sweep(provider=orders[0].provider).calls == 0  # final: the provider is not asked again
+    assert sandbox.panel.calls["refill_status"] == 2
+
+
+def test_the_sweep_asks_about_refills_under_way_100_per_call(catalogue, customer, sandbox) -> None:
+    orders = placed_orders(customer, catalogue["1"], 150)
+    Order.objects.filter(pk__in=[order.pk for order in orders]).update(status=OrderStatus.COMPLETED)
+    Refill.objects.bulk_create(Refill(order=order, upstream_refill_id=str(900 + number)) for number, order in enumerate(orders))
+
+    result = requests_sweep(provider=orders[0].provider)
+
+    assert (result.calls, result.refills_asked) == (2, 150)
+    assert sandbox.panel.calls["refill_status"] == 2
+
+
+def test_the_sweep_sends_refills_and_cancels_whose_task_was_lost(call, catalogue, customer, sandbox, settings) -> None:
+    settings.ORDER_REQUEUE_AFTER = 60
+    to_refill = completed_orders(sandbox, customer, catalogue["1"], 4)[:2]
+    to_cancel = placed_orders(customer, catalogue["1"], 2)
+    call(action="refill", orders=ids(to_refill))  # the on-commit tasks go nowhere in tests: as if the broker lost them
+    call(action="cancel", orders=ids(to_cancel))
+    provider = to_cancel[0].provider
+
+    fresh = requests_sweep(provider=provider)  # too young: their own task may still come
+    assert (fresh.refills_sent, fresh.cancels_sent) == (0, 0)
+    assert sandbox.panel.calls["refill"] == 0 and sandbox.panel.calls["cancel"] == 0
+
+    long_ago = timezone.now() - timedelta(seconds=61)
+    Refill.objects.filter(order__in=to_refill).update(created_at=long_ago)
+    Order.objects.filter(pk__in=[order.pk for order in to_cancel]).update(cancel_requested_at=long_ago)
+    result = requests_sweep(provider=provider)
+
+    assert (result.refills_sent, result.cancels_sent) == (2, 2)
+    assert sandbox.panel.calls["refill"] == 1 and sandbox.panel.calls["cancel"] == 1
+    assert not Refill.objects.filter(order__in=to_refill, upstream_refill_id="").exists()
+    assert {sandbox_outcome(sandbox, order) for order in to_cancel} == {"Canceled"}
+
+    again = requests_sweep(provider=provider)  # sent once: nothing is sent twice
+    assert (again.refills_sent, again.cancels_sent) == (0, 0)
+    assert sandbox.panel.calls["refill"] == 1 and sandbox.panel.calls["cancel"] == 1
 
 
 def test_a_redelivered_cancel_task_neither_asks_again_nor_undoes_an_accepted_cancellation(call, catalogue, customer, sandbox) -> None:

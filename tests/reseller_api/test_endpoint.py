@@ -127,27 +127,33 @@ def test_balance(call) -> None:
     assert call(action="balance") == {"balance": "100.0000", "currency": "USD"}
 
 
-def test_refill_and_refill_status_forwarded_upstream(call, catalogue, customer, sandbox) -> None:
+def test_refill_answers_at_once_and_refill_status_answers_from_the_database(call, catalogue, customer, sandbox, queued) -> None:
     order = Order.objects.get(pk=call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="1000")["order"])
     assert call(action="refill", order=str(order.pk)) == {"error": "Order not eligible for refill."}
     order_submit(order_id=order.pk)
     order_finish(order_id=order.pk, status=OrderStatus.COMPLETED, remains=0, start_count=1, upstream_charge=None, raw="Completed")
     sandbox.panel.advance(10_000)  # the sandbox's own copy finishes too
 
-    reply = call(action="refill", order=str(order.pk))
+    with queued:
+        reply = call(action="refill", order=str(order.pk))
     refill = Refill.objects.get(order=order)
-    assert reply == {"refill": str(refill.pk)} and refill.upstream_refill_id
-    assert call(action="refill_status", refill=str(refill.pk))["status"] in {"Pending", "In progress", "Completed"}
+    assert reply == {"refill": str(refill.pk)} and refill.upstream_refill_id == ""
+    assert queued.sent == [("refills_send_task", [refill.pk])] and sandbox.panel.calls["refill"] == 0
+    assert call(action="refill_status", refill=str(refill.pk)) == {"status": "Pending"}
     assert call(action="refill_status", refills=f"{refill.pk},999") == [
-        {"refill": refill.pk, "status": Refill.objects.get(pk=refill.pk).status},
+        {"refill": refill.pk, "status": "Pending"},
         {"refill": 999, "status": {"error": "Refill not found"}},
     ]
+    assert sandbox.panel.calls["refill_status"] == 0
+
+    assert refills_send(refill_ids=[refill.pk]) == 1 and sandbox.panel.calls["refill"] == 1  # the task
+    Refill.objects.filter(pk=refill.pk).update(status=Refill.Status.COMPLETED)  # as the sweep would store it
+    assert call(action="refill_status", refill=str(refill.pk)) == {"status": "Completed"}
     many = call(action="refill", orders=f"{order.pk},424242")
     assert many[1] == {"order": 424242, "refill": {"error": "Incorrect order ID"}}
-    # The many form answers at once: the refill is recorded here, and a task sends it (called directly in tests).
-    assert sandbox.panel.calls["refill"] == 1
-    assert refills_send(refill_ids=[many[0]["refill"]]) + Refill.objects.filter(pk=many[0]["refill"], status="Rejected").count() == 1
-    assert sandbox.panel.calls["refill"] == 2
+    assert many[0]["refill"]["error"].startswith(  # a day has not passed since the last refill
+        "A refill of this order was asked for recently; you may ask again after "
+    )
 
 
 def test_cancel_unsent_order_refunds_here_and_placed_one_asks_the_provider(call, catalogue, customer, sandbox) -> None:
@@ -199,6 +205,22 @@ def test_add_has_its_own_limit(call, catalogue, settings) -> None:
     assert call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="100") == {"error": "Too many requests, slow down"}
 
 
+def test_the_ids_a_call_names_count_against_their_own_limit(client, key, settings) -> None:
+    settings.API_IDS_RATE_LIMIT = 150
+
+    def status(**ids: str):
+        return client.post("/api/v2", {"key": key, "action": "status", **ids})
+
+    hundred = ",".join(str(number) for number in range(1, 101))
+    assert status(orders=hundred).status_code == 200  # 100 ids
+    assert status(orders=",".join(["7"] * 100)).status_code == 200  # one id, named 100 times: 101
+    for number in range(49):
+        assert status(order=str(number)).status_code == 200  # one each: 150
+    refused = client.post("/api/v2", {"key": key, "action": "refill", "orders": "1,2"})
+    assert (refused.status_code, refused.json()) == (429, {"error": "Too many requests, slow down"})
+    assert client.post("/api/v2", {"key": key, "action": "balance"}).status_code == 200  # no ids: only the calls limit
+
+
 def test_repeated_invalid_keys_from_one_address_are_refused(client, key, settings) -> None:
     settings.API_BAD_KEY_LIMIT = 3
     codes = [client.post("/api/v2", {"key": f"smm_guess{i}", "action": "balance"}).status_code for i in range(4)]
@@ -228,4 +250,7 @@ def test_upstream_fault_never_reaches_the_reseller_as_html(call, catalogue, cust
     order = Order.objects.get(pk=call(action="add", service=str(catalogue["17"].pk), link=LINK, quantity="100")["order"])
     order_submit(order_id=order.pk)
     sandbox.panel.add_fault(Fault(kind="html", action="cancel"))
-    assert call(action="cancel", order=str(order.pk)) == {"error": "The provider could not take the cancellation now."}
+    assert call(action="cancel", order=str(order.pk)) == {"cancel": 1}  # answered at once; the task meets the HTML page
+    assert orders_cancel_send(order_ids=[order.pk]) == 0
+    assert Order.objects.get(pk=order.pk).cancel_requested_at is None  # not taken: the customer may ask again
+    assert call(action="cancel", order=str(order.pk)) == {"cancel": 1}

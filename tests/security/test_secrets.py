@@ -30,9 +30,17 @@ from django.urls import reverse
 
 from panelapi.sandbox import Fault
 from shop.catalogue.tasks import catalogue_sync_all, catalogue_sync_provider, provider_balance_refresh_all
-from shop.models import Order, OrderStatus, Provider, UpstreamCall
+from shop.models import Order, OrderStatus, Provider, Refill, UpstreamCall
 from shop.orders.submission import order_submit
-from shop.orders.tasks import order_submit_task, orders_refresh_all, orders_refresh_provider, orders_sweep_task
+from shop.orders.tasks import (
+    order_submit_task,
+    orders_cancel_send_task,
+    orders_refresh_all,
+    orders_refresh_provider,
+    orders_sweep_task,
+    refills_send_task,
+    requests_sweep_provider,
+)
 from tests.conftest import SANDBOX_KEY
 from tests.helpers import order_finish
 from tests.security.conftest import LINK
@@ -246,15 +254,22 @@ def test_no_key_leaks_through_logs_pages_tasks_api_or_database(
     finished = Order.objects.get(pk=web_order.pk)
     if finished.status != OrderStatus.COMPLETED:
         order_finish(order_id=finished.pk, status=OrderStatus.COMPLETED, remains=0, start_count=1, upstream_charge=None, raw="Completed")
+    # The requests answer at once; the tasks meet the provider's failures (a 5xx, an HTML page) and its answers.
     seen.response("web refill", web.post(reverse("order-refill", args=[web_order.pk]), follow=True))
+    api(action="refill", order=str(web_order.pk))  # one under way already: refused
     sandbox.panel.add_fault(Fault(kind="error500", action="refill"))
-    api(action="refill", order=str(web_order.pk))
-    refill = api(action="refill", orders=str(web_order.pk))
+    refills_send_task(list(Refill.objects.values_list("pk", flat=True)))
+    refill = api(action="refill", orders=str(web_order.pk))  # the provider rejected the last one: asked again
+    refills_send_task(list(Refill.objects.values_list("pk", flat=True)))
     api(action="refill_status", refill=str(refill[0]["refill"]) if isinstance(refill[0]["refill"], int) else "1")
     api(action="refill_status", refills="1,2,x")
+    sandbox.panel.add_fault(Fault(kind="html", action="refill_status"))
+    requests_sweep_provider(provider.pk)
     sandbox.panel.add_fault(Fault(kind="html", action="cancel"))
     api(action="cancel", orders=",".join(placed))
+    orders_cancel_send_task([int(pk) for pk in placed])
     api(action="cancel", order=placed[-1])
+    orders_cancel_send_task([int(placed[-1])])
     # API errors: a wrong key, a key sent as JSON, garbage.
     seen.response("api wrong key", web.post("/api/v2", {"key": key[:-2] + "xx", "action": "balance"}))
     seen.response("api json", web.post("/api/v2", {"key": key, "action": "balance"}, content_type="application/json"))

@@ -66,22 +66,6 @@ def test_services_page_query_count_does_not_grow(web, catalogue, provider, djang
         web.get(reverse("services"))
 
 
-def test_signup_logs_the_new_customer_in(client) -> None:
-    form = {"username": "newbie", "email": "New@Example.com", "password1": "a-long-Passw0rd!", "password2": "a-long-Passw0rd!"}
-    response = client.post(reverse("signup"), form, follow=True)
-    assert response.redirect_chain[-1][0] == reverse("order-new")
-    html = response.content.decode()
-    assert "newbie" in html and "0 USD" in html
-
-
-def test_signup_refuses_a_taken_email_and_a_weak_password(client) -> None:
-    UserFactory(username="first", email="taken@example.com")
-    form = {"username": "second", "email": "taken@example.com", "password1": "123", "password2": "123"}
-    html = client.post(reverse("signup"), form).content.decode()
-    assert "An account with this email already exists." in html
-    assert "This password is too short" in html
-
-
 def test_logins_are_limited_with_a_clear_message(client) -> None:
     UserFactory(username="victim")
     for _ in range(5):
@@ -272,7 +256,33 @@ def test_refill_and_cancel_buttons_on_the_order_page(web, catalogue, customer, s
     assert "Request a refill" in page and "Cancel the order" not in page
     response = web.post(reverse("order-refill", args=[done.pk]), follow=True)
     refill = Refill.objects.get(order=done)
-    assert f"Refill #{refill.pk} requested." in response.content.decode() and f"#{refill.pk}</td>" in response.content.decode()
+    page = response.content.decode()
+    assert f"Refill #{refill.pk} requested; the provider is asked now." in page and f"#{refill.pk}</td>" in page
+    assert sandbox.panel.calls["refill"] == 0  # the request did not wait for the provider: a task sends it
+    # One refill under way: the page says so instead of offering the button, and a second click adds nothing.
+    assert "A refill of this order is already under way." in page and "Request a refill" not in page
+    again = web.post(reverse("order-refill", args=[done.pk]), follow=True).content.decode()
+    assert "A refill of this order is already under way." in again and Refill.objects.filter(order=done).count() == 1
+
+
+def test_after_a_refill_the_order_page_says_when_the_next_may_be_asked(web, catalogue, customer, sandbox, settings) -> None:
+    from shop.models import Refill
+
+    settings.REFILL_COOLDOWN = 24 * 3600
+    done = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    order_submit(order_id=done.pk)
+    order_finish(order_id=done.pk, status=OrderStatus.COMPLETED, remains=0, start_count=1, upstream_charge=None, raw="Completed")
+    web.post(reverse("order-refill", args=[done.pk]))
+    Refill.objects.filter(order=done).update(status=Refill.Status.COMPLETED)
+
+    page = web.get(reverse("order-detail", args=[done.pk])).content.decode()
+    assert "you may ask again after " in page and "Request a refill" not in page
+    response = web.post(reverse("order-refill", args=[done.pk]), follow=True).content.decode()
+    assert "A refill of this order was asked for recently; you may ask again after " in response
+    assert Refill.objects.filter(order=done).count() == 1
+
+    Refill.objects.filter(order=done).update(status=Refill.Status.REJECTED)  # the provider refused it: ask again at once
+    assert "Request a refill" in web.get(reverse("order-detail", args=[done.pk])).content.decode()
 
 
 def test_someone_elses_order_cannot_be_refilled_or_canceled(web, catalogue) -> None:

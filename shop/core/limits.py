@@ -1,11 +1,11 @@
-"""Fixed-window counters: cheap limits on API use.
+"""Fixed-window counters: cheap limits on API use, sign-ups and password reset mails.
 
 With ``RATE_LIMIT_REDIS_URL`` set (production: the shop's Redis), all the
-limits of one call are counted in a single pipelined round trip (INCR and
+limits of one call are counted in a single pipelined round trip (INCRBY and
 EXPIRE NX per window key). Without it, the Django cache counts them, which is
 exact within one process (development and most tests).
 If Redis does not answer, the limits are not applied for that call (logged):
-an outage of the counters must not stop the API.
+an outage of the counters must not stop the API or sign-ups.
 """
 
 from __future__ import annotations
@@ -24,19 +24,23 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Limit:
-    """At most ``limit`` hits per ``window`` seconds in ``bucket``; a limit of 0 or less means none."""
+    """At most ``limit`` hits per ``window`` seconds in ``bucket``; a limit of 0 or less means none.
+
+    One call counts ``cost`` hits: a call that touches 100 ids costs 100 against a limit of ids.
+    """
 
     bucket: str
     limit: int
     window: int
+    cost: int = 1
 
     def key(self, now: float) -> str:
         return f"rate:{self.bucket}:{int(now // self.window)}"
 
 
 def rate_limit_hit(*limits: Limit) -> list[bool]:
-    """Count one hit in each limit's bucket; for each, whether it is now over its limit."""
-    active = [limit for limit in limits if limit.limit > 0]
+    """Count each limit's cost in its bucket; for each, whether it is now over its limit."""
+    active = [limit for limit in limits if limit.limit > 0 and limit.cost > 0]
     if not active:
         return [False] * len(limits)
     now = time.time()
@@ -60,11 +64,11 @@ def rate_limit_count(limit: Limit) -> int:
 def _count(limits: list[Limit], now: float) -> list[int]:
     client = _redis()
     if client is None:
-        return [_cache_incr(limit.key(now), limit.window + 1) for limit in limits]
+        return [_cache_incr(limit.key(now), limit.window + 1, limit.cost) for limit in limits]
     pipe = client.pipeline(transaction=False)
     for limit in limits:
         key = limit.key(now)
-        pipe.incr(key)
+        pipe.incrby(key, limit.cost)
         pipe.expire(key, limit.window + 1, nx=True)
     try:
         replies = pipe.execute()
@@ -74,13 +78,13 @@ def _count(limits: list[Limit], now: float) -> list[int]:
     return [int(count) for count in replies[::2]]
 
 
-def _cache_incr(key: str, timeout: int) -> int:
+def _cache_incr(key: str, timeout: int, cost: int) -> int:
     cache.add(key, 0, timeout=timeout)
     try:
-        return cache.incr(key)
+        return cache.incr(key, cost)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=timeout)
-        return 1
+        cache.set(key, cost, timeout=timeout)
+        return cost
 
 
 @memoize

@@ -1,4 +1,4 @@
-"""The API's fixed-window counters, in the Django cache and in Redis (one round trip per call)."""
+"""The fixed-window counters (API, sign-up and password reset limits), in the Django cache and in Redis (one round trip per call)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis
 
-from shop.reseller_api.limits import Limit, _client_for, rate_limit_count, rate_limit_hit
+from shop.core.limits import Limit, _client_for, rate_limit_count, rate_limit_hit
 from tests.conftest import redis_url
 
 
@@ -37,6 +37,15 @@ def test_limits_of_one_call_are_counted_apart(counters) -> None:
     assert rate_limit_hit(every) == [False]
     assert rate_limit_hit(every) == [True]
     assert rate_limit_count(orders) == 2
+
+
+def test_a_hit_counts_its_cost(counters) -> None:
+    ids = Limit(f"{counters}:ids", 150, 60, cost=100)
+    assert rate_limit_hit(ids) == [False]
+    assert rate_limit_hit(ids, Limit(f"{counters}:calls", 5, 60)) == [True, False]
+    assert rate_limit_count(Limit(f"{counters}:ids", 150, 60)) == 200
+    assert rate_limit_hit(Limit(f"{counters}:ids", 150, 60, cost=0)) == [False]  # a call that names no ids counts nothing
+    assert rate_limit_count(ids) == 200
 
 
 def test_reading_a_count_does_not_add_to_it(counters) -> None:
