@@ -117,7 +117,8 @@ def main() -> None:
             return loaded
 
         def orm_key() -> object:
-            return ApiKey.objects.select_related("user").only("key_hash", "last_used_at", "user__is_active").get(key_hash=_digest(key)).user
+            keys = ApiKey.objects.select_related("user").only("key_hash", "last_used_at", "user__is_active")
+            return keys.get(key_hash=_digest(key), revoked_at__isnull=True).user
 
         def bulk(hand_written: bool) -> Callable[[], object]:
             rows = [{"pk": pk, "remains": 400, "checks": 1} for pk in active]

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from shop.accounts import passwords
 from shop.accounts import views as accounts
 from shop.reseller_api import views as reseller_api
 from shop.storefront import views as storefront
@@ -20,6 +21,13 @@ urlpatterns = [
     path("api/v2/", reseller_api.api_v2),
     path("account/api/", reseller_api.api_page, name="api-page"),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/signup/done/", accounts.signup_done, name="signup-done"),
+    path("accounts/activate/<uidb64>/<token>/", accounts.signup_activation, name="signup-activate"),
+    # Before Django's own: limited per network and per email address.
+    path("accounts/password_reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    # Before Django's own: these also revoke the API key.
+    path("accounts/password_change/", passwords.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/reset/<uidb64>/<token>/", passwords.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("healthz", storefront.healthz, name="healthz"),
     path("admin/", admin.site.urls),

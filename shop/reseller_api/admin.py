@@ -10,9 +10,9 @@ from shop.reseller_api.models import ApiKey
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(ReadOnlyAdmin):
-    list_display = ["user", "prefix", "created_at", "last_used_at"]
+    list_display = ["user", "prefix", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["user__username", "prefix"]
-    fields = ["user", "prefix", "created_at", "last_used_at"]
+    fields = ["user", "prefix", "created_at", "last_used_at", "revoked_at", "revoked_reason"]
     list_select_related = ["user"]
 
     def has_delete_permission(self, request, obj=None) -> bool:

@@ -1,4 +1,4 @@
-"""Customers' API keys: issued once, stored as a hash, checked in constant time."""
+"""Customers' API keys: issued once, stored as a hash, checked in constant time, revoked when the password changes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from shop.reseller_api.models import ApiKey
+from shop.reseller_api.models import ApiKey, Revocation
 from shop.reseller_api.queries import key_owner
 
 KEY_PREFIX = "smm_"
@@ -31,8 +31,26 @@ def _digest(key: str) -> str:
 def api_key_issue(*, user: AbstractBaseUser) -> str:
     """A new key for the user, replacing any old one (which stops working at once). Returned once, never stored."""
     key = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
-    ApiKey.objects.update_or_create(user=user, defaults={"key_hash": _digest(key), "prefix": key[:KEY_PREFIX_LENGTH], "last_used_at": None})
+    ApiKey.objects.update_or_create(
+        user=user,
+        defaults={
+            "key_hash": _digest(key),
+            "prefix": key[:KEY_PREFIX_LENGTH],
+            "last_used_at": None,
+            "revoked_at": None,
+            "revoked_reason": "",
+        },
+    )
     return key
+
+
+def api_key_revoke(*, user: AbstractBaseUser, reason: Revocation) -> bool:
+    """Stop the user's key working at once, recording when and why; whether there was a working key to revoke.
+
+    Called wherever a password changes: whoever knew the old password may have taken the key too.
+    The row stays, so the API page can say what happened; ``api_key_issue`` replaces it.
+    """
+    return ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_reason=reason) > 0
 
 
 def api_key_user(*, key: str) -> AbstractBaseUser | None:

@@ -32,7 +32,7 @@ def status_rows(*, user_id: int, order_ids: set[int]) -> list[dict[str, Any]]:
 
 
 def key_owner(*, key_hash: str) -> tuple[int, str, Any, int, bool] | None:
-    """(key id, stored hash, last used at, user id, user is active) of the key with this hash, or None.
+    """(key id, stored hash, last used at, user id, user is active) of the unrevoked key with this hash, or None.
 
     Every API call starts here. One plain statement instead of a queryset with a join:
     0.44 ms against the ORM's 1.09 ms a call, checks included (bench/hot_statements.py).
@@ -41,7 +41,7 @@ def key_owner(*, key_hash: str) -> tuple[int, str, Any, int, bool] | None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT k.id, k.key_hash, k.last_used_at, u.id, u.is_active FROM {ApiKey._meta.db_table} k "  # noqa: S608
-            f"JOIN {user_table} u ON u.id = k.user_id WHERE k.key_hash = %s",
+            f"JOIN {user_table} u ON u.id = k.user_id WHERE k.key_hash = %s AND k.revoked_at IS NULL",
             [key_hash],
         )
         return cursor.fetchone()

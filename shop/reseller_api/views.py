@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, SuspiciousOperation
@@ -47,19 +48,49 @@ def api_v2(request: HttpRequest) -> JsonResponse:
 def _params(request: HttpRequest) -> dict[str, str] | None:
     try:
         if request.content_type == "application/json":
-            if len(request.body) > MAX_JSON_BODY:
-                return None
-            data = json.loads(request.body or b"{}")
-            if not isinstance(data, dict):
-                return None
-            params = {str(name): value if isinstance(value, str) else json.dumps(value) for name, value in data.items()}
-            # JSON can escape a lone surrogate ("\ud800"): not text, and no database or hash takes it (UnicodeEncodeError).
-            "".join([*params, *params.values()]).encode()
-            return params
+            return _json_params(request.body)
         return {name: request.POST.get(name, "") for name in request.POST}
-    # Too big, too many fields, a form body not in UTF-8, a broken multipart body: a JSON error, not Django's HTML 400 page.
-    except (ValueError, SuspiciousOperation, BadRequest, MultiPartParserError):
+    # Too big, too many fields, a body not in UTF-8, a broken multipart body, JSON nested deeper than
+    # Python's stack (RecursionError, in parsing or in writing a member back as text): a JSON error,
+    # not Django's HTML 400 or 500 page.
+    except (ValueError, RecursionError, SuspiciousOperation, BadRequest, MultiPartParserError):
         return None
+
+
+def _json_params(body: bytes) -> dict[str, str] | None:
+    """The members of a JSON object, each as text (a non-string as its JSON); None for anything else.
+
+    Strict JSON: Python's parser also takes NaN and Infinity, numbers too large
+    for a float (1e999 becomes infinity) and repeated names (the last wins);
+    each is refused here, with ValueError, like any other body the API cannot read.
+    """
+    if len(body) > MAX_JSON_BODY:
+        return None
+    data = json.loads(body or b"{}", parse_constant=_not_json, parse_float=_finite, object_pairs_hook=_unique_names)
+    if not isinstance(data, dict):
+        return None
+    params = {name: value if isinstance(value, str) else json.dumps(value) for name, value in data.items()}
+    # JSON can escape a lone surrogate ("\ud800"): not text, and no database or hash takes it (UnicodeEncodeError).
+    "".join([*params, *params.values()]).encode()
+    return params
+
+
+def _not_json(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError("a number out of range")
+    return number
+
+
+def _unique_names(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("a repeated name")
+    return members
 
 
 @login_required

@@ -9,11 +9,16 @@ balance equal to the ledger's sum and never negative. The other actions
 fuzzed ids) create no order, touch nobody else's orders or money, and move
 money only as the full refund of the caller's own order canceled before it
 was sent. A 10 MB body, as form data or JSON, gets a JSON error and writes nothing.
+A JSON body the API cannot read (nested deeper than the stack, NaN, numbers out
+of range, a name given twice, invalid UTF-8, not an object) is an "Incorrect
+request", with no traceback logged.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -155,6 +160,94 @@ def test_add_with_fuzzed_json(offers, shopper, key) -> None:
 def test_a_lone_surrogate_in_a_json_key_is_an_incorrect_request(shopper, key) -> None:
     response = Client().post(URL, '{"key": "smm_\\ud800", "action": "balance"}', content_type="application/json")
     assert reply_of(response, key) == {"error": "Incorrect request"}
+
+
+# Odd JSON: nesting, numbers and names Python's parser takes or chokes on -----------------------------------
+
+STACK = sys.getrecursionlimit()  # nested this deep, no parse can succeed whatever the stack already holds
+
+
+@st.composite
+def odd_member(draw: st.DrawFn) -> tuple[str, bool]:
+    """A JSON value (as text) that is hard on the parser: (the text, whether the API must refuse it)."""
+    kind = draw(st.sampled_from(("nested", "constant", "huge float", "tiny float", "long integer", "plain")))
+    if kind == "nested":
+        depth = draw(st.one_of(st.integers(1, 60), st.integers(60, STACK * 3)))
+        openers = draw(st.lists(st.sampled_from(("[", '{"a": ', '[1, {"b": ')), min_size=depth, max_size=depth))
+        closers = {"[": "]", '{"a": ': "}", '[1, {"b": ': "}]"}
+        inner = draw(st.sampled_from(("1", '"x"', "null", "[]", "{}", "-0.5e-3")))
+        return "".join(openers) + inner + "".join(closers[opener] for opener in reversed(openers)), depth >= STACK
+    if kind == "constant":
+        return draw(st.sampled_from(("NaN", "Infinity", "-Infinity", "[NaN]", '{"c": -Infinity}'))), True
+    if kind == "huge float":  # beyond a float's range: Python reads infinity
+        return f"{draw(st.sampled_from(('', '-')))}{draw(st.integers(1, 9))}.5e{draw(st.integers(309, 999_999))}", True
+    if kind == "tiny float":  # below a float's precision: Python reads 0.0, a number like any other
+        return f"1e-{draw(st.integers(400, 999_999))}", False
+    if kind == "long integer":  # more digits than Python converts (ValueError), or just below that
+        digits = draw(st.one_of(st.integers(sys.get_int_max_str_digits() + 1, 50_000), st.integers(300, sys.get_int_max_str_digits())))
+        return "9" * digits, digits > sys.get_int_max_str_digits()
+    return json.dumps(draw(json_value)), False
+
+
+@st.composite
+def odd_json_body(draw: st.DrawFn, key: str, service_id: int) -> tuple[bytes, bool]:
+    """A call (balance, or a valid add) as JSON with something odd in it: (the body, whether the API must refuse it)."""
+    members = [("key", json.dumps(key))]
+    if draw(st.booleans()):
+        members += [("action", '"add"'), ("service", json.dumps(str(service_id))), ("link", json.dumps(LINK)), ("quantity", '"100"')]
+    else:
+        members.append(("action", '"balance"'))
+    refuse = False
+    for _ in range(draw(st.integers(0, 2))):
+        value, must = draw(odd_member())
+        members.insert(draw(st.integers(0, len(members))), (draw(st.sampled_from(("x", "y", "comments"))), value))
+        refuse |= must
+    if draw(st.booleans()):  # a name given twice: which one counts would be a guess
+        name, value = draw(st.sampled_from(members))
+        members.append((name, draw(st.sampled_from((value, '"other"')))))
+        refuse = True
+    body = ("{" + ", ".join(f"{json.dumps(name)}: {value}" for name, value in members) + "}").encode()
+    shape = draw(st.sampled_from(("object", "object", "in a list", "cut short", "a bad byte")))
+    if shape == "in a list":
+        body = b"[" + body + b"]"
+    elif shape == "cut short":
+        body = body[: draw(st.integers(1, len(body) - 1))]  # (an empty body is an empty object)
+    elif shape == "a bad byte":
+        at = body.index(b'"key"') + 1
+        body = body[:at] + draw(st.sampled_from((b"\xff", b"\xc3", b"\xed\xa0\x80"))) + body[at:]
+    return body, refuse or shape != "object"
+
+
+def test_nested_and_odd_json_bodies_get_a_json_reply_and_no_traceback(offers, shopper, key, caplog) -> None:
+    client = Client()
+    service = offers["Default"]
+    outcomes = {"refused": 0, "answered": 0}
+
+    @fuzz_settings(ci_examples=150, local_examples=50)
+    @given(drawn=odd_json_body(key, service.pk))
+    # Issue 17: 1,000 nested brackets raised RecursionError before any key check (an HTML 500 and a logged traceback).
+    @example(drawn=(b"[" * 1000 + b"]" * 1000, True))
+    @example(drawn=(f'{{"key": "{key}", "action": "balance", "x": {"[" * 5000}{"]" * 5000}}}'.encode(), True))
+    @example(drawn=(f'{{"key": "{key}", "action": "balance", "x": 1e999999}}'.encode(), True))
+    @example(drawn=(f'{{"key": "{key}", "action": "balance", "x": NaN}}'.encode(), True))
+    @example(drawn=(f'{{"key": "smm_a-guess", "key": "{key}", "action": "balance"}}'.encode(), True))
+    def call(drawn: tuple[bytes, bool]) -> None:
+        body, refuse = drawn
+        caplog.clear()
+        with rolled_back():
+            before = Books.of(shopper)
+            reply = reply_of(client.generic("POST", URL, body, content_type="application/json"), key)
+            if refuse:
+                assert reply == {"error": "Incorrect request"}, body[:200]
+            if isinstance(reply, dict) and set(reply) == {"order"}:
+                assert_placed_correctly(Order.objects.get(pk=reply["order"]), service, before, Books.of(shopper))
+            else:
+                assert_nothing_written(before, Books.of(shopper))
+        assert not [record for record in caplog.records if record.levelno >= logging.ERROR or record.exc_info]
+        outcomes["refused" if reply == {"error": "Incorrect request"} else "answered"] += 1
+
+    call()
+    assert outcomes["refused"] > 0 and outcomes["answered"] > 0, outcomes
 
 
 # Other actions ---------------------------------------------------------------------------------------

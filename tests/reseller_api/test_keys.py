@@ -1,4 +1,7 @@
-"""Customers' API keys (``shop.reseller_api.keys``): issued once, kept only as a hash, replaced at once, checked for an active owner."""
+"""Customers' API keys (``shop.reseller_api.keys``): issued once, kept only as a hash, replaced at once, checked for an active owner.
+
+Revoked (when a password changes) they stop working, keeping when and why.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,14 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from shop.models import ApiKey
-from shop.reseller_api.keys import KEY_PREFIX, LAST_USED_PRECISION, api_key_issue, api_key_user
+from shop.reseller_api.keys import KEY_PREFIX, LAST_USED_PRECISION, api_key_issue, api_key_revoke, api_key_user
+from shop.reseller_api.models import Revocation
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +103,56 @@ def test_an_unknown_well_formed_key_is_refused(customer) -> None:
     key = api_key_issue(user=customer)
     assert api_key_user(key=key[:-1] + ("A" if key[-1] != "A" else "B")) is None
     assert api_key_user(key=key + " ") is None
+
+
+def test_a_revoked_key_stops_working_and_keeps_when_and_why(customer) -> None:
+    key = api_key_issue(user=customer)
+    before = timezone.now()
+    assert api_key_revoke(user=customer, reason=Revocation.PASSWORD_CHANGED) is True
+    assert api_key_user(key=key) is None
+    stored = ApiKey.objects.get(user=customer)
+    assert stored.revoked_at >= before and stored.revoked_reason == Revocation.PASSWORD_CHANGED
+    assert stored.get_revoked_reason_display() == "you changed your password"
+
+
+def test_revoking_again_keeps_the_first_revocation(customer) -> None:
+    api_key_issue(user=customer)
+    api_key_revoke(user=customer, reason=Revocation.PASSWORD_RESET)
+    first = ApiKey.objects.values_list("revoked_at", "revoked_reason").get(user=customer)
+    assert api_key_revoke(user=customer, reason=Revocation.PASSWORD_SET_BY_ADMIN) is False
+    assert ApiKey.objects.values_list("revoked_at", "revoked_reason").get(user=customer) == first
+
+
+def test_revoking_without_a_key_does_nothing(customer) -> None:
+    assert api_key_revoke(user=customer, reason=Revocation.PASSWORD_CHANGED) is False
+    assert not ApiKey.objects.exists()
+
+
+def test_revoking_touches_only_that_customers_key(customer) -> None:
+    other = UserFactory()
+    other_key = api_key_issue(user=other)
+    api_key_issue(user=customer)
+    api_key_revoke(user=customer, reason=Revocation.PASSWORD_CHANGED)
+    assert api_key_user(key=other_key) == other
+
+
+def test_a_new_key_after_a_revocation_works_and_clears_it(customer) -> None:
+    old = api_key_issue(user=customer)
+    api_key_revoke(user=customer, reason=Revocation.PASSWORD_CHANGED)
+    new = api_key_issue(user=customer)
+    assert api_key_user(key=new) == customer and api_key_user(key=old) is None
+    assert ApiKey.objects.values_list("revoked_at", "revoked_reason").get(user=customer) == (None, "")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"revoked_reason": Revocation.PASSWORD_RESET},
+        {"revoked_at": timezone.now()},
+        {"revoked_at": timezone.now(), "revoked_reason": "why not"},
+    ],
+)
+def test_the_database_refuses_a_revocation_without_both_when_and_a_known_why(customer, fields) -> None:
+    api_key_issue(user=customer)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ApiKey.objects.filter(user=customer).update(**fields)

@@ -1,19 +1,27 @@
-"""The reseller API over real HTTP: a plain client written from upstream-api.txt, and a reseller of the reseller."""
+"""The reseller API over real HTTP: a plain client written from upstream-api.txt, and a reseller of the reseller.
+
+Also: bodies it cannot read get a JSON error, and the API page tells of a revoked key.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 from decimal import Decimal
 
 import pytest
 import requests
+from django.urls import reverse
+from django.utils import timezone
 
 from shop.catalogue.retail import services_import
 from shop.catalogue.sync import catalogue_sync
-from shop.models import LedgerEntry, Order, OrderStatus, Provider
+from shop.models import ApiKey, LedgerEntry, Order, OrderStatus, Provider
 from shop.orders.placement import order_place
 from shop.orders.refresh import orders_refresh
 from shop.orders.submission import order_submit
-from shop.reseller_api.keys import api_key_issue
+from shop.reseller_api.keys import api_key_issue, api_key_revoke
+from shop.reseller_api.models import Revocation
 from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
@@ -91,3 +99,68 @@ def test_a_reseller_of_the_reseller_orders_end_to_end(live_server, provider, san
     assert outer.remains == inner.remains
     assert (outer.refunded > 0) == (inner.refunded > 0)
     assert ledger_differences() == []
+
+
+# Bodies the API cannot read ----------------------------------------------------------------------------------
+
+DEEP = 100_000
+ODD_JSON = {
+    # Issue 17: a 2 KB body raised RecursionError in the parser, before any key check (an HTML 500 and a logged traceback).
+    "1,000 nested brackets": "[" * 1000 + "]" * 1000,
+    "1,000 nested objects": '{"a": ' * 1000 + "1" + "}" * 1000,
+    "a member nested deeper than any stack": '{"key": "KEY", "action": "balance", "x": ' + "[" * DEEP + "]" * DEEP + "}",
+    "NaN": '{"key": "KEY", "action": "balance", "x": NaN}',
+    "Infinity": '{"key": "KEY", "action": "balance", "x": Infinity}',
+    "-Infinity inside a list": '{"key": "KEY", "action": "balance", "x": [1, -Infinity]}',
+    "a float beyond range": '{"key": "KEY", "action": "balance", "x": 1e999999}',
+    "a negative float beyond range": '{"key": "KEY", "action": "balance", "x": -1e999999}',
+    "an integer of 100,000 digits": '{"key": "KEY", "action": "balance", "x": 1' + "0" * DEEP + "}",
+    "a repeated name": '{"key": "KEY", "action": "balance", "action": "balance"}',
+    "a repeated key, the last one valid": '{"key": "smm_someone-elses", "key": "KEY", "action": "balance"}',
+    "a repeated name in a nested object": '{"key": "KEY", "action": "balance", "x": {"a": 1, "a": 2}}',
+    "a list": '[{"key": "KEY", "action": "balance"}]',
+    "a string": '"KEY"',
+    "null": "null",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ODD_JSON.values(), ids=ODD_JSON.keys())
+def test_a_json_body_the_api_cannot_read_is_an_incorrect_request(client, key, caplog, body: str) -> None:
+    with caplog.at_level(logging.INFO):
+        response = client.generic("POST", "/api/v2", body.replace("KEY", key), content_type="application/json")
+    assert (response.status_code, response["Content-Type"]) == (200, "application/json")
+    assert response.json() == {"error": "Incorrect request"}
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING or record.exc_info]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [b'{"key": "KEY", "action": "balance\xff"}', b"\xff\xfe\x00{"], ids=["bad-byte", "bom-then-garbage"])
+def test_a_json_body_not_in_utf8_is_an_incorrect_request(client, key, body: bytes) -> None:
+    response = client.generic("POST", "/api/v2", body.replace(b"KEY", key.encode()), content_type="application/json")
+    assert response.json() == {"error": "Incorrect request"}
+
+
+@pytest.mark.django_db
+def test_nested_and_numeric_members_within_reason_are_read_as_their_json(client, key) -> None:
+    body = {"key": key, "action": "balance", "x": [[[{"a": 1.5e300}]]], "y": 10**4000, "z": -0.0}
+    response = client.post("/api/v2", json.dumps(body), content_type="application/json")
+    assert set(response.json()) == {"balance", "currency"}
+
+
+# The API page ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_api_page_says_when_and_why_a_key_was_revoked_and_offers_a_new_one(client, customer) -> None:
+    api_key_issue(user=customer)
+    api_key_revoke(user=customer, reason=Revocation.PASSWORD_RESET)
+    stored = ApiKey.objects.get(user=customer)
+    client.force_login(customer)
+    page = client.get(reverse("api-page")).content.decode()
+    when = timezone.localtime(stored.revoked_at).strftime("%Y-%m-%d %H:%M")
+    assert f"Your key <code>{stored.prefix}…</code> was revoked on {when} because your password was reset." in page
+    assert "Generate a new key</button>" in page
+
+    page = client.post(reverse("api-page")).content.decode()
+    assert "shown only once" in page and "was revoked" not in page

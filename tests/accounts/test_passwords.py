@@ -1,0 +1,76 @@
+"""Password change and reset (``shop.accounts.passwords``): a new password revokes the API key, and the customer is told."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from shop.models import ApiKey
+from shop.reseller_api.models import Revocation
+
+pytestmark = pytest.mark.django_db
+NEW_PASSWORD = "a-new-Passw0rd!"
+NOTICE = "Your API key was revoked because your password changed"
+
+
+def balance_with(client, key: str) -> object:
+    return client.post("/api/v2", {"key": key, "action": "balance"}).json()
+
+
+def change_password(web, old: str = "pw-for-tests"):
+    form = {"old_password": old, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    return web.post(reverse("password_change"), form, follow=True)
+
+
+def reset_password(client, user):
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    # The link in the mail redirects to a token-free address that the session remembers, as Django's view does.
+    form_page = client.get(reverse("password_reset_confirm", args=[uid, default_token_generator.make_token(user)]), follow=True)
+    assert form_page.redirect_chain, "the reset link should lead to the form"
+    return client.post(form_page.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}, follow=True)
+
+
+def assert_a_new_key_can_be_issued(client, customer) -> None:
+    customer.refresh_from_db()  # the new password's hash, which the session must carry
+    client.force_login(customer)
+    page = client.get(reverse("api-page")).content.decode()
+    assert "was revoked" in page and "Generate a new key" in page
+    new_key = re.search(r"data-new-key>(smm_[^<]+)<", client.post(reverse("api-page")).content.decode()).group(1)
+    assert set(balance_with(client, new_key)) == {"balance", "currency"}
+
+
+def test_changing_the_password_revokes_the_key_and_says_so(web, client, customer, key) -> None:
+    assert set(balance_with(client, key)) == {"balance", "currency"}
+    page = change_password(web).content.decode()
+    assert "Your password was changed." in page
+    assert NOTICE in page and f'href="{reverse("api-page")}"' in page
+    assert balance_with(client, key) == {"error": "Invalid API key"}
+    assert ApiKey.objects.get(user=customer).revoked_reason == Revocation.PASSWORD_CHANGED
+    assert_a_new_key_can_be_issued(web, customer)
+
+
+def test_resetting_the_password_revokes_the_key_and_says_so(client, customer, key) -> None:
+    page = reset_password(client, customer).content.decode()
+    assert "Your new password is set." in page and NOTICE in page
+    customer.refresh_from_db()
+    assert customer.check_password(NEW_PASSWORD)
+    assert balance_with(client, key) == {"error": "Invalid API key"}
+    assert ApiKey.objects.get(user=customer).revoked_reason == Revocation.PASSWORD_RESET
+    assert_a_new_key_can_be_issued(client, customer)
+
+
+def test_a_refused_password_change_leaves_the_key_working(web, client, customer, key) -> None:
+    page = change_password(web, old="not-my-password").content.decode()
+    assert NOTICE not in page
+    assert set(balance_with(client, key)) == {"balance", "currency"}
+
+
+def test_a_customer_without_a_key_is_told_nothing_about_one(web, customer) -> None:
+    page = change_password(web).content.decode()
+    assert "Your password was changed." in page and NOTICE not in page
+    assert not ApiKey.objects.exists()
