@@ -1,5 +1,6 @@
 """The app's models, defined in their domains; Django loads them from here (app label ``shop``, tables unchanged)."""
 
+from shop.accounts.models import PendingActivation, UsernameSkeleton
 from shop.catalogue.models import Category, Provider, ProviderService, Service, ServiceChange, ShopSettings, UpstreamCall
 from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
 from shop.reseller_api.models import ApiKey
@@ -12,6 +13,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderStatus",
+    "PendingActivation",
     "Provider",
     "ProviderService",
     "Refill",
@@ -19,5 +21,6 @@ __all__ = [
     "ServiceChange",
     "ShopSettings",
     "UpstreamCall",
+    "UsernameSkeleton",
     "Wallet",
 ]

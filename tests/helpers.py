@@ -1,7 +1,8 @@
-"""Helpers several test modules share: the thread-race harness, a service of any type, orders, the ledger check."""
+"""Helpers several test modules share: the thread-race harness, a service of any type, orders, the ledger check, admin messages, mails."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -117,3 +118,15 @@ def order_finish(
     order = Order.objects.values(*POLLED_FIELDS).get(pk=order_id)
     reading = Reading(PolledOrder(**order), status, raw, start_count, remains, upstream_charge)
     return bool(orders_finish(readings=[reading], now=timezone.now()))
+
+
+def messages_of(response) -> list[str]:
+    """The texts of the messages a rendered admin page shows (after ``follow=True``, those of the last page)."""
+    return [str(message) for message in response.context["messages"]]
+
+
+def activation_link(mail) -> str:
+    """The path of the activation link in a sign-up mail (``django.core.mail`` message)."""
+    match = re.search(r"https?://[^/\s]+(/accounts/activate/\S+/)", mail.body)
+    assert match, mail.body
+    return match.group(1)

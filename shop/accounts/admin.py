@@ -9,15 +9,22 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from shop.accounts.forms import StaffUserChangeForm, StaffUserCreationForm
 from shop.accounts.selectors import user_list_with_balance
+from shop.accounts.usernames import username_skeletons_set
 from shop.core import forms as core_forms
+from shop.core.admin import ShopAdminMixin
+from shop.reseller_api.keys import api_key_revoke
+from shop.reseller_api.models import Revocation
 from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES
 from shop.wallet.services import ADJUST_CREDIT, ADJUST_DEBIT, WalletError, money, wallet_adjust
 
@@ -39,19 +46,40 @@ class AdjustBalanceForm(forms.Form):
         return amount
 
 
+class PasswordChangeRevokingKeyForm(AdminPasswordChangeForm):
+    """The admin's "set password" (or "disable password"), which also revokes the customer's API key, as a customer's own change does."""
+
+    def save(self, commit: bool = True) -> Any:
+        # ``UserAdmin.user_change_password`` is one long method with no hook after its save: the form's save is the place.
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            if commit:
+                api_key_revoke(user=user, reason=Revocation.PASSWORD_SET_BY_ADMIN)
+        return user
+
+
 admin.site.unregister(User)
 
 
 @admin.register(User)
-class CustomerAdmin(UserAdmin):
+class CustomerAdmin(ShopAdminMixin, UserAdmin):
     """``UserAdmin`` as it is, plus balance and order count columns and a page to credit or debit a balance."""
 
     list_display = ["username", "email", "balance_display", "order_count_display", "date_joined", "last_login", "is_staff"]
     actions = ["adjust_balance"]
     change_form_template = "admin/shop/customer/change_form.html"
+    change_password_form = PasswordChangeRevokingKeyForm
+    # The sign-up's username rules (one script, no lookalike of another user's) apply to staff too.
+    form = StaffUserChangeForm
+    add_form = StaffUserCreationForm
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return user_list_with_balance(users=super().get_queryset(request))
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change or "username" in form.changed_data:
+            username_skeletons_set(user=obj)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
         user = self.get_object(request, object_id)

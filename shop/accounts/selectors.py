@@ -9,6 +9,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from shop.accounts.models import UsernameSkeleton
+from shop.accounts.usernames import username_skeletons
 from shop.orders.models import Order
 from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES
 
@@ -28,3 +30,11 @@ def user_list_with_balance(*, users: QuerySet[AbstractBaseUser] | None = None) -
         ),
         order_count=Coalesce(Subquery(orders, output_field=IntegerField()), 0),
     )
+
+
+def username_lookalike_exists(*, username: str, user_id: int | None = None) -> bool:
+    """Whether another user's username has a skeleton of ``username`` (one indexed lookup); ``user_id`` is the renamed user's own."""
+    taken = UsernameSkeleton.objects.filter(skeleton__in=username_skeletons(username))
+    if user_id is not None:
+        taken = taken.exclude(user_id=user_id)
+    return taken.exists()

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from shop.accounts.usernames import username_skeletons_set
 from shop.catalogue.models import Provider
 from shop.wallet.models import LedgerEntry
 from shop.wallet.services import wallet_credit, wallet_get_or_create
@@ -48,9 +49,10 @@ def demo_user_ensure(*, username: str, password: str, superuser: bool) -> DemoLo
     if user_model.objects.filter(username=username).exists():
         return DemoLogin(username, password, created=False)
     if superuser:
-        user_model.objects.create_superuser(username=username, email=f"{username}@example.com", password=password)
+        user = user_model.objects.create_superuser(username=username, email=f"{username}@example.com", password=password)
     else:
-        user_model.objects.create_user(username=username, email=f"{username}@example.com", password=password)
+        user = user_model.objects.create_user(username=username, email=f"{username}@example.com", password=password)
+    username_skeletons_set(user=user)  # so no sign-up can pass for it
     return DemoLogin(username, password, created=True)
 
 

@@ -1,4 +1,4 @@
-"""The customers admin: Django's user admin with balances, order counts and balance adjustments."""
+"""The customers admin: Django's user admin with balances, order counts and balance adjustments; a password it sets revokes the API key."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from shop.models import LedgerEntry, Wallet
+from shop.models import ApiKey, LedgerEntry, Wallet
+from shop.reseller_api.keys import api_key_issue
+from shop.reseller_api.models import Revocation
 from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import WalletError, wallet_adjust, wallet_credit
 from tests.factories import UserFactory
@@ -184,3 +186,51 @@ def test_change_page_keeps_user_admin_and_links_the_balance(admin_client, custom
     password = admin_client.get(reverse("admin:auth_user_password_change", args=[customer.pk]))
     assert password.status_code == 200
     assert 'name="password1"' in password.content.decode() and customer.username in password.content.decode()
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"usable_password": "true", "password1": "an-admin-Passw0rd!", "password2": "an-admin-Passw0rd!"},
+        {"usable_password": "false", "unset-password": "1"},
+    ],
+    ids=["set", "disable"],
+)
+def test_an_admin_setting_a_password_revokes_the_customers_api_key(admin_client, client, customer, form) -> None:
+    key = api_key_issue(user=customer)
+    response = admin_client.post(reverse("admin:auth_user_password_change", args=[customer.pk]), form, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("admin:auth_user_change", args=[customer.pk])
+    assert client.post("/api/v2", {"key": key, "action": "balance"}).json() == {"error": "Invalid API key"}
+    assert ApiKey.objects.get(user=customer).revoked_reason == Revocation.PASSWORD_SET_BY_ADMIN
+
+    customer.refresh_from_db()
+    client.force_login(customer)
+    page = client.get(reverse("api-page")).content.decode()
+    assert "because an administrator changed your password" in page
+    client.post(reverse("api-page"))
+    assert ApiKey.objects.get(user=customer).revoked_at is None
+
+
+def test_a_refused_admin_password_form_leaves_the_key_working(admin_client, client, customer) -> None:
+    key = api_key_issue(user=customer)
+    form = {"usable_password": "true", "password1": "an-admin-Passw0rd!", "password2": "something else"}
+    response = admin_client.post(reverse("admin:auth_user_password_change", args=[customer.pk]), form)
+    assert response.status_code == 200  # the form again, with its error
+    assert set(client.post("/api/v2", {"key": key, "action": "balance"}).json()) == {"balance", "currency"}
+
+
+def test_staff_adding_or_renaming_a_user_follow_the_username_rules(admin_client) -> None:
+    from shop.models import UsernameSkeleton
+
+    add = reverse("admin:auth_user_add")
+    form = {"usable_password": "true", "password1": "a-long-Passw0rd!", "password2": "a-long-Passw0rd!", "_save": "Save"}
+    assert admin_client.post(add, {**form, "username": "demo"}).status_code == 302
+    demo = get_user_model().objects.get(username="demo")
+    assert list(UsernameSkeleton.objects.filter(user=demo).values_list("skeleton", flat=True)) == ["derno"]
+    refused = admin_client.post(add, {**form, "username": "d\u0435mo"}).content.decode()  # a Cyrillic e (U+0435)
+    assert "Use letters of one script only" in refused and not get_user_model().objects.filter(username="d\u0435mo").exists()
+    assert "looks too much like an existing one" in admin_client.post(add, {**form, "username": "derno"}).content.decode()
+
+    change = {"username": "olga", "email": "", "date_joined_0": "2024-01-01", "date_joined_1": "00:00:00", "is_active": "on"}
+    assert admin_client.post(reverse("admin:auth_user_change", args=[demo.pk]), change).status_code == 302
+    assert list(UsernameSkeleton.objects.filter(user=demo).values_list("skeleton", flat=True)) == ["olga"]

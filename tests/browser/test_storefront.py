@@ -4,12 +4,14 @@ Against the shop's own web server and a real Celery worker (both as processes,
 on the PostgreSQL test database and Redis) and the sandbox panel over HTTP:
 sign up, get credited by an admin, order a Default and a Custom Comments
 service while watching the live price, find both orders, and see a status
-change arrive on the orders page without reloading it.
+change arrive on the orders page without reloading it. The sign-up is
+activated by the link the shop mails (to files the test reads).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -43,7 +45,7 @@ def sandbox_fast():
 
 
 @pytest.fixture
-def shop(transactional_db, sandbox_fast):
+def shop(transactional_db, sandbox_fast, tmp_path):
     provider = Provider.objects.create(name="Sandbox", api_url=sandbox_fast.url, api_key=SANDBOX_KEY)
     catalogue_sync(provider=provider)
     services_import(provider_services=provider.services.all())
@@ -55,7 +57,8 @@ def shop(transactional_db, sandbox_fast):
         check=True,
         capture_output=True,
     )
-    with worker_process(ORDER_POLL_INTERVAL="1"), web_process(LIVE_REFRESH_SECONDS="1") as base_url:
+    # The web server writes its mails to files here, where the test reads the activation link.
+    with worker_process(ORDER_POLL_INTERVAL="1"), web_process(LIVE_REFRESH_SECONDS="1", EMAIL_URL=f"filemail:///{tmp_path}") as base_url:
         yield base_url
 
 
@@ -73,16 +76,28 @@ def browser():
         browser.close()
 
 
-def test_customer_signs_up_is_credited_orders_and_watches_the_status(shop, browser) -> None:
+def test_customer_signs_up_is_credited_orders_and_watches_the_status(shop, browser, tmp_path) -> None:
     try:
-        customer_visit(shop, browser)
+        customer_visit(shop, browser, tmp_path)
     finally:
         # ORM calls between Playwright steps run in Playwright's context, on a
         # connection of their own: close it so the test database can be dropped.
         connections.close_all()
 
 
-def customer_visit(shop: str, browser) -> None:
+def mailed_activation_link(mails: Path) -> str:
+    """The activation link in the one mail the web server wrote (the file backend: one file per connection)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        for sent in mails.glob("*.log"):
+            match = re.search(r"(http://\S+/accounts/activate/\S+/)", sent.read_text())
+            if match:
+                return match.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no activation mail in {mails}")
+
+
+def customer_visit(shop: str, browser, mails: Path) -> None:
     from playwright.sync_api import expect
 
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -96,7 +111,12 @@ def customer_visit(shop: str, browser) -> None:
     customer.fill("#id_password1", "a-long-Passw0rd!")
     customer.fill("#id_password2", "a-long-Passw0rd!")
     customer.click("button[type=submit]")
+    expect(customer).to_have_url(f"{shop}/accounts/signup/done/")
+    expect(customer.locator("h1")).to_have_text("Check your inbox")
+    # The link in the mail activates the account and logs her in.
+    customer.goto(mailed_activation_link(mails))
     expect(customer).to_have_url(f"{shop}/order/")
+    expect(customer.locator(".messages")).to_contain_text("Welcome, alice!")
     expect(customer.locator("[data-nav-balance]")).to_have_text("0.0000 USD")
 
     # An admin credits 50.00.

@@ -21,9 +21,9 @@ from tests.security.conftest import database_snapshot, site_routes
 pytestmark = pytest.mark.django_db
 INCORRECT_ORDER = {"error": "Incorrect order ID"}
 REFILL_NOT_FOUND = {"error": "Refill not found"}
-# Shop routes with an id, and why B cannot use A's: the reset link's token proves the user (its own tests cover it).
+# Shop routes with an id, and why B cannot use A's: the reset and activation links' tokens prove the user (their own tests cover them).
 ID_ROUTES = {"order-detail", "order-refill", "order-cancel"}
-NOT_OWNED = {"password_reset_confirm"}
+NOT_OWNED = {"password_reset_confirm", "signup-activate"}
 
 
 @pytest.fixture

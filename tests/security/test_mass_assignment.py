@@ -23,6 +23,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from shop.models import ApiKey, LedgerEntry, Order, OrderStatus, Wallet
 from shop.reseller_api.keys import api_key_issue
+from tests.helpers import activation_link
 from tests.security.conftest import LINK
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +100,7 @@ def test_api_add_as_json_ignores_the_same_fields(client, catalogue, customer, sh
     assert_one_honest_order(customer, shopper_b)
 
 
-def test_signup_makes_a_plain_customer_with_nothing_on_the_balance(client, extras) -> None:
+def test_signup_makes_a_plain_customer_with_nothing_on_the_balance(client, extras, mailoutbox) -> None:
     form = {
         **extras,
         "username": "newcomer",
@@ -110,6 +111,8 @@ def test_signup_makes_a_plain_customer_with_nothing_on_the_balance(client, extra
     response = client.post(reverse("signup"), form)
     assert response.status_code == 302
     user = get_user_model().objects.get(username="newcomer")
+    assert (user.is_staff, user.is_superuser, user.is_active) == (False, False, False)  # until the mailed link is followed
+    assert client.get(activation_link(mailoutbox[-1]), extras).status_code == 302
     assert_plain_customer(user)
     assert not LedgerEntry.objects.filter(wallet__user=user).exists()
     assert not Wallet.objects.filter(user=user, balance__gt=0).exists()

@@ -1,0 +1,36 @@
+"""What accounts keep beside Django's user: the skeletons of usernames, and sign-ups awaiting activation."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class UsernameSkeleton(models.Model):
+    """A username's confusable skeleton (UTS #39), unique over all users: no username may look like another.
+
+    A user has one row per distinct skeleton of their username, as written and
+    case-folded (``shop.accounts.usernames.username_skeletons``), so a new
+    username is checked with one indexed lookup and two users racing for
+    lookalike names cannot both commit.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="username_skeletons")
+    skeleton = models.TextField(unique=True)
+
+    def __str__(self) -> str:
+        return self.skeleton
+
+
+class PendingActivation(models.Model):
+    """A sign-up whose email address is not confirmed yet: its user stays inactive until the mailed link is followed.
+
+    Only such users may be activated by a link (or get a new one by signing up
+    again); a user an admin deactivated has no row and stays inactive.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="pending_activation")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} (since {self.created_at:%Y-%m-%d %H:%M})"

@@ -1,0 +1,183 @@
+"""Sign-up answers alike whether or not the address is registered; activation by the mailed link; the sign-up and reset mail limits."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from shop.accounts.usernames import username_skeletons_set
+from shop.models import PendingActivation
+from tests.factories import UserFactory
+from tests.helpers import activation_link
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "a-long-Passw0rd!"
+CHECK_INBOX = "Check your inbox"
+User = get_user_model()
+
+
+def sign_up(client, username: str = "newbie", email: str = "New@Example.com", *, address: str = "198.51.100.1", password: str = PASSWORD):
+    form = {"username": username, "email": email, "password1": password, "password2": password}
+    return client.post(reverse("signup"), form, REMOTE_ADDR=address, follow=True)
+
+
+def reset(client, email: str, *, address: str = "198.51.100.1"):
+    return client.post(reverse("password_reset"), {"email": email}, REMOTE_ADDR=address, follow=True)
+
+
+def page(response, email: str = "") -> str:
+    """The page as text, without what differs by itself on every render (the CSRF token) or by what was typed (the address)."""
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+    return html.replace(email, "EMAIL") if email else html
+
+
+def test_signup_mails_a_link_that_activates_the_account_and_logs_the_customer_in(client, mailoutbox) -> None:
+    response = sign_up(client)
+    assert response.redirect_chain[-1][0] == reverse("signup-done") and CHECK_INBOX in response.content.decode()
+    user = User.objects.get(username="newbie")
+    assert (user.email, user.is_active, PendingActivation.objects.filter(user=user).exists()) == ("new@example.com", False, True)
+    assert "_auth_user_id" not in client.session
+    assert [mail.to for mail in mailoutbox] == [["new@example.com"]]
+    link = activation_link(mailoutbox[0])
+    assert link.startswith("/accounts/activate/")
+
+    response = client.get(link, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("order-new")
+    html = response.content.decode()
+    assert "Welcome, newbie!" in html and "0 USD" in html
+    user.refresh_from_db()
+    assert user.is_active and not PendingActivation.objects.filter(user=user).exists()
+    # The link works once.
+    client.logout()
+    again = client.get(link)
+    assert "This link no longer works" in again.content.decode() and "_auth_user_id" not in client.session
+
+
+def test_signup_answers_the_same_whether_or_not_the_email_is_registered(client, mailoutbox) -> None:
+    UserFactory(username="first", email="taken@example.com")
+    fresh = sign_up(client, "second", "fresh@example.com")
+    taken = sign_up(client, "third", "Taken@Example.com")
+    assert fresh.redirect_chain == taken.redirect_chain == [(reverse("signup-done"), 302)]
+    assert page(fresh) == page(taken)
+    assert "already exists" not in taken.content.decode()
+    # No account for the taken address; its owner is told, with the way back in.
+    assert not User.objects.filter(username="third").exists()
+    to_owner = mailoutbox[-1]
+    assert to_owner.to == ["taken@example.com"] and "/accounts/activate/" not in to_owner.body
+    assert '"first"' in to_owner.body and reverse("login") in to_owner.body and reverse("password_reset") in to_owner.body
+
+
+def test_signup_again_before_activating_mails_a_new_link_and_the_old_one_stops_working(client, mailoutbox) -> None:
+    sign_up(client, "newbie", "new@example.com", password="first-Passw0rd!")
+    first = activation_link(mailoutbox[-1])
+    sign_up(client, "newbie2", "new@example.com", password="second-Passw0rd!")
+    second = activation_link(mailoutbox[-1])
+    user = User.objects.get(email="new@example.com")  # still one account: the waiting one took the new name and password
+    assert (user.username, user.check_password("second-Passw0rd!")) == ("newbie2", True)
+    assert "This link no longer works" in client.get(first).content.decode()
+    assert client.get(second, follow=True).redirect_chain[-1][0] == reverse("order-new")
+
+
+def test_signup_again_with_the_same_username_before_activating_is_not_told_the_name_is_taken(client, mailoutbox) -> None:
+    sign_up(client, "newbie", "new@example.com")
+    response = sign_up(client, "newbie", "new@example.com")
+    assert CHECK_INBOX in response.content.decode() and len(mailoutbox) == 2
+    # Someone else still is.
+    assert "A user with that username already exists." in sign_up(client, "newbie", "other@example.com").content.decode()
+
+
+def test_signup_refuses_a_taken_username_and_a_weak_password(client, mailoutbox) -> None:
+    UserFactory(username="first")
+    html = sign_up(client, "First", "someone@example.com", password="123").content.decode()
+    assert "A user with that username already exists." in html
+    assert "This password is too short" in html
+    assert not mailoutbox and User.objects.count() == 1
+
+
+def test_signup_does_not_reactivate_an_account_an_admin_deactivated(client, mailoutbox) -> None:
+    banned = UserFactory(username="banned", email="banned@example.com", is_active=False)
+    sign_up(client, "banned2", "banned@example.com")
+    banned.refresh_from_db()
+    assert not banned.is_active and "/accounts/activate/" not in mailoutbox[-1].body
+    assert not User.objects.filter(username="banned2").exists()
+
+
+@pytest.mark.parametrize(
+    ("uidb64", "token"),
+    [("MQ", "bad-token"), ("not-base64!", "x-y"), ("OTk5OTk5OTk5OTk5OTk5OTk5OTk5", "abc-def"), ("", "")],
+)
+def test_a_bad_activation_link_shows_a_page_not_an_error(client, customer, uidb64: str, token: str) -> None:
+    url = f"/accounts/activate/{uidb64}/{token}/" if uidb64 else "/accounts/activate/x/y/"
+    response = client.get(url)
+    assert response.status_code == 200 and "This link no longer works" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_signup_with_a_lookalike_of_an_existing_username_is_refused(client, mailoutbox) -> None:
+    username_skeletons_set(user=UserFactory(username="demo"))
+    username_skeletons_set(user=UserFactory(username="copa"))
+    # A Cyrillic e (U+0435) among Latin letters.
+    assert "Use letters of one script only: this name mixes Cyrillic and Latin" in page(sign_up(client, "d\u0435mo", "a@example.com"))
+    # All Cyrillic, or all Latin, and still the same look: "copa" in Cyrillic letters, "rn" for "m".
+    for lookalike in ("\u0441\u043e\u0440\u0430", "derno", "DERNO"):
+        assert "This username looks too much like an existing one." in page(sign_up(client, lookalike, "a@example.com")), lookalike
+    assert "A user with that username already exists." in page(sign_up(client, "Demo", "a@example.com"))
+    assert not mailoutbox and User.objects.count() == 2
+
+
+def test_signups_are_limited_per_network(client, settings, mailoutbox) -> None:
+    settings.SIGNUP_ADDRESS_LIMIT = 2
+    for number in range(2):
+        assert CHECK_INBOX in sign_up(client, f"user{number}", f"user{number}@example.com").content.decode()
+    refused = sign_up(client, "user2", "user2@example.com")
+    assert refused.status_code == 429
+    assert "Too many sign-ups from your network; try again in an hour." in refused.content.decode()
+    assert not User.objects.filter(username="user2").exists() and len(mailoutbox) == 2
+    # Another network is not held back.
+    assert CHECK_INBOX in sign_up(client, "user2", "user2@example.com", address="203.0.113.9").content.decode()
+
+
+def test_signups_are_limited_per_email_address_whether_or_not_it_is_registered(client, settings, mailoutbox) -> None:
+    settings.SIGNUP_EMAIL_LIMIT = 2
+    UserFactory(username="owner", email="taken@example.com")
+    answers = {}
+    for email in ("taken@example.com", "fresh@example.com"):
+        answers[email] = [
+            (response.status_code, "Too many sign-ups with this email address" in response.content.decode())
+            for number in range(3)
+            for response in [sign_up(client, f"{email[:5]}{number}", email, address=f"198.51.100.{number + 10}")]
+        ]
+    assert answers["taken@example.com"] == answers["fresh@example.com"] == [(200, False), (200, False), (429, True)]
+    assert len(mailoutbox) == 4
+
+
+def test_password_reset_mails_are_limited_per_network(client, settings, mailoutbox) -> None:
+    settings.PASSWORD_RESET_ADDRESS_LIMIT = 3
+    UserFactory(username="owner", email="owner@example.com")
+    for _ in range(3):
+        assert reset(client, "owner@example.com").redirect_chain[-1][0] == reverse("password_reset_done")
+    settings.PASSWORD_RESET_EMAIL_LIMIT = 100  # so only the network's limit is left
+    refused = reset(client, "owner@example.com")
+    assert refused.status_code == 429
+    assert "Too many password reset requests from your network; try again in an hour." in refused.content.decode()
+    assert len(mailoutbox) == 3
+    assert reset(client, "owner@example.com", address="203.0.113.9").redirect_chain[-1][0] == reverse("password_reset_done")
+    assert len(mailoutbox) == 4
+
+
+def test_password_reset_mails_are_limited_per_email_and_still_say_nothing_of_who_is_registered(client, settings, mailoutbox) -> None:
+    settings.PASSWORD_RESET_EMAIL_LIMIT = 2
+    UserFactory(username="owner", email="owner@example.com")
+    answers = {}
+    for email in ("owner@example.com", "nobody@example.com"):
+        answers[email] = []
+        for number in range(3):
+            response = reset(client, email, address=f"198.51.100.{number + 10}")
+            answers[email].append((response.status_code, response.redirect_chain, page(response, email)))
+    assert answers["owner@example.com"] == answers["nobody@example.com"]
+    assert [status for status, _, _ in answers["nobody@example.com"]] == [200, 200, 429]
+    assert "Too many password reset requests for this email address; try again in an hour." in answers["nobody@example.com"][2][2]
+    assert [mail.to for mail in mailoutbox] == [["owner@example.com"]] * 2

@@ -1,0 +1,39 @@
+"""Migration 0008: every existing user gets the skeletons of their username; existing lookalikes do not stop the upgrade."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("shop", "0007_api_key_revoked")]
+
+
+def _migrate(targets) -> MigrationExecutor:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_users_get_their_skeletons_and_the_older_of_two_lookalikes_keeps_the_shared_one() -> None:
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    try:
+        apps = _migrate(BEFORE).loader.project_state(BEFORE).apps
+        User = apps.get_model("auth", "User")
+        demo = User.objects.create(username="demo")
+        twin = User.objects.create(username="d\u0435mo")  # a Cyrillic e (U+0435), accepted by earlier releases
+        ivan = User.objects.create(username="Ivan")
+        _migrate(latest)
+    finally:
+        _migrate(latest)
+
+    from shop.models import PendingActivation, UsernameSkeleton
+
+    held = {}
+    for user_id, value in UsernameSkeleton.objects.values_list("user_id", "skeleton"):
+        held.setdefault(user_id, set()).add(value)
+    assert held == {demo.pk: {"derno"}, ivan.pk: {"lvan", "ivan"}}  # the twin keeps its name, without the look demo holds
+    assert twin.pk not in held
+    assert not PendingActivation.objects.exists()  # everyone already signed up is active
