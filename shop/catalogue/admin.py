@@ -19,7 +19,7 @@ from shop.catalogue.providers import provider_accepts_orders, provider_balance_r
 from shop.catalogue.retail import MARKUP_FLOOR, services_import, services_set_markup
 from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
 from shop.core import forms as core_forms
-from shop.core.admin import ReadOnlyAdmin
+from shop.core.admin import ReadOnlyAdmin, ShopAdmin
 
 
 class ProviderForm(forms.ModelForm):
@@ -53,7 +53,7 @@ class ProviderForm(forms.ModelForm):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(ShopAdmin):
     form = ProviderForm
     list_display = ["name", "api_url", "is_active", "currency", "exchange_rate", "balance_display", "services_display", "last_sync_display"]
     list_filter = ["is_active", "currency"]
@@ -183,7 +183,7 @@ class UpstreamCallAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ShopSettings)
-class ShopSettingsAdmin(admin.ModelAdmin):
+class ShopSettingsAdmin(ShopAdmin):
     list_display = ["__str__", "default_markup_percent"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -194,7 +194,7 @@ class ShopSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ShopAdmin):
     list_display = ["name", "position", "is_visible", "markup_percent", "service_count"]
     list_editable = ["position", "is_visible", "markup_percent"]
     search_fields = ["name"]
@@ -252,7 +252,7 @@ class MarkupForm(forms.Form):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(ShopAdmin):
     form = ServiceForm
     list_display = [
         "id",

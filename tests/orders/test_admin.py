@@ -5,12 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from panelapi.sandbox import Fault
 from shop.models import LedgerEntry, Order, OrderStatus, ProviderService, Service
 from shop.orders.placement import order_place
 from shop.orders.submission import order_submit
+from tests.helpers import messages_of, order_row
 
 pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"
@@ -94,3 +97,44 @@ def test_provider_below_its_threshold_is_flagged(admin_client, provider) -> None
     provider.balance_threshold = Decimal("50")
     provider.save()
     assert "LOW: new orders wait" in admin_client.get(reverse("admin:shop_provider_changelist")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        # Issue 17: a 500 on PostgreSQL; on SQLite the list found nothing and said nothing.
+        ({"status__exact": "a\x00b"}, "the filter status__exact='a\\x00b' contains a NUL character."),
+        # Issue 17: a 500 on both databases (a year Python's dates cannot hold).
+        (
+            {"created_at__year": "99999999999"},
+            "the filter created_at__year='99999999999' could not be applied. A value is out of range, or not of the kind the field holds.",
+        ),
+        ({"created_at__year": "2024", "created_at__month": "12", "created_at__day": str(2**64)}, "could not be applied."),
+        ({"user__id__exact": "abc"}, "the filter user__id__exact='abc' could not be applied. Not a customer id: 'abc'."),
+    ],
+    ids=["nul", "year", "day", "customer"],
+)
+def test_order_list_with_a_bad_filter_shows_every_order_and_says_why(admin_client, customer, query, said) -> None:
+    order = order_row(customer)
+    url = reverse("admin:shop_order_changelist")
+    response = admin_client.get(url, query, follow=True)
+    assert response.redirect_chain == [(f"{url}?e=1", 302)]
+    assert list(response.context["cl"].result_list) == [order]
+    (message,) = messages_of(response)
+    assert message.startswith("The whole list is shown: ") and said in message, message
+
+
+def test_order_search_sends_at_most_ten_words_to_the_database(admin_client, customer) -> None:
+    """Issue 17: a search of 500 words took 37 s on 300,000 orders; each word is an OR over every search field."""
+    order = order_row(customer, link="https://instagram.com/p/zq001")
+    words = [f"zq{number:03d}" for number in range(1, 501)]  # none is part of another
+    url = reverse("admin:shop_order_changelist")
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(url, {"q": " ".join(words)})
+    sql = " ".join(query["sql"] for query in queries.captured_queries)
+    assert [word for word in words if word in sql] == words[:10]
+    assert messages_of(response) == ["The search used its first 10 words; the other 490 were ignored."]
+    assert response.context["cl"].query == " ".join(words[:10])  # what the search box shows
+    assert list(response.context["cl"].result_list) == []  # every word must match: zq002 does not
+    single = admin_client.get(url, {"q": "zq001"})
+    assert list(single.context["cl"].result_list) == [order] and messages_of(single) == []
