@@ -9,7 +9,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AdminUserCreationForm, SetPasswordMixin, UserChangeForm, UsernameField
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
-from shop.accounts.models import PendingActivation
 from shop.accounts.selectors import username_lookalike_exists
 from shop.accounts.usernames import LOOKALIKE, username_scripts_problem
 
@@ -43,23 +42,18 @@ class SignupForm(SetPasswordMixin, forms.Form):
         self.validate_passwords()
         username, email = self.cleaned_data.get("username"), self.cleaned_data.get("email")
         if username:
-            self._check_username(username, email)
+            self._check_username(username)
         # The password may not resemble the username or the address (UserAttributeSimilarityValidator).
         self.validate_password_for_user(get_user_model()(username=username or "", email=email or ""))
         return self.cleaned_data
 
-    def _check_username(self, username: str, email: str | None) -> None:
-        user_model = get_user_model()
-        # Signing up again before activating may keep the username: the waiting account with this address is the one renamed.
-        waiting = (
-            PendingActivation.objects.filter(user__email__iexact=email, user__is_active=False).values_list("user_id", flat=True).first()
-            if email
-            else None
-        )
-        if user_model.objects.filter(username__iexact=username).exclude(pk=waiting).exists():
+    def _check_username(self, username: str) -> None:
+        # The same answer whatever the email: an exception for the address's own waiting
+        # account would tell whoever types a username which address it was signed up with.
+        if get_user_model().objects.filter(username__iexact=username).exists():
             self.add_error("username", TAKEN)
             return
-        problem = username_error(username, user_id=waiting)
+        problem = username_error(username)
         if problem is not None:
             self.add_error("username", problem)
 

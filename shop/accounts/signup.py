@@ -4,9 +4,11 @@ Every sign-up that passes the form gets the same answer ("check your inbox"),
 and the address gets one mail:
 
 - an address no account uses: a new, inactive account and an activation link;
-- an address of an account still awaiting activation: that account takes the
-  username and password just given, and a new link is mailed (earlier links
-  stop working, since the password is part of the token);
+- an address of an account still awaiting activation: that account is left as
+  it is, and its own activation link is mailed again, naming its username. The
+  username and password just given are not used: whoever knows only someone's
+  address must not be able to set the credentials of the account that person
+  is about to activate;
 - an address of an account in use: no account is made, and the owner is told
   that someone tried to sign up with it ("if it was you, log in or reset your
   password"). The password is hashed anyway, so this answer takes as long.
@@ -84,15 +86,19 @@ def signup_register(*, username: str, email: str, password: str, address: str, s
             # Waiting: never activated. (An account an admin activated by hand may still have its row: it is in use.)
             pending = set(PendingActivation.objects.filter(user__in=users, user__is_active=False).values_list("user_id", flat=True))
             in_use = [user for user in users if user.pk not in pending]
+            waiting = [user for user in users if user.pk in pending]
             if in_use:
                 make_password(password)  # the work a sign-up does: the answer takes as long
                 mail = _Mail("signup_exists", in_use[0], _links_for_owner(site_url))
+            elif waiting:
+                make_password(password)
+                links = {"activation_url": site_url + activation_path(waiting[0]), **_links_for_owner(site_url)}
+                mail = _Mail("signup_pending", waiting[0], links)
             else:
-                user = next((user for user in users if user.pk in pending), None) or user_model(email=email, is_active=False)
-                user.username = username
+                user = user_model(email=email, username=username, is_active=False)
                 user.set_password(password)
                 user.save()
-                PendingActivation.objects.get_or_create(user=user)
+                PendingActivation.objects.create(user=user)
                 username_skeletons_set(user=user)
                 mail = _Mail("signup_activation", user, {"activation_url": site_url + activation_path(user)})
     except IntegrityError as exc:  # a concurrent sign-up took the username or a lookalike since the form checked

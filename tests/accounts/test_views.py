@@ -70,23 +70,35 @@ def test_signup_answers_the_same_whether_or_not_the_email_is_registered(client, 
     assert '"first"' in to_owner.body and reverse("login") in to_owner.body and reverse("password_reset") in to_owner.body
 
 
-def test_signup_again_before_activating_mails_a_new_link_and_the_old_one_stops_working(client, mailoutbox) -> None:
-    sign_up(client, "newbie", "new@example.com", password="first-Passw0rd!")
+def test_signup_again_before_activating_changes_nothing_and_mails_the_waiting_accounts_own_link(client, mailoutbox) -> None:
+    """Whoever knows only the address cannot set the credentials of the account its owner is about to activate."""
+    sign_up(client, "victim", "new@example.com", password="victims-Passw0rd!")
     first = activation_link(mailoutbox[-1])
-    sign_up(client, "newbie2", "new@example.com", password="second-Passw0rd!")
-    second = activation_link(mailoutbox[-1])
-    user = User.objects.get(email="new@example.com")  # still one account: the waiting one took the new name and password
-    assert (user.username, user.check_password("second-Passw0rd!")) == ("newbie2", True)
-    assert "This link no longer works" in client.get(first).content.decode()
+    again = sign_up(client, "attacker", "new@example.com", password="attackers-Passw0rd!")
+    assert again.redirect_chain == [(reverse("signup-done"), 302)]
+    user = User.objects.get(email="new@example.com")
+    assert (user.username, user.check_password("victims-Passw0rd!")) == ("victim", True)
+    assert not User.objects.filter(username="attacker").exists()
+    mail = mailoutbox[-1]
+    assert mail.to == ["new@example.com"] and '"victim"' in mail.body and "attacker" not in mail.body
+    second = activation_link(mail)
+    # Both links are the waiting account's own; activating logs in "victim" with the victim's password only.
     assert client.get(second, follow=True).redirect_chain[-1][0] == reverse("order-new")
+    client.logout()
+    assert "This link no longer works" in client.get(first).content.decode()
+    log_in = reverse("login")
+    assert client.post(log_in, {"username": "attacker", "password": "attackers-Passw0rd!"}).status_code == 200  # refused
+    assert client.post(log_in, {"username": "victim", "password": "attackers-Passw0rd!"}).status_code == 200
+    assert client.post(log_in, {"username": "victim", "password": "victims-Passw0rd!"}).status_code == 302
 
 
-def test_signup_again_with_the_same_username_before_activating_is_not_told_the_name_is_taken(client, mailoutbox) -> None:
+def test_a_taken_username_is_taken_whatever_the_email_so_the_form_names_no_address(client, mailoutbox) -> None:
     sign_up(client, "newbie", "new@example.com")
-    response = sign_up(client, "newbie", "new@example.com")
-    assert CHECK_INBOX in response.content.decode() and len(mailoutbox) == 2
-    # Someone else still is.
-    assert "A user with that username already exists." in sign_up(client, "newbie", "other@example.com").content.decode()
+    with_its_address = sign_up(client, "newbie", "new@example.com")
+    with_another = sign_up(client, "newbie", "other@example.com")
+    assert page(with_its_address, "new@example.com") == page(with_another, "other@example.com")
+    assert "A user with that username already exists." in with_its_address.content.decode()
+    assert len(mailoutbox) == 1
 
 
 def test_signup_refuses_a_taken_username_and_a_weak_password(client, mailoutbox) -> None:
