@@ -130,8 +130,10 @@ RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default=REDIS_URL)
 # kombu's SQLAlchemy transport keeps the queue in a SQLite file, so the default
 # set-up needs no broker server; Redis takes over when REDIS_URL is set.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
-if PRODUCTION and CELERY_BROKER_URL.startswith("sqla+"):
-    raise ImproperlyConfigured("Set CELERY_BROKER_URL to a Redis or RabbitMQ broker: production refuses the SQLite file broker.")
+if PRODUCTION and CELERY_BROKER_URL.split("://", 1)[0] not in {"redis", "rediss", "amqp", "amqps", "pyamqp"}:
+    raise ImproperlyConfigured(
+        "Set CELERY_BROKER_URL to a Redis or RabbitMQ broker: production refuses a broker other processes cannot share."
+    )
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_IGNORE_RESULT = True
 # Acknowledge a message only after its task ran, and give it back to the queue
@@ -194,6 +196,9 @@ REFILL_COOLDOWN = env.int("REFILL_COOLDOWN", default=24 * 3600)
 # How often, at most, each provider is asked about the refills still under way
 # (with its periodic order refresh); refill_status answers from the database.
 REFILL_POLL_INTERVAL = env.int("REFILL_POLL_INTERVAL", default=300)
+# A refill still under way this long after it was asked for is closed as Error, so
+# a provider that never answers cannot block the order's refills for good.
+REFILL_GIVE_UP_AFTER = env.int("REFILL_GIVE_UP_AFTER", default=3 * 24 * 3600)
 UPSTREAM_CALL_PRUNE_INTERVAL = env.int("UPSTREAM_CALL_PRUNE_INTERVAL", default=24 * 3600)
 UPSTREAM_CALL_RETENTION_DAYS = env.int("UPSTREAM_CALL_RETENTION_DAYS", default=30)
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 from django.db import connection
 from django.utils import timezone
 
+from panelapi.sandbox import Fault
 from shop.models import Category, LedgerEntry, Order, OrderStatus, ProviderService, Service, Wallet
 from shop.orders.placement import order_place
 from shop.orders.readings import POLLED_FIELDS, PolledOrder, Reading, orders_finish
@@ -130,3 +131,8 @@ def activation_link(mail) -> str:
     match = re.search(r"https?://[^/\s]+(/accounts/activate/\S+/)", mail.body)
     assert match, mail.body
     return match.group(1)
+
+
+def slow_panel(sandbox) -> None:
+    """Every call to the panel now takes 5 s (until the faults are cleared)."""
+    sandbox.panel.add_fault(Fault(kind="slow", delay=5.0, times=0))

@@ -8,112 +8,160 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Provider',
+            name="Provider",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('api_url', models.CharField(help_text="The panel's API v2 endpoint, e.g. https://panel.example/api/v2", max_length=500, validators=[django.core.validators.URLValidator(message='Enter an http:// or https:// URL.', schemes=['http', 'https'])], verbose_name='API URL')),
-                ('api_key', shop.core.fields.EncryptedTextField(blank=True, verbose_name='API key')),
-                ('currency', models.CharField(default='USD', help_text="The currency the panel's rates and balance are in.", max_length=3)),
-                ('exchange_rate', models.DecimalField(decimal_places=8, default=Decimal('1'), help_text="How many units of the shop's currency one unit of the provider's currency is worth.", max_digits=18, validators=[django.core.validators.MinValueValidator(Decimal('1E-8'))])),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('balance', models.DecimalField(blank=True, decimal_places=5, editable=False, max_digits=20, null=True)),
-                ('balance_currency', models.CharField(blank=True, editable=False, max_length=8)),
-                ('balance_checked_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('last_synced_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('last_sync_ok', models.BooleanField(editable=False, null=True)),
-                ('last_sync_message', models.TextField(blank=True, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "api_url",
+                    models.CharField(
+                        help_text="The panel's API v2 endpoint, e.g. https://panel.example/api/v2",
+                        max_length=500,
+                        validators=[
+                            django.core.validators.URLValidator(message="Enter an http:// or https:// URL.", schemes=["http", "https"])
+                        ],
+                        verbose_name="API URL",
+                    ),
+                ),
+                ("api_key", shop.core.fields.EncryptedTextField(blank=True, verbose_name="API key")),
+                ("currency", models.CharField(default="USD", help_text="The currency the panel's rates and balance are in.", max_length=3)),
+                (
+                    "exchange_rate",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("1"),
+                        help_text="How many units of the shop's currency one unit of the provider's currency is worth.",
+                        max_digits=18,
+                        validators=[django.core.validators.MinValueValidator(Decimal("1E-8"))],
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("balance", models.DecimalField(blank=True, decimal_places=5, editable=False, max_digits=20, null=True)),
+                ("balance_currency", models.CharField(blank=True, editable=False, max_length=8)),
+                ("balance_checked_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("last_synced_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("last_sync_ok", models.BooleanField(editable=False, null=True)),
+                ("last_sync_message", models.TextField(blank=True, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('exchange_rate__gt', 0)), name='provider_exchange_rate_positive')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("exchange_rate__gt", 0)), name="provider_exchange_rate_positive")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProviderService',
+            name="ProviderService",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('upstream_id', models.CharField(max_length=64, verbose_name='upstream id')),
-                ('name', models.CharField(max_length=255)),
-                ('type', models.CharField(default='Default', max_length=64)),
-                ('category', models.CharField(blank=True, max_length=255)),
-                ('rate', models.DecimalField(decimal_places=8, help_text="Price per 1000 in the provider's currency.", max_digits=20)),
-                ('min_quantity', models.BigIntegerField(verbose_name='min')),
-                ('max_quantity', models.BigIntegerField(verbose_name='max')),
-                ('refill', models.BooleanField(default=False)),
-                ('cancel', models.BooleanField(default=False)),
-                ('dripfeed', models.BooleanField(default=False, verbose_name='drip-feed')),
-                ('description', models.TextField(blank=True)),
-                ('is_available', models.BooleanField(default=True, help_text='False once the provider stopped listing it.', verbose_name='available')),
-                ('first_seen_at', models.DateTimeField(auto_now_add=True)),
-                ('changed_at', models.DateTimeField(auto_now_add=True, help_text='When the synced data last changed.')),
-                ('vanished_at', models.DateTimeField(blank=True, null=True)),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='services', to='shop.provider')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("upstream_id", models.CharField(max_length=64, verbose_name="upstream id")),
+                ("name", models.CharField(max_length=255)),
+                ("type", models.CharField(default="Default", max_length=64)),
+                ("category", models.CharField(blank=True, max_length=255)),
+                ("rate", models.DecimalField(decimal_places=8, help_text="Price per 1000 in the provider's currency.", max_digits=20)),
+                ("min_quantity", models.BigIntegerField(verbose_name="min")),
+                ("max_quantity", models.BigIntegerField(verbose_name="max")),
+                ("refill", models.BooleanField(default=False)),
+                ("cancel", models.BooleanField(default=False)),
+                ("dripfeed", models.BooleanField(default=False, verbose_name="drip-feed")),
+                ("description", models.TextField(blank=True)),
+                (
+                    "is_available",
+                    models.BooleanField(default=True, help_text="False once the provider stopped listing it.", verbose_name="available"),
+                ),
+                ("first_seen_at", models.DateTimeField(auto_now_add=True)),
+                ("changed_at", models.DateTimeField(auto_now_add=True, help_text="When the synced data last changed.")),
+                ("vanished_at", models.DateTimeField(blank=True, null=True)),
+                ("provider", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="services", to="shop.provider")),
             ],
             options={
-                'ordering': ['provider', 'category', 'name'],
+                "ordering": ["provider", "category", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ServiceChange',
+            name="ServiceChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field', models.CharField(choices=[('rate', 'rate'), ('min_quantity', 'min'), ('max_quantity', 'max'), ('is_available', 'available')], max_length=20)),
-                ('old_value', models.CharField(max_length=64)),
-                ('new_value', models.CharField(max_length=64)),
-                ('changed_at', models.DateTimeField(db_index=True)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='shop.providerservice')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "field",
+                    models.CharField(
+                        choices=[("rate", "rate"), ("min_quantity", "min"), ("max_quantity", "max"), ("is_available", "available")],
+                        max_length=20,
+                    ),
+                ),
+                ("old_value", models.CharField(max_length=64)),
+                ("new_value", models.CharField(max_length=64)),
+                ("changed_at", models.DateTimeField(db_index=True)),
+                (
+                    "service",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="changes", to="shop.providerservice"),
+                ),
             ],
             options={
-                'ordering': ['-changed_at', '-id'],
+                "ordering": ["-changed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='UpstreamCall',
+            name="UpstreamCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=32)),
-                ('params', models.JSONField(default=dict, help_text='Request parameters without the API key.')),
-                ('http_status', models.PositiveSmallIntegerField(null=True, verbose_name='HTTP status')),
-                ('duration_ms', models.PositiveIntegerField(verbose_name='duration (ms)')),
-                ('outcome', models.CharField(choices=[('ok', 'OK'), ('refused', 'Refused by the panel'), ('unreachable', 'Never reached the panel'), ('unknown', 'Outcome unknown'), ('misconfigured', 'Not attempted: misconfigured')], max_length=16)),
-                ('error', models.TextField(blank=True)),
-                ('excerpt', models.TextField(blank=True, verbose_name='reply excerpt')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('provider', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='calls', to='shop.provider')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("action", models.CharField(max_length=32)),
+                ("params", models.JSONField(default=dict, help_text="Request parameters without the API key.")),
+                ("http_status", models.PositiveSmallIntegerField(null=True, verbose_name="HTTP status")),
+                ("duration_ms", models.PositiveIntegerField(verbose_name="duration (ms)")),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("ok", "OK"),
+                            ("refused", "Refused by the panel"),
+                            ("unreachable", "Never reached the panel"),
+                            ("unknown", "Outcome unknown"),
+                            ("misconfigured", "Not attempted: misconfigured"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("excerpt", models.TextField(blank=True, verbose_name="reply excerpt")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "provider",
+                    models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="calls", to="shop.provider"),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='providerservice',
-            constraint=models.UniqueConstraint(fields=('provider', 'upstream_id'), name='provider_service_unique_upstream_id'),
+            model_name="providerservice",
+            constraint=models.UniqueConstraint(fields=("provider", "upstream_id"), name="provider_service_unique_upstream_id"),
         ),
         migrations.AddConstraint(
-            model_name='providerservice',
-            constraint=models.CheckConstraint(condition=models.Q(('rate__gte', 0)), name='provider_service_rate_not_negative'),
+            model_name="providerservice",
+            constraint=models.CheckConstraint(condition=models.Q(("rate__gte", 0)), name="provider_service_rate_not_negative"),
         ),
         migrations.AddConstraint(
-            model_name='providerservice',
-            constraint=models.CheckConstraint(condition=models.Q(('min_quantity__gte', 0)), name='provider_service_min_not_negative'),
+            model_name="providerservice",
+            constraint=models.CheckConstraint(condition=models.Q(("min_quantity__gte", 0)), name="provider_service_min_not_negative"),
         ),
         migrations.AddConstraint(
-            model_name='providerservice',
-            constraint=models.CheckConstraint(condition=models.Q(('max_quantity__gte', models.F('min_quantity'))), name='provider_service_max_at_least_min'),
+            model_name="providerservice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("max_quantity__gte", models.F("min_quantity"))), name="provider_service_max_at_least_min"
+            ),
         ),
         migrations.AddIndex(
-            model_name='upstreamcall',
-            index=models.Index(fields=['provider', '-created_at'], name='upstream_call_provider_recent'),
+            model_name="upstreamcall",
+            index=models.Index(fields=["provider", "-created_at"], name="upstream_call_provider_recent"),
         ),
     ]

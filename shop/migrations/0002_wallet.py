@@ -9,70 +9,110 @@ from shop.migrations._triggers import ledger_append_only
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shop', '0001_initial'),
+        ("shop", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Wallet',
+            name="Wallet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('balance', models.DecimalField(decimal_places=4, default=Decimal('0'), editable=False, max_digits=18)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='wallet', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("balance", models.DecimalField(decimal_places=4, default=Decimal("0"), editable=False, max_digits=18)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name="wallet", to=settings.AUTH_USER_MODEL),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('deposit', 'Deposit'), ('order_charge', 'Order charge'), ('refund', 'Refund'), ('adjustment', 'Adjustment')], max_length=16)),
-                ('amount', models.DecimalField(decimal_places=4, help_text='Positive adds to the balance, negative takes from it.', max_digits=18)),
-                ('balance_after', models.DecimalField(decimal_places=4, max_digits=18)),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('created_by', models.ForeignKey(blank=True, help_text='The admin who made it.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('wallet', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='shop.wallet')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("deposit", "Deposit"),
+                            ("order_charge", "Order charge"),
+                            ("refund", "Refund"),
+                            ("adjustment", "Adjustment"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "amount",
+                    models.DecimalField(decimal_places=4, help_text="Positive adds to the balance, negative takes from it.", max_digits=18),
+                ),
+                ("balance_after", models.DecimalField(decimal_places=4, max_digits=18)),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The admin who made it.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("wallet", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="entries", to="shop.wallet")),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name_plural": "ledger entries",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='wallet',
-            constraint=models.CheckConstraint(condition=models.Q(('balance__gte', 0)), name='wallet_balance_not_negative'),
+            model_name="wallet",
+            constraint=models.CheckConstraint(condition=models.Q(("balance__gte", 0)), name="wallet_balance_not_negative"),
         ),
         migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(fields=['wallet', '-id'], name='ledger_wallet_recent'),
+            model_name="ledgerentry",
+            index=models.Index(fields=["wallet", "-id"], name="ledger_wallet_recent"),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='ledger_amount_not_zero'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(condition=models.Q(("amount", 0), _negated=True), name="ledger_amount_not_zero"),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('balance_after__gte', 0)), name='ledger_balance_after_not_negative'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(condition=models.Q(("balance_after__gte", 0)), name="ledger_balance_after_not_negative"),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'deposit'), _negated=True), ('amount__gt', 0), _connector='OR'), name='ledger_deposit_positive'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("kind", "deposit"), _negated=True), ("amount__gt", 0), _connector="OR"),
+                name="ledger_deposit_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'refund'), _negated=True), ('amount__gt', 0), _connector='OR'), name='ledger_refund_positive'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("kind", "refund"), _negated=True), ("amount__gt", 0), _connector="OR"),
+                name="ledger_refund_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'order_charge'), _negated=True), ('amount__lt', 0), _connector='OR'), name='ledger_charge_negative'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("kind", "order_charge"), _negated=True), ("amount__lt", 0), _connector="OR"),
+                name="ledger_charge_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'adjustment'), _negated=True), models.Q(('reason', ''), _negated=True), _connector='OR'), name='ledger_adjustment_has_reason'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "adjustment"), _negated=True), models.Q(("reason", ""), _negated=True), _connector="OR"
+                ),
+                name="ledger_adjustment_has_reason",
+            ),
         ),
     ]
 

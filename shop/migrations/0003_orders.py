@@ -9,198 +9,345 @@ from shop.migrations._triggers import ledger_append_only
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shop', '0002_wallet'),
+        ("shop", "0002_wallet"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Service',
+            name="Service",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('position', models.PositiveIntegerField(default=0, help_text='Lower comes first within its category.')),
-                ('is_enabled', models.BooleanField(default=True, verbose_name='enabled')),
-                ('markup_percent', models.DecimalField(blank=True, decimal_places=2, help_text="Blank: the category's, else the shop's default.", max_digits=8, null=True, verbose_name='markup (%)')),
-                ('fixed_rate', models.DecimalField(blank=True, decimal_places=6, help_text="Replaces the computed rate, in the shop's currency.", max_digits=20, null=True, verbose_name='fixed rate per 1000')),
-                ('min_quantity', models.BigIntegerField(blank=True, help_text="Blank: the provider's. Can only narrow it.", null=True, verbose_name='min')),
-                ('max_quantity', models.BigIntegerField(blank=True, help_text="Blank: the provider's. Can only narrow it.", null=True, verbose_name='max')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                ("position", models.PositiveIntegerField(default=0, help_text="Lower comes first within its category.")),
+                ("is_enabled", models.BooleanField(default=True, verbose_name="enabled")),
+                (
+                    "markup_percent",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Blank: the category's, else the shop's default.",
+                        max_digits=8,
+                        null=True,
+                        verbose_name="markup (%)",
+                    ),
+                ),
+                (
+                    "fixed_rate",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=6,
+                        help_text="Replaces the computed rate, in the shop's currency.",
+                        max_digits=20,
+                        null=True,
+                        verbose_name="fixed rate per 1000",
+                    ),
+                ),
+                (
+                    "min_quantity",
+                    models.BigIntegerField(
+                        blank=True, help_text="Blank: the provider's. Can only narrow it.", null=True, verbose_name="min"
+                    ),
+                ),
+                (
+                    "max_quantity",
+                    models.BigIntegerField(
+                        blank=True, help_text="Blank: the provider's. Can only narrow it.", null=True, verbose_name="max"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['category__position', 'category__name', 'position', 'name'],
+                "ordering": ["category__position", "category__name", "position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ShopSettings',
+            name="ShopSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('default_markup_percent', models.DecimalField(decimal_places=2, default=Decimal('30'), help_text='Applies where neither the service nor its category sets one.', max_digits=8, verbose_name='default markup (%)')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "default_markup_percent",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("30"),
+                        help_text="Applies where neither the service nor its category sets one.",
+                        max_digits=8,
+                        verbose_name="default markup (%)",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'shop settings',
-                'verbose_name_plural': 'shop settings',
+                "verbose_name": "shop settings",
+                "verbose_name_plural": "shop settings",
             },
         ),
         migrations.AddField(
-            model_name='provider',
-            name='balance_threshold',
-            field=models.DecimalField(blank=True, decimal_places=5, help_text='Below this balance admins are warned and new orders wait instead of going out. Blank: no threshold.', max_digits=20, null=True, verbose_name='low balance threshold'),
+            model_name="provider",
+            name="balance_threshold",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=5,
+                help_text="Below this balance admins are warned and new orders wait instead of going out. Blank: no threshold.",
+                max_digits=20,
+                null=True,
+                verbose_name="low balance threshold",
+            ),
         ),
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('position', models.PositiveIntegerField(default=0, help_text='Lower comes first.')),
-                ('is_visible', models.BooleanField(default=True, verbose_name='visible')),
-                ('markup_percent', models.DecimalField(blank=True, decimal_places=2, help_text="Blank: the shop's default markup.", max_digits=8, null=True, verbose_name='markup (%)')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("position", models.PositiveIntegerField(default=0, help_text="Lower comes first.")),
+                ("is_visible", models.BooleanField(default=True, verbose_name="visible")),
+                (
+                    "markup_percent",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Blank: the shop's default markup.",
+                        max_digits=8,
+                        null=True,
+                        verbose_name="markup (%)",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['position', 'name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('markup_percent__gt', -100), ('markup_percent__isnull', True), _connector='OR'), name='category_markup_above_minus_100')],
+                "verbose_name_plural": "categories",
+                "ordering": ["position", "name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("markup_percent__gt", -100), ("markup_percent__isnull", True), _connector="OR"),
+                        name="category_markup_above_minus_100",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('link', models.CharField(blank=True, max_length=2000)),
-                ('quantity', models.BigIntegerField(help_text='Per run for drip-feed orders.')),
-                ('runs', models.PositiveIntegerField(blank=True, null=True)),
-                ('interval', models.PositiveIntegerField(blank=True, null=True, verbose_name='interval (minutes)')),
-                ('total_quantity', models.BigIntegerField(help_text='What is delivered in all: quantity x runs.')),
-                ('extra', models.JSONField(blank=True, default=dict, help_text="The fields of the service's type (comments, usernames, ...).")),
-                ('rate', models.DecimalField(decimal_places=6, help_text='Retail rate per 1000 when ordered.', max_digits=20)),
-                ('charge', models.DecimalField(decimal_places=4, max_digits=18)),
-                ('refunded', models.DecimalField(decimal_places=4, default=Decimal('0'), max_digits=18)),
-                ('status', models.CharField(choices=[('awaiting', 'Awaiting submission'), ('submitting', 'Submitting'), ('pending', 'Pending'), ('in_progress', 'In progress'), ('processing', 'Processing'), ('completed', 'Completed'), ('partial', 'Partial'), ('canceled', 'Canceled'), ('failed', 'Failed'), ('needs_attention', 'Needs attention')], default='awaiting', max_length=20)),
-                ('upstream_order_id', models.CharField(blank=True, max_length=64, null=True, verbose_name='upstream order id')),
-                ('upstream_status', models.CharField(blank=True, max_length=64, verbose_name="upstream's word")),
-                ('start_count', models.BigIntegerField(blank=True, null=True)),
-                ('remains', models.BigIntegerField(blank=True, null=True)),
-                ('upstream_charge', models.DecimalField(blank=True, decimal_places=5, max_digits=20, null=True, verbose_name='cost (provider currency)')),
-                ('error', models.CharField(blank=True, help_text='The last problem, in words fit for the customer.', max_length=500)),
-                ('submit_attempts', models.PositiveIntegerField(default=0)),
-                ('submitting_since', models.DateTimeField(blank=True, null=True)),
-                ('next_check_at', models.DateTimeField(blank=True, null=True)),
-                ('checks', models.PositiveIntegerField(default=0)),
-                ('last_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='shop.provider')),
-                ('provider_service', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='shop.providerservice')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("link", models.CharField(blank=True, max_length=2000)),
+                ("quantity", models.BigIntegerField(help_text="Per run for drip-feed orders.")),
+                ("runs", models.PositiveIntegerField(blank=True, null=True)),
+                ("interval", models.PositiveIntegerField(blank=True, null=True, verbose_name="interval (minutes)")),
+                ("total_quantity", models.BigIntegerField(help_text="What is delivered in all: quantity x runs.")),
+                (
+                    "extra",
+                    models.JSONField(blank=True, default=dict, help_text="The fields of the service's type (comments, usernames, ...)."),
+                ),
+                ("rate", models.DecimalField(decimal_places=6, help_text="Retail rate per 1000 when ordered.", max_digits=20)),
+                ("charge", models.DecimalField(decimal_places=4, max_digits=18)),
+                ("refunded", models.DecimalField(decimal_places=4, default=Decimal("0"), max_digits=18)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("awaiting", "Awaiting submission"),
+                            ("submitting", "Submitting"),
+                            ("pending", "Pending"),
+                            ("in_progress", "In progress"),
+                            ("processing", "Processing"),
+                            ("completed", "Completed"),
+                            ("partial", "Partial"),
+                            ("canceled", "Canceled"),
+                            ("failed", "Failed"),
+                            ("needs_attention", "Needs attention"),
+                        ],
+                        default="awaiting",
+                        max_length=20,
+                    ),
+                ),
+                ("upstream_order_id", models.CharField(blank=True, max_length=64, null=True, verbose_name="upstream order id")),
+                ("upstream_status", models.CharField(blank=True, max_length=64, verbose_name="upstream's word")),
+                ("start_count", models.BigIntegerField(blank=True, null=True)),
+                ("remains", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "upstream_charge",
+                    models.DecimalField(blank=True, decimal_places=5, max_digits=20, null=True, verbose_name="cost (provider currency)"),
+                ),
+                ("error", models.CharField(blank=True, help_text="The last problem, in words fit for the customer.", max_length=500)),
+                ("submit_attempts", models.PositiveIntegerField(default=0)),
+                ("submitting_since", models.DateTimeField(blank=True, null=True)),
+                ("next_check_at", models.DateTimeField(blank=True, null=True)),
+                ("checks", models.PositiveIntegerField(default=0)),
+                ("last_checked_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("provider", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="shop.provider")),
+                (
+                    "provider_service",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="shop.providerservice"),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="orders", to=settings.AUTH_USER_MODEL),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='ledgerentry',
-            name='order',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='shop.order'),
+            model_name="ledgerentry",
+            name="order",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="ledger_entries", to="shop.order"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['order_charge', 'refund']), _negated=True), ('order__isnull', False), _connector='OR'), name='ledger_order_entries_name_order'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind__in", ["order_charge", "refund"]), _negated=True), ("order__isnull", False), _connector="OR"
+                ),
+                name="ledger_order_entries_name_order",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'order_charge')), fields=('order',), name='ledger_one_charge_per_order'),
+            model_name="ledgerentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "order_charge")), fields=("order",), name="ledger_one_charge_per_order"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'refund')), fields=('order',), name='ledger_one_refund_per_order'),
+            model_name="ledgerentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "refund")), fields=("order",), name="ledger_one_refund_per_order"
+            ),
         ),
         migrations.AddField(
-            model_name='service',
-            name='category',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='services', to='shop.category'),
+            model_name="service",
+            name="category",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="services", to="shop.category"),
         ),
         migrations.AddField(
-            model_name='service',
-            name='provider_service',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='retail_services', to='shop.providerservice'),
+            model_name="service",
+            name="provider_service",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="retail_services", to="shop.providerservice"),
         ),
         migrations.AddField(
-            model_name='order',
-            name='service',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='shop.service'),
+            model_name="order",
+            name="service",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="shop.service"),
         ),
         migrations.AddConstraint(
-            model_name='shopsettings',
-            constraint=models.CheckConstraint(condition=models.Q(('pk', 1)), name='shop_settings_single_row'),
+            model_name="shopsettings",
+            constraint=models.CheckConstraint(condition=models.Q(("pk", 1)), name="shop_settings_single_row"),
         ),
         migrations.AddConstraint(
-            model_name='shopsettings',
-            constraint=models.CheckConstraint(condition=models.Q(('default_markup_percent__gt', -100)), name='shop_settings_markup_above_minus_100'),
+            model_name="shopsettings",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("default_markup_percent__gt", -100)), name="shop_settings_markup_above_minus_100"
+            ),
         ),
         migrations.AddIndex(
-            model_name='service',
-            index=models.Index(fields=['category', 'position'], name='service_category_position'),
+            model_name="service",
+            index=models.Index(fields=["category", "position"], name="service_category_position"),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('markup_percent__gt', -100), ('markup_percent__isnull', True), _connector='OR'), name='service_markup_above_minus_100'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("markup_percent__gt", -100), ("markup_percent__isnull", True), _connector="OR"),
+                name="service_markup_above_minus_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('fixed_rate__gt', 0), ('fixed_rate__isnull', True), _connector='OR'), name='service_fixed_rate_positive'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("fixed_rate__gt", 0), ("fixed_rate__isnull", True), _connector="OR"), name="service_fixed_rate_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('min_quantity__gte', 1), ('min_quantity__isnull', True), _connector='OR'), name='service_min_positive'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("min_quantity__gte", 1), ("min_quantity__isnull", True), _connector="OR"), name="service_min_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('max_quantity__gte', models.F('min_quantity')), ('max_quantity__isnull', True), ('min_quantity__isnull', True), _connector='OR'), name='service_max_at_least_min'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("max_quantity__gte", models.F("min_quantity")),
+                    ("max_quantity__isnull", True),
+                    ("min_quantity__isnull", True),
+                    _connector="OR",
+                ),
+                name="service_max_at_least_min",
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['user', '-id'], name='order_user_recent'),
+            model_name="order",
+            index=models.Index(fields=["user", "-id"], name="order_user_recent"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['user', 'status', '-id'], name='order_user_status_recent'),
+            model_name="order",
+            index=models.Index(fields=["user", "status", "-id"], name="order_user_status_recent"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('status__in', ['pending', 'in_progress', 'processing'])), fields=['provider', 'next_check_at'], name='order_poll_queue'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("status__in", ["pending", "in_progress", "processing"])),
+                fields=["provider", "next_check_at"],
+                name="order_poll_queue",
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('status__in', ['awaiting', 'submitting'])), fields=['status', 'created_at'], name='order_unplaced'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("status__in", ["awaiting", "submitting"])), fields=["status", "created_at"], name="order_unplaced"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(fields=('provider', 'upstream_order_id'), name='order_unique_upstream_id'),
+            model_name="order",
+            constraint=models.UniqueConstraint(fields=("provider", "upstream_order_id"), name="order_unique_upstream_id"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gt', 0)), name='order_quantity_positive'),
+            model_name="order",
+            constraint=models.CheckConstraint(condition=models.Q(("quantity__gt", 0)), name="order_quantity_positive"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('total_quantity__gte', models.F('quantity'))), name='order_total_at_least_quantity'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("total_quantity__gte", models.F("quantity"))), name="order_total_at_least_quantity"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('charge__gt', 0)), name='order_charge_positive'),
+            model_name="order",
+            constraint=models.CheckConstraint(condition=models.Q(("charge__gt", 0)), name="order_charge_positive"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('refunded__gte', 0), ('refunded__lte', models.F('charge'))), name='order_refund_within_charge'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("refunded__gte", 0), ("refunded__lte", models.F("charge"))), name="order_refund_within_charge"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['awaiting', 'submitting', 'pending', 'in_progress', 'processing', 'completed', 'partial', 'canceled', 'failed', 'needs_attention'])), name='order_status_known'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "awaiting",
+                            "submitting",
+                            "pending",
+                            "in_progress",
+                            "processing",
+                            "completed",
+                            "partial",
+                            "canceled",
+                            "failed",
+                            "needs_attention",
+                        ],
+                    )
+                ),
+                name="order_status_known",
+            ),
         ),
     ]
 

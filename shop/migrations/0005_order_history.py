@@ -9,68 +9,139 @@ from shop.migrations._triggers import append_only
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shop', '0004_api'),
+        ("shop", "0004_api"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OrderEvent',
+            name="OrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('placed', 'Placed'), ('claimed', 'Taken for submission'), ('sent', 'Sent to the provider'), ('retry', 'Not sent: to be tried again'), ('held', 'Held back'), ('refused', 'Refused by the provider'), ('unknown', 'Outcome unknown'), ('resolved', 'Resolved by an admin'), ('status', 'Status reading'), ('refunded', 'Refunded'), ('refill_requested', 'Refill requested'), ('refill_status', 'Refill status'), ('cancel_requested', 'Cancel requested'), ('canceled', 'Canceled before it was sent')], max_length=20)),
-                ('actor', models.CharField(choices=[('customer', 'Customer (web)'), ('api', 'Customer (API)'), ('admin', 'Admin'), ('system', 'System')], max_length=10)),
-                ('key_prefix', models.CharField(blank=True, help_text='The first characters of the key an API call used.', max_length=12, verbose_name='API key')),
-                ('status', models.CharField(blank=True, choices=[('awaiting', 'Awaiting submission'), ('submitting', 'Submitting'), ('pending', 'Pending'), ('in_progress', 'In progress'), ('processing', 'Processing'), ('completed', 'Completed'), ('partial', 'Partial'), ('canceled', 'Canceled'), ('failed', 'Failed'), ('needs_attention', 'Needs attention')], help_text="The order's status after the event.", max_length=20)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("placed", "Placed"),
+                            ("claimed", "Taken for submission"),
+                            ("sent", "Sent to the provider"),
+                            ("retry", "Not sent: to be tried again"),
+                            ("held", "Held back"),
+                            ("refused", "Refused by the provider"),
+                            ("unknown", "Outcome unknown"),
+                            ("resolved", "Resolved by an admin"),
+                            ("status", "Status reading"),
+                            ("refunded", "Refunded"),
+                            ("refill_requested", "Refill requested"),
+                            ("refill_status", "Refill status"),
+                            ("cancel_requested", "Cancel requested"),
+                            ("canceled", "Canceled before it was sent"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "actor",
+                    models.CharField(
+                        choices=[("customer", "Customer (web)"), ("api", "Customer (API)"), ("admin", "Admin"), ("system", "System")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "key_prefix",
+                    models.CharField(
+                        blank=True, help_text="The first characters of the key an API call used.", max_length=12, verbose_name="API key"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("awaiting", "Awaiting submission"),
+                            ("submitting", "Submitting"),
+                            ("pending", "Pending"),
+                            ("in_progress", "In progress"),
+                            ("processing", "Processing"),
+                            ("completed", "Completed"),
+                            ("partial", "Partial"),
+                            ("canceled", "Canceled"),
+                            ("failed", "Failed"),
+                            ("needs_attention", "Needs attention"),
+                        ],
+                        help_text="The order's status after the event.",
+                        max_length=20,
+                    ),
+                ),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddField(
-            model_name='order',
-            name='form_token',
+            model_name="order",
+            name="form_token",
             field=models.UUIDField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='order',
-            name='next_attempt_at',
-            field=models.DateTimeField(blank=True, help_text='Awaiting orders: not sent before this (the back-off after a failed or held attempt).', null=True),
+            model_name="order",
+            name="next_attempt_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Awaiting orders: not sent before this (the back-off after a failed or held attempt).", null=True
+            ),
         ),
         migrations.AlterField(
-            model_name='refill',
-            name='status',
-            field=models.CharField(choices=[('Pending', 'Pending'), ('In progress', 'In Progress'), ('Completed', 'Completed'), ('Rejected', 'Rejected'), ('Error', 'Error'), ('Canceled', 'Canceled')], default='Pending', max_length=20),
+            model_name="refill",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("Pending", "Pending"),
+                    ("In progress", "In Progress"),
+                    ("Completed", "Completed"),
+                    ("Rejected", "Rejected"),
+                    ("Error", "Error"),
+                    ("Canceled", "Canceled"),
+                ],
+                default="Pending",
+                max_length=20,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(fields=('user', 'form_token'), name='order_one_per_form'),
+            model_name="order",
+            constraint=models.UniqueConstraint(fields=("user", "form_token"), name="order_one_per_form"),
         ),
         migrations.AddField(
-            model_name='orderevent',
-            name='actor_user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="orderevent",
+            name="actor_user",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='orderevent',
-            name='order',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='shop.order'),
+            model_name="orderevent",
+            name="order",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="events", to="shop.order"),
         ),
         migrations.AddIndex(
-            model_name='orderevent',
-            index=models.Index(fields=['order', 'id'], name='order_event_timeline'),
+            model_name="orderevent",
+            index=models.Index(fields=["order", "id"], name="order_event_timeline"),
         ),
         migrations.AddConstraint(
-            model_name='orderevent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('actor', 'admin'), _negated=True), ('actor_user__isnull', False), _connector='OR'), name='order_event_admin_named'),
+            model_name="orderevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("actor", "admin"), _negated=True), ("actor_user__isnull", False), _connector="OR"),
+                name="order_event_admin_named",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderevent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('actor', 'api'), _negated=True), models.Q(('key_prefix', ''), _negated=True), _connector='OR'), name='order_event_api_key_named'),
+            model_name="orderevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("actor", "api"), _negated=True), models.Q(("key_prefix", ""), _negated=True), _connector="OR"),
+                name="order_event_api_key_named",
+            ),
         ),
     ]
 

@@ -2,8 +2,9 @@
 
 Earlier releases let one call record the same order's refill many times. Before
 the constraint goes in, each order keeps one open refill (the newest one the
-provider gave an id, else the newest) and the others are closed as Rejected,
-each with a history event saying why.
+provider gave an id, else the newest) and the others are closed, each with a
+history event saying why: as Rejected when the provider never had them, as
+Error (the shop stops following them) when it had given them an id.
 """
 
 from django.db import migrations, models
@@ -23,18 +24,21 @@ def forward(apps, schema_editor) -> None:  # noqa: ANN001
     for order_id in crowded.iterator():
         refills = list(open_refills.filter(order_id=order_id).order_by("-id"))
         kept = next((refill for refill in refills if refill.upstream_refill_id), refills[0])
-        closed = [refill.pk for refill in refills if refill.pk != kept.pk]
-        Refill.objects.filter(pk__in=closed).update(status="Rejected", error=CLOSED, updated_at=now)
+        closed = {refill.pk: "Error" if refill.upstream_refill_id else "Rejected" for refill in refills if refill.pk != kept.pk}
+        for status in set(closed.values()):
+            Refill.objects.filter(pk__in=[pk for pk, to in closed.items() if to == status]).update(
+                status=status, error=CLOSED, updated_at=now
+            )
         OrderEvent.objects.bulk_create(
             OrderEvent(
                 order_id=order_id,
                 kind="refill_status",
                 actor="system",
                 status="",
-                detail={"refill": pk, "refill_status": "Rejected", "word": f"closed on upgrade: refill #{kept.pk} stays open"},
+                detail={"refill": pk, "refill_status": status, "word": f"closed on upgrade: refill #{kept.pk} stays open"},
                 created_at=now,
             )
-            for pk in closed
+            for pk, status in closed.items()
         )
 
 

@@ -96,6 +96,9 @@ class Order(models.Model):
     upstream_charge = models.DecimalField("cost (provider currency)", max_digits=20, decimal_places=5, null=True, blank=True)
     error = models.CharField(max_length=500, blank=True, help_text="The last problem, in words fit for the customer.")
     cancel_requested_at = models.DateTimeField(null=True, blank=True, help_text="When the customer asked the provider to cancel.")
+    cancel_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a task took the cancellation to send it (one sender at a time; retried when stale)."
+    )
 
     submit_attempts = models.PositiveIntegerField(default=0)
     submitting_since = models.DateTimeField(null=True, blank=True)
@@ -158,6 +161,9 @@ class Refill(models.Model):
     upstream_refill_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     error = models.CharField(max_length=255, blank=True)
+    sending_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a task took the refill to send it (one sender at a time; retried when stale)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

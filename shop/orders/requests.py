@@ -77,6 +77,12 @@ def refill_refusal(*, order: Order, history: RefillHistory | None, now: datetime
     return None
 
 
+def order_refill_wait(*, order: Order) -> str | None:
+    """Why a refillable order cannot have a refill right now (one under way, or the cooldown), for its page; None if it can."""
+    history = refill_history(order_ids=[order.pk]).get(order.pk)
+    return refill_refusal(order=order, history=history, now=timezone.now()) if history else None
+
+
 def refill_record(*, order: Order, actor: Actor, history: RefillHistory | None) -> Refill:
     """A refill row not sent yet, with its event; call it in a transaction and queue ``refills_send_task`` after the commit."""
     refusal = refill_refusal(order=order, history=history, now=timezone.now())
@@ -175,5 +181,5 @@ def task_after_commit(task_name: str, ids: list[int]) -> None:
         getattr(tasks, task_name).delay(ids)
 
     # A broker failure after the commit must not turn the customer's accepted request into an error
-    # reply: it is logged, and the periodic refill refresh (``refills_refresh``) sends refills left unsent.
+    # reply: it is logged, and the per-provider sweep (``requests_many.requests_sweep``) sends refills and cancels left unsent.
     transaction.on_commit(send, robust=True)

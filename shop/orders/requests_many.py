@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from panelapi.exceptions import PanelError, PanelRefused
+from panelapi.exceptions import PanelError, PanelMisconfigured, PanelRefused, PanelUnreachable
 from shop.catalogue.models import Provider
 from shop.catalogue.providers import provider_client
 from shop.orders.history import Actor, Kind, event_record
@@ -94,19 +94,31 @@ def _queue(task_name: str, ids_per_provider: dict[int, list[int]]) -> None:
 
 
 def refills_send(*, refill_ids: list[int]) -> int:
-    """Send refills not yet sent to their provider, one multiple-id call per provider; returns how many it sent."""
-    refills = list(
-        Refill.objects.select_related("order__provider").filter(pk__in=refill_ids, upstream_refill_id="", status=Refill.Status.PENDING)
-    )
+    """Send refills not yet sent to their provider, one multiple-id call per provider; returns how many it sent.
+
+    Each refill is claimed first (``sending_at``, committed before any call), so
+    the task, a redelivery of it and the sweep never send one refill twice at
+    once. A call that never reached the provider gives the claim back for the
+    sweep; one whose outcome is unknown keeps it until it is stale
+    (``ORDER_SUBMIT_TIMEOUT``). Only the provider's own refusal rejects.
+    """
+    pending = Refill.objects.filter(pk__in=refill_ids, upstream_refill_id="", status=Refill.Status.PENDING)
+    claimed = _claim(pending, "sending_at")
+    refills = list(Refill.objects.select_related("order__provider").filter(pk__in=claimed))
     sent = 0
     for provider, group in _by_provider(refills, lambda refill: refill.order):
         by_upstream_order = {refill.order.upstream_order_id: refill for refill in group}
         client = provider_client(provider=provider)
         try:
             replies = client.refill_many(list(by_upstream_order))
-        except PanelError as exc:
+        except PanelRefused as exc:
             for refill in group:
-                _refill_rejected(refill, UNREACHABLE if not isinstance(exc, PanelRefused) else exc.message, exc.message)
+                _refill_closed(refill, Refill.Status.REJECTED, exc.message, exc.message)
+            continue
+        except PanelError as exc:
+            _send_failed(
+                Refill.objects.filter(pk__in=[refill.pk for refill in group]), "sending_at", exc, f"refill of {len(group)}", provider
+            )
             continue
         finally:
             client.close()
@@ -117,38 +129,45 @@ def refills_send(*, refill_ids: list[int]) -> int:
                 continue
             answered.add(reply.order_id)
             if reply.refill_id:
-                Refill.objects.filter(pk=refill.pk, upstream_refill_id="").update(
+                sent += Refill.objects.filter(pk=refill.pk, upstream_refill_id="", status=Refill.Status.PENDING).update(
                     upstream_refill_id=reply.refill_id, updated_at=timezone.now()
                 )
-                sent += 1
             else:
-                _refill_rejected(refill, reply.error or NOT_REFILLABLE, reply.error or "no refill id in the reply")
+                _refill_closed(refill, Refill.Status.REJECTED, reply.error or NOT_REFILLABLE, reply.error or "no refill id in the reply")
         for upstream_order_id, refill in by_upstream_order.items():
             if upstream_order_id not in answered:
-                _refill_rejected(refill, UNREACHABLE, "the provider's reply did not name this order")
+                _refill_closed(refill, Refill.Status.REJECTED, UNREACHABLE, "the provider's reply did not name this order")
     return sent
 
 
 def orders_cancel_send(*, order_ids: list[int]) -> int:
-    """Ask each provider to cancel the marked orders, one multiple-id call per provider; returns how many it accepted."""
-    # An order whose cancellation the provider already took is not asked again: a redelivered
-    # task would get "not eligible" back and must not lift the mark of an accepted cancellation.
+    """Ask each provider to cancel the marked orders, one multiple-id call per provider; returns how many it accepted.
+
+    Claimed first like refills (``cancel_sent_at``): two senders at once cannot
+    both ask, so the second's "not eligible" can never lift the mark of a
+    cancellation the first got accepted.
+    """
+    # An order whose cancellation the provider already took is not asked again.
     already_sent = OrderEvent.objects.filter(order_id__in=order_ids, kind=Kind.CANCEL_REQUESTED, detail__sent=True).values("order_id")
-    orders = list(
-        Order.objects.select_related("provider")
-        .filter(pk__in=order_ids, status__in=OrderStatus.CANCELLABLE, cancel_requested_at__isnull=False, upstream_order_id__isnull=False)
-        .exclude(pk__in=already_sent)
-    )
+    marked = Order.objects.filter(
+        pk__in=order_ids, status__in=OrderStatus.CANCELLABLE, cancel_requested_at__isnull=False, upstream_order_id__isnull=False
+    ).exclude(pk__in=already_sent)
+    claimed = _claim(marked, "cancel_sent_at")
+    orders = list(Order.objects.select_related("provider").filter(pk__in=claimed))
     accepted = 0
     for provider, group in _by_provider(orders, lambda order: order):
         by_upstream_id = {order.upstream_order_id: order for order in group}
         client = provider_client(provider=provider)
         try:
             replies = {reply.order_id: reply for reply in client.cancel(list(by_upstream_id))}
-        except (PanelError, ValueError) as exc:
-            message = exc.message if isinstance(exc, PanelError) else str(exc)
+        except PanelRefused as exc:
             replies = {}
-            logger.warning("cancel of %s orders at provider %s failed: %s", len(group), provider.pk, message)
+            logger.warning("cancel of %s orders at provider %s refused: %s", len(group), provider.pk, exc.message)
+        except (PanelError, ValueError) as exc:
+            _send_failed(
+                Order.objects.filter(pk__in=[order.pk for order in group]), "cancel_sent_at", exc, f"cancel of {len(group)}", provider
+            )
+            continue
         finally:
             client.close()
         for upstream_id, order in by_upstream_id.items():
@@ -159,6 +178,25 @@ def orders_cancel_send(*, order_ids: list[int]) -> int:
             else:
                 _cancel_refused(order, reply.error if reply is not None and reply.error else "no answer from the provider")
     return accepted
+
+
+def _claim(rows: QuerySet, field: str) -> list[int]:
+    """Take the rows to send now: those no other sender holds (its claim in ``field`` is missing or stale). Committed at once."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.ORDER_SUBMIT_TIMEOUT)
+    with transaction.atomic():
+        free = rows.filter(Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": stale}))
+        ids = list(free.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        rows.model.objects.filter(pk__in=ids).update(**{field: now})
+    return ids
+
+
+def _send_failed(rows: QuerySet, field: str, exc: Exception, what: str, provider: Provider) -> None:
+    """A failed call: never reached the provider (claims go back for the sweep), or an unknown outcome (kept till stale)."""
+    message = exc.message if isinstance(exc, PanelError) else str(exc)
+    logger.warning("%s at provider %s failed: %s", what, provider.pk, message)
+    if isinstance(exc, PanelUnreachable | PanelMisconfigured):
+        rows.update(**{field: None})
 
 
 @dataclass
@@ -218,8 +256,13 @@ def refills_status_refresh_many(*, refills: list[Refill], provider: Provider) ->
         client.close()
     for reply in replies:
         refill = by_upstream_id.get(reply.refill_id)
-        if refill is not None and reply.status is not None:
+        if refill is None:
+            continue
+        if reply.status is not None:
             refill_status_store(refill=refill, word=reply.status)
+        elif reply.error:
+            # The provider's answer for this id is an error ("Refill not found"): it will never report on it.
+            _refill_closed(refill, Refill.Status.ERROR, reply.error, reply.error)
 
 
 def _batches(items: list) -> list[list]:
@@ -227,19 +270,38 @@ def _batches(items: list) -> list[list]:
 
 
 @transaction.atomic
-def _refill_rejected(refill: Refill, shown: str, raw: str) -> None:
-    if Refill.objects.filter(pk=refill.pk, status=Refill.Status.PENDING, upstream_refill_id="").update(
-        status=Refill.Status.REJECTED, error=shown[:255], updated_at=timezone.now()
+def _refill_closed(refill: Refill, status: str, shown: str, raw: str) -> bool:
+    """Close a refill still under way as ``status`` (compare-and-set on its status), with the reason and its event."""
+    if (
+        not Refill.objects.filter(pk=refill.pk, status=refill.status)
+        .exclude(status__in=Refill.Status.final())
+        .update(status=status, error=shown[:255], updated_at=timezone.now())
     ):
-        event_record(
-            order_id=refill.order_id, kind=Kind.REFILL_STATUS, refill=refill.pk, refill_status=Refill.Status.REJECTED, word=raw[:255]
-        )
+        return False
+    event_record(order_id=refill.order_id, kind=Kind.REFILL_STATUS, refill=refill.pk, refill_status=status, word=raw[:255])
+    return True
+
+
+def refills_give_up() -> int:
+    """Close as Error the refills still under way ``REFILL_GIVE_UP_AFTER`` after they were asked for; how many.
+
+    A provider that never answers about a refill (an unknown word, a provider
+    since switched off, a send that never got through) must not block the
+    order's refills for good: the one-open-refill rule would refuse every new one.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.REFILL_GIVE_UP_AFTER)
+    stuck = Refill.objects.filter(created_at__lt=cutoff).exclude(status__in=Refill.Status.final()).order_by("pk")
+    days = settings.REFILL_GIVE_UP_AFTER / 86400
+    reason = f"No final answer from the provider within {days:g} days."
+    return sum(_refill_closed(refill, Refill.Status.ERROR, reason, "given up") for refill in stuck[:1000])
 
 
 @transaction.atomic
 def _cancel_refused(order: Order, message: str) -> None:
     """The provider did not take the cancellation: the mark is lifted (the customer may ask again), the reason kept."""
-    if Order.objects.filter(pk=order.pk, cancel_requested_at__isnull=False).update(cancel_requested_at=None):
+    accepted = OrderEvent.objects.filter(order_id=order.pk, kind=Kind.CANCEL_REQUESTED, detail__sent=True)
+    lifted = Order.objects.filter(pk=order.pk, cancel_requested_at__isnull=False).filter(~Exists(accepted))
+    if lifted.update(cancel_requested_at=None, cancel_sent_at=None):
         event_record(order_id=order.pk, kind=Kind.CANCEL_REQUESTED, status=order.status, sent=False, refused=message[:255])
 
 

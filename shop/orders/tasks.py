@@ -16,7 +16,7 @@ from django.core.cache import cache
 from shop.catalogue.models import Provider
 from shop.orders.flow import RETRY_MAX
 from shop.orders.refresh import orders_refresh
-from shop.orders.requests_many import orders_cancel_send, refills_send, requests_sweep
+from shop.orders.requests_many import orders_cancel_send, refills_give_up, refills_send, requests_sweep
 from shop.orders.submission import SubmitOutcome, order_retry_countdown, order_submit, orders_sweep
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ def orders_refresh_all() -> None:
         # At most once per REFILL_POLL_INTERVAL per provider (the mark expires, it is never deleted).
         if cache.add(f"requests-sweep-{provider_id}", 1, timeout=settings.REFILL_POLL_INTERVAL):
             requests_sweep_provider.delay(provider_id)
+    # Whatever the provider (switched off ones too): refills no one will ever answer about are closed.
+    if cache.add("refills-give-up", 1, timeout=settings.REFILL_POLL_INTERVAL):
+        refills_give_up()
 
 
 @shared_task(name="shop.tasks.orders_refresh_provider")

@@ -10,7 +10,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from shop.catalogue import selectors as catalogue
@@ -19,8 +18,8 @@ from shop.orders.display import customer_remains
 from shop.orders.history import Actor
 from shop.orders.models import Order, OrderStatus
 from shop.orders.placement import AlreadyPlaced, OrderRejected, order_place
-from shop.orders.requests import RequestRefused, order_can_cancel, order_can_refill, order_cancel, order_refill, refill_refusal
-from shop.orders.selectors import STATUS_TABS, order_list_for_user, refill_history
+from shop.orders.requests import RequestRefused, order_can_cancel, order_can_refill, order_cancel, order_refill, order_refill_wait
+from shop.orders.selectors import STATUS_TABS, order_list_for_user
 from shop.orders.timeline import order_timeline
 from shop.storefront.forms import OrderForm, OrderSearchForm, ServiceFilterForm
 from shop.storefront.pagination import page_of
@@ -130,8 +129,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order.objects.select_related("service", "provider_service"), pk=pk, user=request.user)
     can_refill = order_can_refill(order=order)
     # A refill under way, or the cooldown after the last one: the page says why instead of offering the button.
-    history = refill_history(order_ids=[order.pk]).get(order.pk) if can_refill else None
-    refill_wait = refill_refusal(order=order, history=history, now=timezone.now()) if history else None
+    refill_wait = order_refill_wait(order=order) if can_refill else None
     return render(
         request,
         "shop/order_detail.html",

@@ -53,8 +53,14 @@ def fresh_clone(target: Path) -> Path:
 
 
 def command(line: str) -> list[str]:
-    """A README line run with this interpreter (the virtualenv the requirements are installed in)."""
+    """A README line run with this interpreter (the virtualenv the requirements are installed in).
+
+    ``pip install`` only checks, without the network and without changing the
+    test's own virtualenv, that the requirements are all installed as pinned.
+    """
     words = shlex.split(line)
+    if words[:2] == ["pip", "install"]:
+        return [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--quiet", *words[2:]]
     if words[0] == "python":
         return [sys.executable, *words[1:]]
     return [sys.executable, "-m", *words]

@@ -76,6 +76,15 @@ def test_environment_selects_postgres_redis_and_timeouts() -> None:
             },
             "Set CELERY_BROKER_URL",
         ),
+        (
+            {
+                "SHOP_ENV": "production",
+                "SECRET_KEY": "x" * 50,
+                "REDIS_URL": "redis://cache.example:6379/0",
+                "CELERY_BROKER_URL": "memory://",
+            },
+            "Set CELERY_BROKER_URL",
+        ),
     ],
 )
 def test_production_refuses_unsafe_defaults(env: dict[str, str], message: str) -> None:

@@ -13,6 +13,7 @@ from django.utils.text import smart_split
 
 from shop.core.admin import SEARCH_MAX_WORD_CHARS, SEARCH_MAX_WORDS, ShopAdminMixin, search_bounded
 from shop.models import Order
+from tests.factories import UserFactory
 from tests.helpers import messages_of, order_row
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +143,14 @@ def test_customer_search_of_many_words_is_cut_with_a_message(admin_client) -> No
     assert response.context["cl"].query == " ".join(["admin"] * SEARCH_MAX_WORDS)
     assert messages_of(response) == [f"The search used its first {SEARCH_MAX_WORDS} words; the other 20 were ignored."]
     assert "admin" in [user.username for user in response.context["cl"].result_list]
+
+
+@pytest.mark.django_db
+def test_an_autocomplete_search_with_a_nul_answers_instead_of_failing(admin_client) -> None:
+    """The autocomplete of a customer on the orders page searches the customers' admin: PostgreSQL refuses NUL in text."""
+    UserFactory(username="ab")
+    response = admin_client.get(
+        "/admin/autocomplete/", {"app_label": "shop", "model_name": "order", "field_name": "user", "term": "a\x00b"}
+    )
+    assert response.status_code == 200
+    assert [result["text"] for result in response.json()["results"]] == ["ab"]

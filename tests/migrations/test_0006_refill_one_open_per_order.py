@@ -58,6 +58,7 @@ def test_each_order_keeps_one_open_refill_and_the_others_are_closed_with_an_even
         Refill = apps.get_model("shop", "Refill")
         crowded, alone = _orders(apps, 2)
         done = Refill.objects.create(order=crowded, upstream_refill_id="r-0", status="Completed")
+        known = Refill.objects.create(order=crowded, upstream_refill_id="r-9", status="Pending")  # the provider has it too
         sent = Refill.objects.create(order=crowded, upstream_refill_id="r-1", status="In progress")
         unsent = [Refill.objects.create(order=crowded) for _ in range(3)]  # the same id many times in one call
         single = Refill.objects.create(order=alone)
@@ -72,12 +73,14 @@ def test_each_order_keeps_one_open_refill_and_the_others_are_closed_with_an_even
         done.pk: "Completed",
         sent.pk: "In progress",  # the one the provider knows stays open
         **{refill.pk: "Rejected" for refill in unsent},
+        known.pk: "Error",  # accepted upstream: not "Rejected", the shop just stops following it
         single.pk: "Pending",
     }
-    assert set(Refill.objects.filter(status="Rejected").values_list("error", flat=True)) == {
+    assert set(Refill.objects.filter(status__in=["Rejected", "Error"]).values_list("error", flat=True)) == {
         "Closed on upgrade: one refill of an order at a time."
     }
     closed = OrderEvent.objects.filter(kind="refill_status").order_by("id")
     assert [(event.order_id, event.actor, event.detail["refill"], event.detail["refill_status"]) for event in closed] == [
-        (crowded.pk, "system", refill.pk, "Rejected") for refill in sorted(unsent, key=lambda refill: -refill.pk)
+        *((crowded.pk, "system", refill.pk, "Rejected") for refill in sorted(unsent, key=lambda refill: -refill.pk)),
+        (crowded.pk, "system", known.pk, "Error"),
     ]

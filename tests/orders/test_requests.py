@@ -19,7 +19,6 @@ from shop.orders.requests import (
     NOT_CANCELLABLE,
     NOT_REFILLABLE,
     REFILL_UNDER_WAY,
-    UNREACHABLE,
     RequestRefused,
     order_can_cancel,
     order_can_refill,
@@ -32,7 +31,7 @@ from shop.orders.requests import (
 from shop.orders.requests_many import orders_cancel_send, refills_send
 from shop.orders.selectors import RefillHistory
 from shop.orders.submission import SubmitOutcome, order_submit
-from tests.helpers import assert_ledger_holds, order_finish, order_row, race, refunds_of
+from tests.helpers import assert_ledger_holds, order_finish, order_row, race, refunds_of, slow_panel
 
 pytestmark = pytest.mark.django_db
 S = OrderStatus
@@ -187,11 +186,6 @@ def delivered(placed, sandbox) -> Order:
     return Order.objects.select_related("provider", "provider_service").get(pk=placed.pk)
 
 
-def slow_panel(sandbox) -> None:
-    """Every call to the panel now takes 5 s (until the faults are cleared)."""
-    sandbox.panel.add_fault(Fault(kind="slow", delay=5.0, times=0))
-
-
 def test_a_refill_is_recorded_at_once_and_a_task_sends_it(delivered, sandbox, queued) -> None:
     slow_panel(sandbox)
     started = time.monotonic()
@@ -259,12 +253,60 @@ def test_a_refill_the_provider_refuses_says_why_in_the_providers_words_and_may_b
 
 
 @pytest.mark.parametrize("kind", ["html", "drop"])
-def test_a_refill_the_provider_never_answered_is_rejected_as_unreachable(delivered, sandbox, kind: str) -> None:
+def test_a_refill_whose_send_has_an_unknown_outcome_stays_claimed_until_stale_then_is_sent_again(
+    delivered, sandbox, settings, kind: str
+) -> None:
+    """The provider may have made it: not rejected (the customer would ask again at once), not resent while the claim is fresh."""
     refill = order_refill(order=delivered)
     sandbox.panel.add_fault(Fault(kind=kind, action="refill", process=False))
     assert refills_send(refill_ids=[refill.pk]) == 0
     refill.refresh_from_db()
-    assert (refill.status, refill.error, refill.upstream_refill_id) == (Refill.Status.REJECTED, UNREACHABLE, "")
+    assert (refill.status, refill.upstream_refill_id) == (Refill.Status.PENDING, "") and refill.sending_at is not None
+    sandbox.panel.clear_faults()
+    assert refills_send(refill_ids=[refill.pk]) == 0 and sandbox.panel.calls["refill"] == 1  # claimed: a second sender leaves it
+    Refill.objects.filter(pk=refill.pk).update(sending_at=timezone.now() - timedelta(seconds=settings.ORDER_SUBMIT_TIMEOUT + 1))
+    assert refills_send(refill_ids=[refill.pk]) == 1
+    refill.refresh_from_db()
+    assert refill.upstream_refill_id and refill.status == Refill.Status.PENDING
+
+
+def test_a_refill_that_never_reached_the_provider_gives_its_claim_back_for_the_sweep(delivered, sandbox) -> None:
+    refill = order_refill(order=delivered)
+    sandbox.stop()  # connection refused: the provider never saw the call
+    assert refills_send(refill_ids=[refill.pk]) == 0
+    refill.refresh_from_db()
+    assert (refill.status, refill.sending_at) == (Refill.Status.PENDING, None)
+
+
+def test_a_refill_the_provider_refuses_is_rejected_with_its_message(delivered, sandbox) -> None:
+    refill = order_refill(order=delivered)
+    sandbox.panel.add_fault(Fault(kind="reply", action="refill", body={"error": "Refill is disabled for this service"}, process=False))
+    assert refills_send(refill_ids=[refill.pk]) == 0
+    refill.refresh_from_db()
+    assert (refill.status, refill.upstream_refill_id) == (Refill.Status.REJECTED, "")
+    assert refill.error == "Refill is disabled for this service"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_at_once_send_a_refill_and_a_cancel_once(catalogue, customer, sandbox) -> None:
+    """The task and the sweep (or a redelivery) overlapping: one upstream call each, and an accepted cancel keeps its mark."""
+    refillable = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    assert order_submit(order_id=refillable.pk) is SubmitOutcome.PLACED
+    sandbox.panel.advance(10_000)
+    order_finish(order_id=refillable.pk, status=S.COMPLETED, remains=0, start_count=1, upstream_charge=None, raw="Completed")
+    running = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    assert order_submit(order_id=running.pk) is SubmitOutcome.PLACED
+    refill = order_refill(order=Order.objects.select_related("provider_service").get(pk=refillable.pk))
+    order_cancel(order=Order.objects.select_related("provider_service").get(pk=running.pk))
+    sandbox.panel.add_fault(Fault(kind="slow", delay=1.0, times=0))
+
+    assert sorted(race(2, lambda: refills_send(refill_ids=[refill.pk]))) == [0, 1]
+    assert sorted(race(2, lambda: orders_cancel_send(order_ids=[running.pk]))) == [0, 1]
+    assert (sandbox.panel.calls["refill"], sandbox.panel.calls["cancel"]) == (1, 1)
+    assert Order.objects.get(pk=running.pk).cancel_requested_at is not None
+    refused = OrderEvent.objects.filter(order_id=running.pk, kind=OrderEvent.Kind.CANCEL_REQUESTED, detail__has_key="refused")
+    assert not refused.exists()
 
 
 @pytest.mark.postgres
@@ -334,12 +376,26 @@ def test_a_cancel_the_provider_refuses_lifts_the_mark(placed, sandbox) -> None:
     assert OrderEvent.objects.filter(order=placed).latest("id").detail == {"sent": False, "refused": "Incorrect order ID"}
 
 
-def test_a_cancel_the_provider_never_answered_lifts_the_mark(placed, sandbox) -> None:
+def test_a_cancel_with_an_unknown_outcome_keeps_the_mark_and_is_asked_again_once_stale(placed, sandbox, settings) -> None:
     order_cancel(order=placed)
     sandbox.panel.add_fault(Fault(kind="html", action="cancel"))
     assert orders_cancel_send(order_ids=[placed.pk]) == 0
     placed.refresh_from_db()
-    assert placed.cancel_requested_at is None
+    assert placed.cancel_requested_at is not None and placed.cancel_sent_at is not None
+    sandbox.panel.clear_faults()
+    assert orders_cancel_send(order_ids=[placed.pk]) == 0 and sandbox.panel.calls["cancel"] == 1
+    Order.objects.filter(pk=placed.pk).update(cancel_sent_at=timezone.now() - timedelta(seconds=settings.ORDER_SUBMIT_TIMEOUT + 1))
+    assert orders_cancel_send(order_ids=[placed.pk]) == 1
+
+
+def test_a_cancel_the_provider_refuses_lifts_the_mark_so_the_customer_may_ask_again(placed, sandbox) -> None:
+    order_cancel(order=placed)
+    sandbox.panel.add_fault(
+        Fault(kind="reply", action="cancel", body=[{"order": placed.upstream_order_id, "cancel": {"error": "Too late"}}])
+    )
+    assert orders_cancel_send(order_ids=[placed.pk]) == 0
+    placed.refresh_from_db()
+    assert (placed.cancel_requested_at, placed.cancel_sent_at) == (None, None)
 
 
 def test_a_service_without_cancels_is_never_asked(catalogue, customer, sandbox) -> None:

@@ -15,10 +15,10 @@ from shop.models import Order, OrderStatus, Refill
 from shop.orders.models import OrderEvent
 from shop.orders.placement import order_place
 from shop.orders.requests import REFILL_UNDER_WAY
-from shop.orders.requests_many import orders_cancel_send, refills_send, requests_sweep
+from shop.orders.requests_many import orders_cancel_send, refills_give_up, refills_send, requests_sweep
 from shop.orders.submission import SubmitOutcome, order_submit
 from tests.conftest import SANDBOX_KEY
-from tests.helpers import order_finish
+from tests.helpers import order_finish, slow_panel
 
 pytestmark = pytest.mark.django_db
 LINK = "https://instagram.com/p/abc"
@@ -36,11 +36,6 @@ def placed_orders(customer, service, count: int) -> list[Order]:
 
 def ids(orders) -> str:
     return ",".join(str(order.pk) for order in orders)
-
-
-def slow_panel(sandbox) -> None:
-    """Every call to the panel now takes 5 s (until the faults are cleared)."""
-    sandbox.panel.add_fault(Fault(kind="slow", delay=5.0, times=0))
 
 
 def timed(call, **params: str) -> tuple[object, float]:
@@ -242,3 +237,38 @@ def test_a_redelivered_cancel_task_neither_asks_again_nor_undoes_an_accepted_can
     assert sandbox.panel.calls["cancel"] == 1
     assert Order.objects.filter(pk__in=[o.pk for o in orders], cancel_requested_at__isnull=False).count() == 3
     assert not OrderEvent.objects.filter(kind=Kind.CANCEL_REQUESTED, detail__has_key="refused").exists()
+
+
+def test_a_refill_the_provider_answers_with_an_error_is_closed_so_the_order_may_be_refilled_again(catalogue, customer, sandbox) -> None:
+    """ "Refill not found" will never turn into a status: left Pending, it would block the order's refills for good."""
+    (order,) = placed_orders(customer, catalogue["1"], 1)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.COMPLETED)
+    refill = Refill.objects.create(order=order, upstream_refill_id="123456")
+    sandbox.panel.add_fault(
+        Fault(kind="reply", action="refill_status", body=[{"refill": "123456", "status": {"error": "Refill not found"}}])
+    )
+
+    requests_sweep(provider=order.provider)
+
+    refill.refresh_from_db()
+    assert (refill.status, refill.error) == (Refill.Status.ERROR, "Refill not found")
+    event = OrderEvent.objects.get(order=order, kind=Kind.REFILL_STATUS)
+    assert (event.detail["refill_status"], event.detail["word"]) == ("Error", "Refill not found")
+
+
+def test_refills_no_one_answers_about_are_given_up_after_the_limit_whatever_the_provider(catalogue, customer, sandbox, settings) -> None:
+    settings.REFILL_GIVE_UP_AFTER = 3 * 86400
+    orders = placed_orders(customer, catalogue["1"], 3)
+    Order.objects.filter(pk__in=[order.pk for order in orders]).update(status=OrderStatus.COMPLETED)
+    old, young, done = (Refill.objects.create(order=order, upstream_refill_id=str(700 + n)) for n, order in enumerate(orders))
+    Refill.objects.filter(pk__in=[old.pk, done.pk]).update(created_at=timezone.now() - timedelta(days=3, seconds=1))
+    Refill.objects.filter(pk=done.pk).update(status=Refill.Status.COMPLETED)
+    orders[0].provider.__class__.objects.filter(pk=orders[0].provider_id).update(is_active=False)  # switched off: never swept
+
+    assert refills_give_up() == 1
+
+    statuses = dict(Refill.objects.values_list("pk", "status"))
+    assert (statuses[old.pk], statuses[young.pk], statuses[done.pk]) == ("Error", "Pending", "Completed")
+    assert Refill.objects.get(pk=old.pk).error == "No final answer from the provider within 3 days."
+    assert OrderEvent.objects.filter(kind=Kind.REFILL_STATUS, detail__refill_status="Error").count() == 1
+    assert refills_give_up() == 0  # closed once

@@ -551,12 +551,18 @@ class LedgerMachine(RuleBasedStateMachine):
         # A panel that also answers about an order nobody asked for: noise, never applied.
         answered["up-0"] = {"status": "Canceled", "remains": "0"}
         results = parse_multi_status(answered, list(polled))
+        # How many checks each order has had by now: a snapshot taken before another poll stored its reply is stale.
+        checks_now = dict(Order.objects.filter(pk__in=[order.pk for order in polled.values()]).values_list("pk", "checks"))
         _apply_batch(polled, tuple(polled), results, timezone.now(), RefreshResult())
         for upstream_id, snapshot in polled.items():
             reply = results.get(upstream_id)
             if not isinstance(reply, UpstreamOrderStatus):
                 continue  # no answer, an error or garbage for this order: it stays as it is
             assert WORDS[replies[upstream_id]["status"]] == reply.status
+            if reply.status not in FINAL and snapshot.checks != checks_now[snapshot.pk]:
+                # A running reply read before another poll stored a newer one: older news, dropped (the checks guard).
+                self.reached["stale running reply dropped"] += 1
+                continue
             self._apply_status(snapshot.pk, reply.status, parsed_int(replies[upstream_id]["remains"]), snapshot.status)
 
     def _apply_status(self, pk: int, status: UpstreamStatus, remains: int | None, polled_status: str) -> None:
