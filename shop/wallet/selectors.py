@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import DecimalField, F, QuerySet, Sum, Value
+from django.db.models import F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from shop.wallet.models import LedgerEntry, Wallet
@@ -31,7 +31,7 @@ class LedgerDifference:
 
 def ledger_differences() -> list[LedgerDifference]:
     """Wallets whose balance is not the sum of their ledger entries (should be none)."""
-    zero = Value(Decimal("0"), output_field=DecimalField(max_digits=18, decimal_places=4))
+    zero = Value(Decimal("0"))  # a DecimalField, as Django infers for a Decimal
     rows = (
         Wallet.objects.annotate(total=Coalesce(Sum("entries__amount"), zero))
         .exclude(balance=F("total"))

@@ -66,7 +66,9 @@ def wallet_credit(
         raise WalletError("A credit must be more than zero.")
     wallet = wallet_get_or_create(user=user)
     # Conditional, like a debit: a credit the balance column cannot hold is refused, not a database error.
-    if not Wallet.objects.filter(pk=wallet.pk, balance__lte=MAX_BALANCE - amount).update(balance=F("balance") + amount):
+    if not Wallet.objects.filter(pk=wallet.pk, balance__lte=MAX_BALANCE - amount).update(
+        balance=F("balance") + amount, updated_at=timezone.now()
+    ):
         raise WalletError(f"A balance cannot exceed {MAX_BALANCE}.")
     return _entry(user, kind=kind, amount=amount, reason=reason, order=order, created_by=created_by)
 
@@ -151,7 +153,7 @@ def wallet_credit_many(*, credits: list[Credit]) -> list[LedgerEntry]:
             )
         )
     for user_id, wallet in wallets.items():
-        Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + (running[user_id] - wallet.balance))
+        Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + (running[user_id] - wallet.balance), updated_at=timezone.now())
     return LedgerEntry.objects.bulk_create(entries)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from shop.models import LedgerEntry, Wallet
 from shop.wallet.selectors import LedgerDifference, balance_of, ledger_differences, ledger_for_user
@@ -61,3 +62,22 @@ def test_a_customers_ledger_is_their_own_entries_newest_first() -> None:
     second = wallet_debit(user=user, amount=Decimal("0.5"), kind=ADJUST, reason="fee")
     assert list(ledger_for_user(user=user)) == [second, first]
     assert not ledger_for_user(user=UserFactory()).exists()
+
+
+@pytest.mark.postgres
+def test_the_database_sends_back_only_the_wallets_that_disagree() -> None:
+    users = [UserFactory() for _ in range(4)]
+    for user in users:
+        wallet_credit(user=user, amount=Decimal("2"), kind=DEPOSIT)
+    Wallet.objects.filter(user=users[0]).update(balance=Decimal("9"))
+    rows_sent: list[int] = []
+
+    def count_rows(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        rows_sent.append(context["cursor"].rowcount)
+        return result
+
+    with connection.execute_wrapper(count_rows):
+        differences = ledger_differences()
+    assert [difference.balance for difference in differences] == [Decimal("9.0000")]
+    assert rows_sent == [1]

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
 
 from shop.models import LedgerEntry, Wallet
-from shop.wallet.services import InsufficientFunds, WalletError, money, wallet_credit, wallet_debit
+from shop.wallet.services import (
+    ADJUST_CREDIT,
+    ADJUST_DEBIT,
+    InsufficientFunds,
+    WalletError,
+    money,
+    wallet_adjust,
+    wallet_credit,
+    wallet_debit,
+)
 from tests.factories import UserFactory
-from tests.helpers import assert_ledger_holds, race
+from tests.helpers import assert_ledger_holds, order_row, race
 
 DEPOSIT = LedgerEntry.Kind.DEPOSIT
 ADJUST = LedgerEntry.Kind.ADJUSTMENT
+CHARGE = LedgerEntry.Kind.ORDER_CHARGE
 
 
 @pytest.mark.django_db
@@ -95,3 +107,101 @@ def test_fifty_threads_debiting_one_from_ten_leave_exactly_zero() -> None:
     assert Wallet.objects.get(user=user).balance == Decimal("0")
     assert LedgerEntry.objects.filter(kind=ADJUST, reason="test debit").count() == 10
     assert_ledger_holds(user)
+
+
+@pytest.mark.django_db
+def test_a_refused_debit_carries_the_amount_needed_and_the_balance_available() -> None:
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("1.00"), kind=DEPOSIT)
+    with pytest.raises(InsufficientFunds) as refused:
+        wallet_debit(user=user, amount=Decimal("1.0001"), kind=ADJUST, reason="test debit")
+    assert (refused.value.needed, refused.value.available) == (Decimal("1.0001"), Decimal("1.0000"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", [Decimal("0"), Decimal("0.00004")])
+def test_a_zero_debit_is_refused_with_its_message_and_leaves_a_funded_balance_untouched(amount: Decimal) -> None:
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    with pytest.raises(WalletError) as refused:
+        wallet_debit(user=user, amount=amount, kind=ADJUST, reason="test debit")
+    assert type(refused.value) is WalletError
+    assert str(refused.value) == "A debit must be more than zero."
+    assert Wallet.objects.get(user=user).balance == Decimal("5")
+    assert LedgerEntry.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_debit_given_no_reason_records_a_blank_reason() -> None:
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    entry = wallet_debit(user=user, amount=Decimal("1"), kind=CHARGE, order=order_row(user))
+    assert LedgerEntry.objects.get(pk=entry.pk).reason == ""
+
+
+@pytest.mark.django_db
+def test_credits_and_debits_stamp_the_wallets_updated_at() -> None:
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    for change in (
+        lambda: wallet_debit(user=user, amount=Decimal("1"), kind=ADJUST, reason="test debit"),
+        lambda: wallet_credit(user=user, amount=Decimal("1"), kind=DEPOSIT),
+    ):
+        Wallet.objects.filter(user=user).update(updated_at=timezone.now() - timedelta(days=1))
+        before = timezone.now()
+        change()
+        assert Wallet.objects.get(user=user).updated_at >= before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_debit_outside_any_transaction_records_its_order_and_the_admin_who_made_it() -> None:
+    user, admin = UserFactory(), UserFactory(username="cashier", is_staff=True)
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    order = order_row(user)
+    assert not connection.in_atomic_block
+    charge = wallet_debit(user=user, amount=Decimal("1"), kind=CHARGE, order=order, reason=f"Order #{order.pk}")
+    adjustment = wallet_debit(user=user, amount=Decimal("1"), kind=ADJUST, reason="correction", created_by=admin)
+
+    assert LedgerEntry.objects.get(pk=charge.pk).order_id == order.pk
+    assert LedgerEntry.objects.get(pk=adjustment.pk).created_by_id == admin.pk
+    assert Wallet.objects.get(user=user).balance == Decimal("3")
+
+
+ZERO_OR_TOO_PRECISE = "An adjustment must be more than zero, with at most 4 decimal places."
+NO_REASON = "An adjustment needs a reason of 1 to 255 characters."
+CONTROL = "An adjustment's reason must be plain text, without control characters."
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("direction", "amount", "reason", "message"),
+    [
+        ("refund", Decimal("1"), "fix", "An adjustment is a credit or a debit, not 'refund'."),
+        (ADJUST_CREDIT, Decimal("0"), "fix", ZERO_OR_TOO_PRECISE),
+        (ADJUST_DEBIT, Decimal("0"), "fix", ZERO_OR_TOO_PRECISE),
+        (ADJUST_CREDIT, Decimal("-1"), "fix", ZERO_OR_TOO_PRECISE),
+        (ADJUST_DEBIT, Decimal("0.00001"), "fix", ZERO_OR_TOO_PRECISE),
+        (ADJUST_CREDIT, Decimal("1"), "   ", NO_REASON),
+        (ADJUST_CREDIT, Decimal("1"), "r" * 256, NO_REASON),
+        (ADJUST_DEBIT, Decimal("1"), "r" * 256, NO_REASON),
+        (ADJUST_CREDIT, Decimal("1"), "line\nbreak", CONTROL),
+        (ADJUST_DEBIT, Decimal("1"), "bell\x07", CONTROL),
+    ],
+)
+def test_every_refused_adjustment_says_why_and_writes_nothing(direction: str, amount: Decimal, reason: str, message: str) -> None:
+    user, admin = UserFactory(), UserFactory(username="cashier", is_staff=True)
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    with pytest.raises(WalletError) as refused:
+        wallet_adjust(user=user, amount=amount, direction=direction, reason=reason, admin=admin)
+    assert str(refused.value) == message
+    assert Wallet.objects.get(user=user).balance == Decimal("5")
+    assert LedgerEntry.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("direction", [ADJUST_CREDIT, ADJUST_DEBIT])
+def test_an_adjustment_keeps_a_reason_of_exactly_255_characters_whole(direction: str) -> None:
+    user, admin = UserFactory(), UserFactory(username="cashier", is_staff=True)
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    entry = wallet_adjust(user=user, amount=Decimal("1"), direction=direction, reason="r" * 255, admin=admin)
+    assert LedgerEntry.objects.get(pk=entry.pk).reason == "r" * 255
