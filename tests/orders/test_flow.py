@@ -22,12 +22,14 @@ from shop.orders.flow import (
     order_placed,
     order_refused,
     order_release,
+    order_resolve_not_placed,
     order_unknown,
     orders_stale_submissions_flag,
     refund_amount,
     retry_delay,
     transition,
 )
+from shop.orders.models import OrderEvent
 from shop.orders.placement import order_place
 from tests.factories import ProviderFactory, UserFactory
 from tests.helpers import assert_ledger_holds, order_row, race, refunds_of, typed_service
@@ -296,6 +298,36 @@ def test_the_stale_flag_looks_at_submitting_orders_only(customer) -> None:
     assert [status_of(order) for order in others] == [S.AWAITING, S.PENDING, S.FAILED]
 
 
+def order_rows(user, count: int, **fields) -> list[int]:
+    """``count`` orders as ``order_row`` writes one, the others in one bulk insert; their ids, lowest first."""
+    first = order_row(user, **fields)
+    values = {f.attname: getattr(first, f.attname) for f in Order._meta.concrete_fields if not f.primary_key}
+    Order.objects.bulk_create([Order(**values) for _ in range(count - 1)])
+    return list(Order.objects.filter(pk__gte=first.pk).order_by("pk").values_list("pk", flat=True))
+
+
+def test_orders_in_another_status_do_not_crowd_a_stuck_submission_out_of_the_flags_batch(customer) -> None:
+    long_ago = timezone.now() - timedelta(days=1)
+    order_rows(customer, 1000, status=S.PENDING, submitting_since=long_ago)  # lower ids, a stale time left on them
+    stuck = order_row(customer, status=S.SUBMITTING, submitting_since=long_ago)
+
+    assert orders_stale_submissions_flag(older_than=timedelta(seconds=600)) == 1
+    assert status_of(stuck) == S.NEEDS_ATTENTION
+
+
+def test_the_stale_flag_takes_at_most_1000_submissions_per_sweep_lowest_ids_first(customer, monkeypatch) -> None:
+    stuck = order_rows(customer, 1001, status=S.SUBMITTING, submitting_since=timezone.now() - timedelta(days=1))
+    flagged: list[tuple[int, str]] = []
+
+    def unknown(*, order_id: int, message: str) -> bool:  # records the batch; 1000 real ones would take seconds
+        flagged.append((order_id, message))
+        return True
+
+    monkeypatch.setattr(flow, "order_unknown", unknown)
+    assert orders_stale_submissions_flag(older_than=timedelta(seconds=600)) == 1000
+    assert flagged == [(order_id, UNKNOWN_AFTER_SWEEP) for order_id in stuck[:1000]]  # the last one is the next sweep's
+
+
 # Refunds happen once ---------------------------------------------------------------------------
 
 
@@ -334,3 +366,49 @@ def test_an_unsent_order_is_canceled_and_refunded_once_and_never_after_it_was_cl
     assert Order.objects.get(pk=charged.pk).next_attempt_at is None
     assert LedgerEntry.objects.filter(wallet__user=customer, kind=LedgerEntry.Kind.REFUND).count() == 1
     assert_ledger_holds(customer)
+
+
+def test_a_refund_marks_its_own_order_refunded_and_no_other(charged, customer) -> None:
+    other = order_place(user=customer, service=charged.service_id, link=LINK, quantity=100)
+    assert order_cancel_unsent(order_id=charged.pk) is True
+    assert Order.objects.get(pk=charged.pk).refunded == charged.charge
+    assert Order.objects.get(pk=other.pk).refunded == Decimal("0")
+
+
+def test_a_refund_never_overwrites_a_refunded_figure_already_recorded(customer) -> None:
+    order = order_row(customer, charge="1.0000", refunded=Decimal("0.4000"))
+    assert order_cancel_unsent(order_id=order.pk) is True
+    assert Order.objects.get(pk=order.pk).refunded == Decimal("0.4000")
+
+
+def refund_by_system_refusal(order: Order, admin) -> tuple[str, object, str, str]:
+    assert order_claim(order_id=order.pk)
+    assert order_refused(order_id=order.pk, message="Refused by the provider: Bad link")
+    return "refused by the provider", None, OrderEvent.Actor.SYSTEM, S.FAILED
+
+
+def refund_by_customer_cancel(order: Order, admin) -> tuple[str, object, str, str]:
+    assert order_cancel_unsent(order_id=order.pk)
+    return "canceled before it was sent", None, OrderEvent.Actor.SYSTEM, S.CANCELED
+
+
+def refund_by_admin_not_placed(order: Order, admin) -> tuple[str, object, str, str]:
+    assert order_claim(order_id=order.pk)
+    assert order_unknown(order_id=order.pk, message="add: did not answer in time")
+    order_resolve_not_placed(order=order, admin=admin)
+    return f"not placed upstream (checked by {admin})", admin, OrderEvent.Actor.ADMIN, S.FAILED
+
+
+@pytest.mark.parametrize("refund", [refund_by_system_refusal, refund_by_customer_cancel, refund_by_admin_not_placed])
+def test_a_refund_says_why_on_its_entry_and_its_event_names_who_decided_it_and_the_amount(charged, admin_user, refund) -> None:
+    reason, created_by, actor, status = refund(charged, admin_user)
+
+    entry = LedgerEntry.objects.get(order=charged, kind=LedgerEntry.Kind.REFUND)
+    assert (entry.amount, entry.reason, entry.created_by) == (Decimal("0.2000"), f"Order #{charged.pk}: {reason}", created_by)
+    event = OrderEvent.objects.get(order_id=charged.pk, kind=OrderEvent.Kind.REFUNDED)
+    assert (event.actor, event.actor_user_id, event.status, event.detail) == (
+        actor,
+        created_by.pk if created_by else None,
+        status,
+        {"amount": "0.2000"},
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 from django.contrib.messages import get_messages
@@ -14,7 +15,7 @@ from django.urls import reverse
 
 from shop.models import LedgerEntry, Order, OrderStatus, ProviderService, Service, Wallet
 from shop.orders.models import OrderEvent
-from shop.orders.placement import OrderRejected, order_place
+from shop.orders.placement import AlreadyPlaced, OrderRejected, order_place
 from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import wallet_credit
 from tests.factories import UserFactory
@@ -374,3 +375,27 @@ def test_a_broker_that_fails_after_the_charge_does_not_fail_the_order(
     assert Order.objects.get(pk=order.pk).status == OrderStatus.AWAITING
     assert LedgerEntry.objects.filter(order=order).count() == 1
     assert "broker unreachable" in caplog.text
+
+
+def test_a_placed_order_is_queued_for_submission_by_its_id_once_committed(
+    catalogue, customer, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from shop.orders.tasks import order_submit_task
+
+    queued: list[int] = []
+    monkeypatch.setattr(order_submit_task, "delay", queued.append)
+    with django_capture_on_commit_callbacks() as callbacks:
+        order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    assert queued == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert queued == [order.pk]
+
+
+def test_placing_with_a_used_form_token_raises_already_placed_naming_the_first_order(catalogue, customer) -> None:
+    token = uuid4()
+    first = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000, form_token=token)
+    with pytest.raises(AlreadyPlaced) as caught:
+        order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000, form_token=token)
+    assert (str(caught.value), caught.value.order) == (f"This form already placed order #{first.pk}.", first)
+    assert charges(customer) == 1

@@ -13,10 +13,10 @@ from shop.catalogue.providers import provider_balance_refresh
 from shop.models import LedgerEntry, Order, OrderStatus, Provider, Wallet
 from shop.orders.flow import TransitionError, order_resolve_not_placed, order_resolve_placed
 from shop.orders.placement import order_place
-from shop.orders.submission import FUNDS_REFUSAL, PROVIDER_LOW, SubmitOutcome, order_submit, orders_sweep
+from shop.orders.submission import FUNDS_REFUSAL, PROVIDER_LOW, SubmitOutcome, order_retry_countdown, order_submit, orders_sweep
 from shop.wallet.selectors import ledger_differences
 from tests.factories import UserFactory
-from tests.helpers import race
+from tests.helpers import order_row, race
 
 LINK = "https://instagram.com/p/abc"
 
@@ -273,3 +273,60 @@ def test_a_held_order_is_retried_with_a_growing_back_off_not_at_every_sweep(orde
     assert waits == [15, 30, 60, 120]  # 15 s doubling per attempt, up to 10 min
     assert sandbox.panel.calls["add"] == 0
     assert (order.status, order.error) == (OrderStatus.AWAITING, PROVIDER_LOW)
+
+
+def order_rows(user, count: int, **fields) -> list[int]:
+    """``count`` orders as ``order_row`` writes one, the others in one bulk insert; their ids, lowest first."""
+    first = order_row(user, **fields)
+    values = {f.attname: getattr(first, f.attname) for f in Order._meta.concrete_fields if not f.primary_key}
+    Order.objects.bulk_create([Order(**values) for _ in range(count - 1)])
+    return list(Order.objects.filter(pk__gte=first.pk).order_by("pk").values_list("pk", flat=True))
+
+
+def test_an_awaiting_order_never_given_a_next_attempt_is_requeued_only_once_its_grace_has_passed(customer, settings) -> None:
+    settings.ORDER_REQUEUE_AFTER = 60
+    old, fresh = order_row(customer, next_attempt_at=None), order_row(customer, next_attempt_at=None)
+    Order.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(seconds=61))
+
+    assert orders_sweep().requeued == [old.pk]  # the fresh one's own on-commit enqueue comes first
+    assert orders_sweep(now=timezone.now() + timedelta(seconds=61)).requeued == [old.pk, fresh.pk]
+
+
+def test_the_sweep_requeues_awaiting_orders_only(customer) -> None:
+    long_ago = timezone.now() - timedelta(days=1)  # a placed order keeps the next attempt its placement set
+    for status in set(OrderStatus.values) - {OrderStatus.AWAITING}:
+        order_row(customer, status=status, next_attempt_at=long_ago)
+    awaiting = order_row(customer, next_attempt_at=long_ago)
+
+    assert orders_sweep().requeued == [awaiting.pk]
+
+
+def test_the_sweep_requeues_at_most_1000_orders_lowest_ids_first(customer) -> None:
+    due = order_rows(customer, 1001, next_attempt_at=timezone.now() - timedelta(hours=1))
+    assert orders_sweep().requeued == due[:1000]
+
+
+# How long a retrying submit task waits (order_retry_countdown) ---------------------------
+
+
+def test_a_retrying_task_waits_until_the_orders_next_attempt(customer) -> None:
+    order = order_row(customer, next_attempt_at=timezone.now() + timedelta(seconds=100))
+    assert 99 <= order_retry_countdown(order_id=order.pk) <= 100
+
+
+@pytest.mark.parametrize("due_in", [timedelta(hours=-1), timedelta(0), timedelta(milliseconds=500)], ids=["past", "now", "half-a-second"])
+def test_a_retrying_task_waits_at_least_one_second(customer, due_in: timedelta) -> None:
+    order = order_row(customer, next_attempt_at=timezone.now() + due_in)
+    assert order_retry_countdown(order_id=order.pk) == 1.0
+
+
+def test_a_retrying_task_of_an_order_without_a_next_attempt_waits_the_first_back_off_of_15_seconds(customer) -> None:
+    order = order_row(customer, next_attempt_at=None)
+    countdown = order_retry_countdown(order_id=order.pk)
+    assert countdown == 15.0 and isinstance(countdown, float)
+
+
+def test_a_retrying_task_of_an_order_that_is_gone_waits_the_first_back_off_of_15_seconds(customer) -> None:
+    order = order_row(customer)
+    Order.objects.filter(pk=order.pk).delete()
+    assert order_retry_countdown(order_id=order.pk) == 15.0
