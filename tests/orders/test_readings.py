@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -263,3 +264,45 @@ def test_postponing_leaves_a_finished_order_alone(customer, service) -> None:
     assert orders_postpone(failures=[(before, "HTTP 502 from the panel")], now=timezone.now()) == 0
     order.refresh_from_db()
     assert (order.status, order.error, order.next_check_at) == (S.COMPLETED, "", None)
+
+
+# What is written besides the status --------------------------------------------------------------------
+
+
+def test_a_status_event_keeps_the_providers_word_and_figures(customer, service) -> None:
+    running_order, finished_order = running(customer, service), running(customer, service)
+    orders_store_running(readings=[reading(running_order, S.IN_PROGRESS, remains=400, start_count=7, raw="Inprogress")], now=timezone.now())
+    orders_finish(readings=[reading(finished_order, S.PARTIAL, remains=250, start_count=3, raw="Partial")], now=timezone.now())
+
+    assert [event.detail for event in status_events(running_order)] == [
+        {"upstream_status": "Inprogress", "start_count": 7, "remains": 400, "upstream_charge": "0.5"}
+    ]
+    assert [event.detail for event in status_events(finished_order)] == [
+        {"upstream_status": "Partial", "start_count": 3, "remains": 250, "upstream_charge": "0.5"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("store", "status"),
+    [
+        pytest.param(orders_store_running, S.COMPLETED, id="final as running"),
+        pytest.param(orders_finish, S.IN_PROGRESS, id="running as final"),
+        pytest.param(orders_finish, S.FAILED, id="failed as final"),
+    ],
+)
+def test_a_reading_of_the_wrong_kind_is_refused_naming_its_status(customer, service, store, status) -> None:
+    order = running(customer, service)
+    with pytest.raises(TransitionError) as refused:
+        store(readings=[reading(order, status, remains=0)], now=timezone.now())
+    assert str(refused.value) == f"active -> [{status!r}] is not a transition of this kind"
+
+
+def test_a_reading_note_is_stored_cut_to_the_500_characters_of_the_error(customer, service) -> None:
+    """On PostgreSQL the column's cast cuts it too; on SQLite only the code does."""
+    running_order, finished_order = running(customer, service), running(customer, service)
+    note = "Provider: unknown status '" + "x" * 600 + "'"
+
+    orders_store_running(readings=[replace(reading(running_order, S.IN_PROGRESS, remains=400), note=note)], now=timezone.now())
+    orders_finish(readings=[replace(reading(finished_order, S.COMPLETED, remains=0), note=note)], now=timezone.now())
+
+    assert list(Order.objects.filter(pk__in=[running_order.pk, finished_order.pk]).values_list("error", flat=True)) == [note[:500]] * 2

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
+from panelapi.sandbox import Fault
 from shop.models import LedgerEntry, Order, OrderStatus
 from shop.orders.flow import refund_amount
 from shop.orders.refresh import orders_refresh
 from shop.wallet.selectors import ledger_differences
-from tests.helpers import place_and_submit, race, refunds_of
+from tests.factories import ProviderFactory
+from tests.helpers import order_row, place_and_submit, race, refunds_of, typed_service
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +36,28 @@ def expected_refunds(sandbox, order: Order) -> list[Decimal]:
         return [amount] if amount else []
     assert order.status == OrderStatus.COMPLETED
     return []
+
+
+def due_orders(provider, customer, count: int) -> list[Order]:
+    """``count`` pending orders of ``provider`` (upstream ids 9001, 9002, ...) written straight to the table, due in that order: no HTTP."""
+    service = typed_service(provider, "Default")
+    due = timezone.now() - timedelta(minutes=1)
+    return [
+        order_row(
+            customer,
+            service=service,
+            status=OrderStatus.PENDING,
+            upstream_order_id=str(9001 + index),
+            next_check_at=due + timedelta(milliseconds=index),
+        )
+        for index in range(count)
+    ]
+
+
+def replies(sandbox, statuses: dict[Order, dict[str, str]]) -> None:
+    """The sandbox answers every status call with these entries, keyed by each order's upstream id."""
+    body = {order.upstream_order_id: entry for order, entry in statuses.items()}
+    sandbox.panel.add_fault(Fault(kind="reply", action="status", body=body, times=0))
 
 
 def test_250_active_orders_take_three_status_calls(catalogue, customer, sandbox, provider) -> None:
@@ -140,3 +165,101 @@ def test_racing_pollers_refund_each_order_once(provider, sandbox) -> None:
         assert refunds_of(order) == expected_refunds(sandbox, order)
         assert order.refunded <= order.charge
     assert ledger_differences() == []
+
+
+# Rules stated one by one, on orders written straight to the table and crafted replies --------------
+
+
+def test_only_the_providers_own_due_orders_are_asked_about(customer, provider, sandbox) -> None:
+    (own,) = due_orders(provider, customer, 1)
+    other = order_row(
+        customer,
+        service=typed_service(ProviderFactory(), "Default"),
+        status=OrderStatus.PENDING,
+        upstream_order_id="9002",
+        next_check_at=timezone.now() - timedelta(minutes=1),
+    )
+    replies(sandbox, {own: {"status": "In progress", "remains": "40"}, other: {"status": "Canceled", "remains": "100"}})
+
+    result = orders_refresh(provider=provider)
+
+    assert (result.orders, result.updated, result.finished) == (1, 1, 0)
+    own.refresh_from_db()
+    other.refresh_from_db()
+    assert (own.status, own.remains) == (OrderStatus.IN_PROGRESS, 40)
+    assert (other.status, other.checks, other.remains, other.last_checked_at, other.error) == (OrderStatus.PENDING, 0, None, None, "")
+    assert refunds_of(other) == []
+
+
+def test_a_known_status_stores_the_providers_figures_and_no_error(customer, provider, sandbox) -> None:
+    (order,) = due_orders(provider, customer, 1)
+    replies(sandbox, {order: {"status": "In progress", "start_count": "37", "remains": "12", "charge": "0.2"}})
+
+    orders_refresh(provider=provider)
+
+    order.refresh_from_db()
+    assert (order.status, order.upstream_status, order.start_count, order.remains) == (OrderStatus.IN_PROGRESS, "In progress", 37, 12)
+    assert (order.upstream_charge, order.checks, order.error) == (Decimal("0.2"), 1, "")
+
+
+def test_an_unknown_status_word_is_noted_in_the_orders_error_and_the_order_stays_active(customer, provider, sandbox) -> None:
+    (order,) = due_orders(provider, customer, 1)
+    replies(sandbox, {order: {"status": "Awaiting moderation", "start_count": "5", "remains": "70"}})
+
+    result = orders_refresh(provider=provider)
+
+    order.refresh_from_db()
+    assert (order.status, order.upstream_status, order.start_count, order.remains) == (OrderStatus.PENDING, "Awaiting moderation", 5, 70)
+    assert order.error == "Provider: unknown status 'Awaiting moderation'; the order stays as it was and is checked again later."
+    assert (result.updated, result.finished, result.errors) == (1, 0, 0)
+
+
+def test_an_order_missing_from_the_reply_is_postponed_with_a_note_and_the_rest_are_still_stored(customer, provider, sandbox) -> None:
+    missing, answered = due_orders(provider, customer, 2)  # asked in this order
+    replies(sandbox, {answered: {"status": "In progress", "remains": "30"}})
+    before = timezone.now()
+
+    result = orders_refresh(provider=provider)
+
+    missing.refresh_from_db()
+    answered.refresh_from_db()
+    assert (missing.status, missing.checks, missing.error) == (OrderStatus.PENDING, 0, "Provider: no answer for this order")
+    assert missing.next_check_at > before
+    assert (answered.status, answered.remains, answered.checks, answered.error) == (OrderStatus.IN_PROGRESS, 30, 1, "")
+    assert (result.updated, result.errors) == (1, 1)
+
+
+def test_every_failed_batch_is_reported_with_the_panels_words_and_all_its_orders_count_as_errors(customer, provider, sandbox) -> None:
+    orders = due_orders(provider, customer, 101)  # two calls: 100 ids, then 1
+    sandbox.panel.add_fault(Fault(kind="html", action="status", times=0))
+
+    result = orders_refresh(provider=provider)
+
+    message = "status: HTTP 502 from the panel with an HTML page"
+    assert (result.orders, result.calls, result.errors) == (101, 2, 101)
+    assert result.failed_batches == [message, message]
+    assert set(Order.objects.filter(pk__in=[order.pk for order in orders]).values_list("status", "error")) == {
+        (OrderStatus.PENDING, message)
+    }
+
+
+def test_orders_without_an_answer_are_counted_as_errors_across_every_batch(customer, provider, sandbox) -> None:
+    due_orders(provider, customer, 101)  # the sandbox knows none of these ids
+
+    result = orders_refresh(provider=provider)
+
+    assert (result.calls, result.errors, result.updated, result.failed_batches) == (2, 101, 0, [])
+    assert set(Order.objects.values_list("error", flat=True)) == {"Provider: Incorrect order ID"}
+
+
+def test_the_result_counts_the_finished_and_the_refunded_orders_of_every_batch(customer, provider, sandbox) -> None:
+    orders = due_orders(provider, customer, 102)  # two calls: 100 ids, then 2 (a Partial and a Canceled)
+    ends = ["Completed", "Partial", "Canceled"]
+    replies(sandbox, {order: {"status": ends[index % 3], "remains": "10"} for index, order in enumerate(orders)})
+
+    result = orders_refresh(provider=provider)
+
+    assert (result.calls, result.finished, result.refunded, result.updated, result.errors) == (2, 102, 68, 0, 0)
+    refunded = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND)
+    assert refunded.count() == 68
+    assert not refunded.filter(order__status=OrderStatus.COMPLETED).exists()
