@@ -125,7 +125,8 @@ def _clean(
     if spec.quantity_from:
         amount = len(clean_lines(extra_fields[spec.quantity_from], spec.quantity_from))
     elif spec.needs_quantity:
-        amount = clean_whole(quantity, "quantity", low=-(10**18))
+        # Any whole number here: the service's own minimum answers below, in the words panels use.
+        amount = clean_whole(quantity, "quantity", low=None)
         if amount is None:
             raise FieldError("quantity", "Quantity is required.")
     else:

@@ -87,8 +87,8 @@ def clean_link(value: Any, field: str = "link") -> str:
     return text
 
 
-def clean_whole(value: Any, field: str, *, low: int = 1, high: int | None = None) -> int | None:
-    """A whole number from a form or API field; blank is None."""
+def clean_whole(value: Any, field: str, *, low: int | None = 1, high: int | None = None) -> int | None:
+    """A whole number from a form or API field; blank is None. ``low=None``: any number, the caller checks its range."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
@@ -99,7 +99,7 @@ def clean_whole(value: Any, field: str, *, low: int = 1, high: int | None = None
     if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
         raise FieldError(field, f"{LABELS[field]} must be a whole number.")
     number = int(text)
-    if number < low:
+    if low is not None and number < low:
         raise FieldError(field, f"{LABELS[field]} must be at least {low}.")
     if high is not None and number > high:
         raise FieldError(field, f"{LABELS[field]} must be at most {high}.")

@@ -266,6 +266,8 @@ def test_drip_feed_charges_quantity_times_runs(provider, customer) -> None:
         ({"quantity": 49}, "quantity", "Quantity less than minimal 50"),
         ({"quantity": 10001}, "quantity", "Quantity more than maximum 10000"),
         ({"quantity": -5}, "quantity", "Quantity less than minimal 50"),
+        # Any negative number gets the minimum's message, however large: no other bound speaks first.
+        ({"quantity": "-" + "9" * 18}, "quantity", "Quantity less than minimal 50"),
         ({"quantity": "12abc"}, "quantity", "Quantity must be a whole number."),
         ({"quantity": ""}, "quantity", "Quantity is required."),
         ({"quantity": 100, "link": "javascript:alert(1)"}, "link", "Bad link"),
