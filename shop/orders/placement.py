@@ -137,7 +137,7 @@ def _clean(
         if amount > high:
             raise FieldError("quantity", f"Quantity more than maximum {high}")
     drip_runs = clean_whole(runs, "runs", low=2, high=MAX_RUNS)
-    drip_interval = clean_whole(interval, "interval", low=1, high=MAX_INTERVAL)
+    drip_interval = clean_whole(interval, "interval", high=MAX_INTERVAL)  # at least 1, the default
     if drip_runs is not None or drip_interval is not None:
         if not service.provider_service.dripfeed or spec.package or spec.quantity_from:
             raise FieldError("runs", "Drip-feed is not available for this service.")

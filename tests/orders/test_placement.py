@@ -276,6 +276,11 @@ def test_drip_feed_charges_quantity_times_runs(provider, customer) -> None:
         ({"quantity": 100, "link": "https://example.com/\x00"}, "link", "Bad link"),
         ({"quantity": 100, "link": ""}, "link", "Link is required."),
         ({"quantity": 100, "runs": 3, "interval": 10}, "runs", "Drip-feed is not available for this service."),
+        # Drip-feed figures are read, and bounded, before the service is asked whether it drip-feeds.
+        ({"quantity": 100, "runs": 1, "interval": 10}, "runs", "Runs must be at least 2."),
+        ({"quantity": 100, "runs": 1001, "interval": 10}, "runs", "Runs must be at most 1000."),
+        ({"quantity": 100, "runs": 3, "interval": 0}, "interval", "Interval must be at least 1."),
+        ({"quantity": 100, "runs": 3, "interval": 1441}, "interval", "Interval must be at most 1440."),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message_and_writes_nothing(catalogue, customer, fields, field, message) -> None:
@@ -401,3 +406,8 @@ def test_placing_with_a_used_form_token_raises_already_placed_naming_the_first_o
         order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000, form_token=token)
     assert (str(caught.value), caught.value.order) == (f"This form already placed order #{first.pk}.", first)
     assert charges(customer) == 1
+
+
+def test_the_services_maximum_itself_is_accepted(catalogue, customer) -> None:
+    order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=10000)  # min 50, max 10000
+    assert order.quantity == 10000
