@@ -411,3 +411,95 @@ def test_placing_with_a_used_form_token_raises_already_placed_naming_the_first_o
 def test_the_services_maximum_itself_is_accepted(catalogue, customer) -> None:
     order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=10000)  # min 50, max 10000
     assert order.quantity == 10000
+
+
+def test_an_unorderable_service_is_refused_on_the_service_field(catalogue, customer) -> None:
+    with pytest.raises(OrderRejected) as caught:
+        order_place(user=customer, service=999_999, link=LINK, quantity=100)
+    assert caught.value.errors == {"service": "Incorrect service ID"}
+
+
+def test_an_order_placed_without_a_link_is_told_the_link_is_required(catalogue, customer) -> None:
+    with pytest.raises(OrderRejected) as caught:
+        order_place(user=customer, service=catalogue["1"], quantity=100)
+    assert caught.value.errors == {"link": "Link is required."}
+
+
+def test_a_placed_order_is_due_for_submission_at_once(catalogue, customer) -> None:
+    from django.utils import timezone
+
+    before = timezone.now()
+    order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    assert before <= Order.objects.get(pk=order.pk).next_attempt_at <= timezone.now()
+
+
+def test_the_placed_event_records_who_placed_it_its_status_and_its_charge(catalogue, customer) -> None:
+    order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    (placed,) = OrderEvent.objects.filter(order=order)
+    assert (placed.kind, placed.actor, placed.actor_user_id, placed.status, placed.detail) == (
+        OrderEvent.Kind.PLACED,
+        OrderEvent.Actor.CUSTOMER,
+        customer.pk,
+        OrderStatus.AWAITING,
+        {"charge": "1.1700"},
+    )
+
+
+def test_placing_reads_the_shops_default_markup_with_the_service_and_not_again(catalogue, customer, django_assert_num_queries) -> None:
+    service_id = catalogue["1"].pk
+    # The service (with the shop's settings), whether the form was used, then the one charging statement in its savepoint.
+    with django_assert_num_queries(5):
+        order_place(user=customer, service=service_id, link=LINK, quantity=1000, form_token=uuid4())
+
+
+def test_a_resent_form_names_its_order_even_when_it_could_no_longer_be_placed(catalogue, customer) -> None:
+    token = uuid4()
+    first = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000, form_token=token)
+    Service.objects.filter(pk=catalogue["1"].pk).update(is_enabled=False)
+    with pytest.raises(AlreadyPlaced) as caught:
+        order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000, form_token=token)
+    assert caught.value.order == first
+    assert charges(customer) == 1
+
+
+def test_a_twin_submission_that_loses_the_race_inside_a_transaction_still_names_the_first_order(catalogue, customer, monkeypatch) -> None:
+    """The pre-check misses the twin (it committed meanwhile): the insert clashes in its savepoint and the caller's transaction lives on."""
+    import shop.orders.placement as placement
+
+    token = uuid4()
+    first = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000, form_token=token)
+    real = placement._placed_with
+    calls: list[int] = []
+
+    def missed_once(user, form_token):
+        calls.append(1)
+        return None if len(calls) == 1 else real(user, form_token)
+
+    monkeypatch.setattr(placement, "_placed_with", missed_once)
+    with pytest.raises(AlreadyPlaced) as caught:
+        order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000, form_token=token)
+    assert caught.value.order == first
+    assert charges(customer) == 1
+
+
+def test_drip_feed_accepts_an_interval_of_one_minute(provider, customer) -> None:
+    service = typed_service(provider, "Default", dripfeed=True)
+    order = order_place(user=customer, service=service, link=LINK, quantity=100, runs=2, interval=1)
+    assert (order.runs, order.interval) == (2, 1)
+
+
+@pytest.mark.parametrize(("type_", "fields"), [("Package", {}), ("Custom Comments", {"comments": "a\nb"})])
+def test_drip_feed_is_refused_for_packages_and_lists_even_when_the_provider_drip_feeds(provider, customer, type_, fields) -> None:
+    service = typed_service(provider, type_, dripfeed=True, low=1)
+    with pytest.raises(OrderRejected) as caught:
+        order_place(user=customer, service=service, link=LINK, runs=3, interval=10, **fields)
+    assert caught.value.errors == {"runs": "Drip-feed is not available for this service."}
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(("fields", "field"), [({"runs": 3}, "interval"), ({"interval": 10}, "runs")])
+def test_drip_feed_without_runs_or_interval_names_the_missing_one(provider, customer, fields, field) -> None:
+    service = typed_service(provider, "Default", dripfeed=True)
+    with pytest.raises(OrderRejected) as caught:
+        order_place(user=customer, service=service, link=LINK, quantity=100, **fields)
+    assert caught.value.errors == {field: "Drip-feed needs both runs and an interval."}

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from shop.models import LedgerEntry, Order, OrderEvent, OrderStatus, Wallet
+from shop.models import LedgerEntry, Order, OrderEvent, OrderStatus, ShopSettings, Wallet
 from shop.orders import queries
 from shop.orders.history import Actor, Kind, event
 from shop.wallet.services import InsufficientFunds, WalletError, wallet_credit
@@ -102,3 +102,15 @@ def test_charging_nothing_is_refused(charge_path) -> None:
     wallet_credit(user=user, amount=Decimal("1"), kind=DEPOSIT)
     with pytest.raises(WalletError):
         charge(user, _new_order(user, "0"))
+
+
+@pytest.mark.django_db
+def test_the_service_for_an_order_carries_the_shops_default_markup_or_the_default_without_settings() -> None:
+    from tests.factories import ServiceFactory
+
+    service = ServiceFactory()
+    ShopSettings.objects.all().delete()
+    assert queries.service_for_order(service_id=service.pk).default_markup == ShopSettings().default_markup_percent
+    assert not ShopSettings.objects.exists()  # read, never created
+    ShopSettings.objects.create(pk=1, default_markup_percent=Decimal("12.50"))
+    assert queries.service_for_order(service_id=service.pk).default_markup == Decimal("12.50")
