@@ -13,7 +13,15 @@ from shop.catalogue.providers import provider_balance_refresh
 from shop.models import LedgerEntry, Order, OrderStatus, Provider, Wallet
 from shop.orders.flow import TransitionError, order_resolve_not_placed, order_resolve_placed
 from shop.orders.placement import order_place
-from shop.orders.submission import FUNDS_REFUSAL, PROVIDER_LOW, SubmitOutcome, order_retry_countdown, order_submit, orders_sweep
+from shop.orders.submission import (
+    FUNDS_REFUSAL,
+    PROVIDER_LOW,
+    SubmitOutcome,
+    order_retry_countdown,
+    order_submit,
+    order_upstream_params,
+    orders_sweep,
+)
 from shop.wallet.selectors import ledger_differences
 from tests.factories import UserFactory
 from tests.helpers import order_row, race
@@ -330,3 +338,10 @@ def test_a_retrying_task_of_an_order_that_is_gone_waits_the_first_back_off_of_15
     order = order_row(customer)
     Order.objects.filter(pk=order.pk).delete()
     assert order_retry_countdown(order_id=order.pk) == 15.0
+
+
+def test_a_drip_feed_order_sends_its_runs_and_interval_upstream(customer) -> None:
+    order = order_row(customer, runs=3, interval=15)
+    params = order_upstream_params(order=Order.objects.select_related("provider_service").get(pk=order.pk))
+    assert (params["runs"], params["interval"]) == (3, 15)
+    assert "runs" not in order_upstream_params(order=order_row(customer))

@@ -205,3 +205,17 @@ def test_an_adjustment_keeps_a_reason_of_exactly_255_characters_whole(direction:
     wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
     entry = wallet_adjust(user=user, amount=Decimal("1"), direction=direction, reason="r" * 255, admin=admin)
     assert LedgerEntry.objects.get(pk=entry.pk).reason == "r" * 255
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_money_refuses_what_is_not_a_finite_number_with_its_message(value: str) -> None:
+    with pytest.raises(WalletError) as refused:
+        money(value)
+    assert str(refused.value) == "An amount must be a finite number."
+
+
+@pytest.mark.django_db
+def test_an_entrys_reason_is_kept_to_its_first_255_characters() -> None:
+    user = UserFactory()
+    entry = wallet_credit(user=user, amount=Decimal("1"), kind=DEPOSIT, reason="r" * 300)
+    assert LedgerEntry.objects.get(pk=entry.pk).reason == "r" * 255
