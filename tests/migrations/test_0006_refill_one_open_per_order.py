@@ -5,17 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrations.steps import latest, migrate_to
 
 BEFORE = [("shop", "0005_order_history")]
-
-
-def _migrate(targets) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor
 
 
 def _orders(apps, count: int) -> list:
@@ -52,9 +45,9 @@ def _orders(apps, count: int) -> list:
 
 @pytest.mark.django_db(transaction=True)
 def test_each_order_keeps_one_open_refill_and_the_others_are_closed_with_an_event() -> None:
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    newest = latest()
     try:
-        apps = _migrate(BEFORE).loader.project_state(BEFORE).apps
+        apps = migrate_to(BEFORE).loader.project_state(BEFORE).apps
         Refill = apps.get_model("shop", "Refill")
         crowded, alone = _orders(apps, 2)
         done = Refill.objects.create(order=crowded, upstream_refill_id="r-0", status="Completed")
@@ -62,9 +55,9 @@ def test_each_order_keeps_one_open_refill_and_the_others_are_closed_with_an_even
         sent = Refill.objects.create(order=crowded, upstream_refill_id="r-1", status="In progress")
         unsent = [Refill.objects.create(order=crowded) for _ in range(3)]  # the same id many times in one call
         single = Refill.objects.create(order=alone)
-        _migrate(latest)
+        migrate_to(newest)
     finally:
-        _migrate(latest)
+        migrate_to(newest)
 
     from shop.models import OrderEvent, Refill
 

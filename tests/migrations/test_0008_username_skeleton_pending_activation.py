@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrations.steps import latest, migrate_to
 
 BEFORE = [("shop", "0007_api_key_revoked")]
 
 
-def _migrate(targets) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor
-
-
 @pytest.mark.django_db(transaction=True)
 def test_existing_users_get_their_skeletons_and_the_older_of_two_lookalikes_keeps_the_shared_one() -> None:
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    newest = latest()
     try:
-        apps = _migrate(BEFORE).loader.project_state(BEFORE).apps
+        apps = migrate_to(BEFORE).loader.project_state(BEFORE).apps
         User = apps.get_model("auth", "User")
         demo = User.objects.create(username="demo")
         twin = User.objects.create(username="d\u0435mo")  # a Cyrillic e (U+0435), accepted by earlier releases
         ivan = User.objects.create(username="Ivan")
-        _migrate(latest)
+        migrate_to(newest)
     finally:
-        _migrate(latest)
+        migrate_to(newest)
 
     from shop.models import PendingActivation, UsernameSkeleton
 

@@ -13,22 +13,12 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migrations.steps import latest, migrate_to
 
 BEFORE = [("shop", "0004_api")]
 TABLES = ("provider", "providerservice", "category", "service", "wallet", "ledgerentry", "order", "refill", "apikey")
-
-
-def _migrate(targets) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor
-
-
-def _latest() -> list[tuple[str, str]]:
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 def _fill(apps) -> dict[str, object]:
@@ -109,15 +99,15 @@ def _rows() -> dict[str, list[tuple]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_database_of_the_previous_release_migrates_forward_with_every_row_kept() -> None:
-    latest = _latest()
+    newest = latest()
     try:
-        executor = _migrate(BEFORE)
+        executor = migrate_to(BEFORE)
         filled = _fill(executor.loader.project_state(BEFORE).apps)
         before = _rows()
-        _migrate(latest)
+        migrate_to(newest)
         after = _rows()
     finally:
-        _migrate(latest)
+        migrate_to(newest)
 
     for table, old_rows in before.items():
         assert len(after[table]) == len(old_rows), table
