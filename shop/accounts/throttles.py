@@ -23,41 +23,26 @@ def _email_bucket(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
-def _limit_hit(*, kind: str, address: str, email: str, address_limit: int, email_limit: int) -> tuple[bool, bool]:
+def _over_limit(*, kind: str, what: str, to_email: str, address: str, email: str, address_limit: int, email_limit: int) -> str | None:
+    """Count one ``kind`` from ``address`` for ``email``; the message if that is one too many (the network's limit first), else None."""
     by_address, by_email = rate_limit_hit(
         Limit(f"{kind}-address:{address}", address_limit, HOUR),
         Limit(f"{kind}-email:{_email_bucket(email)}", email_limit, HOUR),
     )
-    return by_address, by_email
+    if by_address:
+        return f"Too many {what} from your network; try again in an hour."
+    if by_email:
+        return f"Too many {what} {to_email} this email address; try again in an hour."
+    return None
 
 
 def signup_limit_hit(*, address: str, email: str) -> str | None:
     """Count one sign-up from ``address`` with ``email``; the message to show if that is one too many, else None."""
-    by_address, by_email = _limit_hit(
-        kind="signup",
-        address=address,
-        email=email,
-        address_limit=settings.SIGNUP_ADDRESS_LIMIT,
-        email_limit=settings.SIGNUP_EMAIL_LIMIT,
-    )
-    if by_address:
-        return "Too many sign-ups from your network; try again in an hour."
-    if by_email:
-        return "Too many sign-ups with this email address; try again in an hour."
-    return None
+    limits = {"address_limit": settings.SIGNUP_ADDRESS_LIMIT, "email_limit": settings.SIGNUP_EMAIL_LIMIT}
+    return _over_limit(kind="signup", what="sign-ups", to_email="with", address=address, email=email, **limits)
 
 
 def password_reset_limit_hit(*, address: str, email: str) -> str | None:
     """Count one password reset request from ``address`` for ``email``; the message to show if that is one too many, else None."""
-    by_address, by_email = _limit_hit(
-        kind="password-reset",
-        address=address,
-        email=email,
-        address_limit=settings.PASSWORD_RESET_ADDRESS_LIMIT,
-        email_limit=settings.PASSWORD_RESET_EMAIL_LIMIT,
-    )
-    if by_address:
-        return "Too many password reset requests from your network; try again in an hour."
-    if by_email:
-        return "Too many password reset requests for this email address; try again in an hour."
-    return None
+    limits = {"address_limit": settings.PASSWORD_RESET_ADDRESS_LIMIT, "email_limit": settings.PASSWORD_RESET_EMAIL_LIMIT}
+    return _over_limit(kind="password-reset", what="password reset requests", to_email="for", address=address, email=email, **limits)
