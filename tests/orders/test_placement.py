@@ -315,8 +315,9 @@ def test_type_fields_are_required_and_well_formed(provider, customer, type_, fie
 def test_not_enough_funds_writes_nothing(catalogue) -> None:
     poor = UserFactory()
     wallet_credit(user=poor, amount=Decimal("0.01"), kind=LedgerEntry.Kind.DEPOSIT)
-    with pytest.raises(OrderRejected, match="Not enough funds on balance"):
+    with pytest.raises(OrderRejected) as refused:
         order_place(user=poor, service=catalogue["1"], link=LINK, quantity=1000)
+    assert refused.value.errors == {"__all__": "Not enough funds on balance"}  # a form-wide error, not a field's
     assert not Order.objects.exists()
     assert LedgerEntry.objects.filter(wallet__user=poor).count() == 1
     assert balance(poor) == Decimal("0.01")
@@ -479,6 +480,24 @@ def test_a_twin_submission_that_loses_the_race_inside_a_transaction_still_names_
     with pytest.raises(AlreadyPlaced) as caught:
         order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000, form_token=token)
     assert caught.value.order == first
+    assert charges(customer) == 1
+
+
+def test_a_database_clash_without_a_form_token_is_raised_not_taken_for_a_twin(catalogue, customer, monkeypatch) -> None:
+    """Only a form token can make a twin: any other integrity error (here, one the insert raises) reaches the caller as it is."""
+    from django.db import IntegrityError
+
+    import shop.orders.placement as placement
+
+    earlier = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)  # no token: it must not be named
+    assert earlier.form_token is None
+
+    def clash(**kwargs):
+        raise IntegrityError("some other constraint")
+
+    monkeypatch.setattr(placement, "order_insert_charged", clash)
+    with pytest.raises(IntegrityError, match="some other constraint"):
+        order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
     assert charges(customer) == 1
 
 

@@ -86,7 +86,7 @@ def test_charging_a_new_order_beyond_the_balance_writes_nothing(charge_path) -> 
     wallet_credit(user=user, amount=Decimal("1"), kind=DEPOSIT)
     with pytest.raises(InsufficientFunds) as refused:
         charge(user, _new_order(user, "1.0001"))
-    assert refused.value.available == Decimal("1.0000")
+    assert (refused.value.needed, refused.value.available) == (Decimal("1.0001"), Decimal("1.0000"))
     with pytest.raises(InsufficientFunds):
         charge(UserFactory(), _new_order(user, "1"))  # no wallet at all
     assert not Order.objects.exists()
@@ -100,8 +100,34 @@ def test_charging_nothing_is_refused(charge_path) -> None:
 
     user = UserFactory()
     wallet_credit(user=user, amount=Decimal("1"), kind=DEPOSIT)
-    with pytest.raises(WalletError):
-        charge(user, _new_order(user, "0"))
+    for nothing in ("0", "-1"):
+        with pytest.raises(WalletError) as refused:
+            charge(user, _new_order(user, nothing))
+        assert str(refused.value) == "A debit must be more than zero."
+    assert not Order.objects.exists()
+    assert Wallet.objects.get(user=user).balance == Decimal("1")
+
+
+@pytest.mark.django_db
+def test_the_placed_event_passed_in_names_the_new_order_afterwards(charge_path) -> None:
+
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    placed = event(order_id=0, kind=Kind.PLACED, actor=Actor.web(user), status=OrderStatus.AWAITING, charge=Decimal("1"))
+    order = queries.order_insert_charged(user=user, order=_new_order(user, "1"), placed=placed)
+    assert placed.order_id == order.pk != 0
+
+
+@pytest.mark.django_db
+def test_on_postgresql_the_order_its_debit_entry_and_event_are_one_statement(django_assert_num_queries) -> None:
+    if connection.vendor not in queries.ONE_STATEMENT_VENDORS:
+        pytest.skip("one statement needs PostgreSQL")
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    order = _new_order(user, "1")
+    with django_assert_num_queries(1):
+        charge(user, order)
+    assert OrderEvent.objects.filter(order=order).count() == 1
 
 
 @pytest.mark.django_db
