@@ -199,6 +199,12 @@ REFILL_POLL_INTERVAL = env.int("REFILL_POLL_INTERVAL", default=300)
 # A refill still under way this long after it was asked for is closed as Error, so
 # a provider that never answers cannot block the order's refills for good.
 REFILL_GIVE_UP_AFTER = env.int("REFILL_GIVE_UP_AFTER", default=3 * 24 * 3600)
+# A top-up its gateway still calls pending this many seconds after it was started is shown as
+# expired (a verified payment that arrives later still credits it). Gateways' invoices live about an hour.
+TOPUP_LIFETIME = env.int("TOPUP_LIFETIME", default=3600)
+# How often the periodic task asks gateways, server to server, about top-ups still pending
+# (a missed or lost notification is found this way).
+TOPUP_CHECK_INTERVAL = env.int("TOPUP_CHECK_INTERVAL", default=60)
 UPSTREAM_CALL_PRUNE_INTERVAL = env.int("UPSTREAM_CALL_PRUNE_INTERVAL", default=24 * 3600)
 UPSTREAM_CALL_RETENTION_DAYS = env.int("UPSTREAM_CALL_RETENTION_DAYS", default=30)
 
@@ -212,6 +218,15 @@ SANDBOX_PORT = env.int("SANDBOX_PORT", default=8001)
 SANDBOX_API_KEY = env.str("SANDBOX_API_KEY", default="sandbox-demo-key")
 SANDBOX_STAGE_SECONDS = env.float("SANDBOX_STAGE_SECONDS", default=10.0)
 SANDBOX_SEED = env.int("SANDBOX_SEED", default=1)
+
+# The sandbox payment gateway (shop/payments/sandbox) that `make run` starts: test payments
+# with no money, refused in production. Demo secrets, like SANDBOX_API_KEY; runshop passes
+# them to the gateway by environment and demo_setup writes them into the "sandbox" method.
+PAY_SANDBOX_HOST = env.str("PAY_SANDBOX_HOST", default="127.0.0.1")
+PAY_SANDBOX_PORT = env.int("PAY_SANDBOX_PORT", default=8002)
+PAY_SANDBOX_MERCHANT = env.str("PAY_SANDBOX_MERCHANT", default="sandbox-shop")
+PAY_SANDBOX_API_KEY = env.str("PAY_SANDBOX_API_KEY", default="sandbox-pay-demo-key")
+PAY_SANDBOX_WEBHOOK_SECRET = env.str("PAY_SANDBOX_WEBHOOK_SECRET", default="sandbox-pay-demo-webhook-secret")
 
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")
 # The reseller API's limits: calls and orders per key per minute, invalid keys per address per 10 minutes.

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from shop.accounts import passwords
 from shop.accounts import views as accounts
+from shop.payments import views as payments
 from shop.reseller_api import views as reseller_api
 from shop.storefront import views as storefront
 
@@ -17,6 +18,12 @@ urlpatterns = [
     path("orders/<int:pk>/refill/", storefront.order_refill_request, name="order-refill"),
     path("orders/<int:pk>/cancel/", storefront.order_cancel_request, name="order-cancel"),
     path("balance/", storefront.balance, name="balance"),
+    path("funds/", payments.funds_add, name="funds-add"),
+    path("funds/history/", payments.topups, name="topups"),
+    path("funds/<uuid:public_id>/", payments.topup_detail, name="topup-detail"),
+    path("funds/<uuid:public_id>/status.json", payments.topup_status_json, name="topup-status"),
+    # Gateways' servers post here (csrf-exempt; the gateway module verifies each notification).
+    path("payments/notify/<slug:code>/", payments.payment_notify, name="payment-notify"),
     path("api/v2", reseller_api.api_v2, name="api-v2"),
     path("api/v2/", reseller_api.api_v2),
     path("account/api/", reseller_api.api_page, name="api-page"),

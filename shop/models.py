@@ -3,6 +3,7 @@
 from shop.accounts.models import PendingActivation, UsernameSkeleton
 from shop.catalogue.models import Category, Provider, ProviderService, Service, ServiceChange, ShopSettings, UpstreamCall
 from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
+from shop.payments.models import PaymentMethod, TopUp, TopUpEvent, TopUpState
 from shop.reseller_api.models import ApiKey
 from shop.wallet.models import LedgerEntry, Wallet
 
@@ -13,6 +14,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderStatus",
+    "PaymentMethod",
     "PendingActivation",
     "Provider",
     "ProviderService",
@@ -20,6 +22,9 @@ __all__ = [
     "Service",
     "ServiceChange",
     "ShopSettings",
+    "TopUp",
+    "TopUpEvent",
+    "TopUpState",
     "UpstreamCall",
     "UsernameSkeleton",
     "Wallet",

@@ -13,6 +13,7 @@ from shop.orders.tasks import (
     refills_send_task,
     requests_sweep_provider,
 )
+from shop.payments.tasks import topup_check_task, topups_check_pending
 
 __all__ = [
     "catalogue_sync_all",
@@ -25,5 +26,7 @@ __all__ = [
     "provider_balance_refresh_all",
     "refills_send_task",
     "requests_sweep_provider",
+    "topup_check_task",
+    "topups_check_pending",
     "upstream_call_prune_old",
 ]

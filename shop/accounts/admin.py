@@ -25,7 +25,7 @@ from shop.core import forms as core_forms
 from shop.core.admin import ShopAdminMixin
 from shop.reseller_api.keys import api_key_revoke
 from shop.reseller_api.models import Revocation
-from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES
+from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES, Wallet
 from shop.wallet.services import ADJUST_CREDIT, ADJUST_DEBIT, WalletError, money, wallet_adjust
 
 User = get_user_model()
@@ -58,6 +58,11 @@ class PasswordChangeRevokingKeyForm(AdminPasswordChangeForm):
         return user
 
 
+def _hold(user: Any) -> tuple[int, str] | None:
+    """The customer's wallet id and why its balance is on hold, or None when it is not."""
+    return Wallet.objects.filter(user=user).exclude(hold_reason="").values_list("pk", "hold_reason").first()
+
+
 admin.site.unregister(User)
 
 
@@ -83,7 +88,7 @@ class CustomerAdmin(ShopAdminMixin, UserAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
         user = self.get_object(request, object_id)
-        extra = {"balance": money(user.balance)} if user is not None else {}
+        extra = {"balance": money(user.balance), "hold": _hold(user)} if user is not None else {}
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def get_urls(self) -> list[URLPattern]:

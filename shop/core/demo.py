@@ -1,4 +1,4 @@
-"""Demo data for a fresh install: the sandbox provider, an admin and a customer. Safe to run again."""
+"""Demo data for a fresh install: the sandbox provider, payment methods, an admin and a customer. Safe to run again."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.db import transaction
 
 from shop.accounts.usernames import username_skeletons_set
 from shop.catalogue.models import Provider
+from shop.payments.models import PaymentMethod
 from shop.wallet.models import LedgerEntry
 from shop.wallet.services import wallet_credit, wallet_get_or_create
 
@@ -68,3 +69,67 @@ def demo_customer_fund(*, username: str) -> Decimal:
         wallet_credit(user=user, amount=DEMO_DEPOSIT, kind=LedgerEntry.Kind.DEPOSIT, reason="Demo deposit")
     wallet.refresh_from_db()
     return wallet.balance
+
+
+SANDBOX_METHOD_CODE = "sandbox"
+BANK_TRANSFER_CODE = "bank-transfer"
+BANK_TRANSFER_INSTRUCTIONS = """Transfer the amount to:
+Bank: Example Bank
+IBAN: XX00 0000 0000 0000 0000 00
+Account holder: Demo SMM Shop
+
+Then enter your transfer's reference below. Staff check that it arrived and credit your balance, usually within one working day."""
+
+
+def pay_sandbox_url() -> str:
+    return f"http://{settings.PAY_SANDBOX_HOST}:{settings.PAY_SANDBOX_PORT}"
+
+
+@transaction.atomic
+def demo_payment_methods_ensure() -> list[PaymentMethod]:
+    """The sandbox gateway's method (not in production) and a bank transfer, created if missing.
+
+    The sandbox method's connection (URL, merchant, key, secret) is brought up to
+    date from the settings; everything else, as whether it is enabled, stays as an
+    admin left it.
+    """
+    methods = []
+    if not settings.PRODUCTION:
+        connection = {
+            "api_url": pay_sandbox_url(),
+            "merchant_id": settings.PAY_SANDBOX_MERCHANT,
+            "api_key": settings.PAY_SANDBOX_API_KEY,
+            "webhook_secret": settings.PAY_SANDBOX_WEBHOOK_SECRET,
+        }
+        sandbox, _ = PaymentMethod.objects.get_or_create(
+            code=SANDBOX_METHOD_CODE,
+            defaults={
+                "kind": PaymentMethod.Kind.SANDBOX,
+                "name": "Sandbox (test payments)",
+                "is_enabled": True,
+                "position": 0,
+                "currency": settings.SHOP_CURRENCY,
+                **connection,
+            },
+        )
+        if sandbox.kind == PaymentMethod.Kind.SANDBOX:  # the code may have been given to another method: leave that alone
+            stale = [name for name, value in connection.items() if getattr(sandbox, name) != value]
+            if stale:
+                for name in stale:
+                    setattr(sandbox, name, connection[name])
+                sandbox.save(update_fields=[*stale, "updated_at"])
+            methods.append(sandbox)
+    bank, _ = PaymentMethod.objects.get_or_create(
+        code=BANK_TRANSFER_CODE,
+        defaults={
+            "kind": PaymentMethod.Kind.MANUAL,
+            "name": "Bank transfer",
+            "is_enabled": True,
+            "position": 1,
+            "currency": settings.SHOP_CURRENCY,
+            "min_amount": Decimal("10"),
+            "instructions": BANK_TRANSFER_INSTRUCTIONS,
+        },
+    )
+    methods.append(bank)
+    return methods

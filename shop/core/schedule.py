@@ -13,6 +13,7 @@ PERIODIC_TASKS = {
     "Refresh order statuses": ("shop.tasks.orders_refresh_all", "ORDER_POLL_INTERVAL"),
     "Sweep unsubmitted orders": ("shop.tasks.orders_sweep_task", "ORDER_SWEEP_INTERVAL"),
     "Prune old upstream call records": ("shop.tasks.upstream_call_prune_old", "UPSTREAM_CALL_PRUNE_INTERVAL"),
+    "Check pending top-ups": ("shop.tasks.topups_check_pending", "TOPUP_CHECK_INTERVAL"),
 }
 
 

@@ -16,7 +16,7 @@ from shop.orders.history import Actor, Kind, event
 from shop.orders.models import Order, OrderStatus
 from shop.orders.queries import order_insert_charged, service_for_order
 from shop.orders.types import MAX_INTERVAL, MAX_RUNS, FieldError, TypeSpec, clean_extra, clean_lines, clean_link, clean_whole, type_spec
-from shop.wallet.services import InsufficientFunds
+from shop.wallet.services import InsufficientFunds, WalletOnHold
 
 NOT_ENOUGH_FUNDS = "Not enough funds on balance"
 NOT_ORDERABLE = "Incorrect service ID"
@@ -104,6 +104,8 @@ def order_place(
                 order_insert_charged(user=user, order=order, placed=placed)
     except InsufficientFunds as exc:
         raise OrderRejected({"__all__": NOT_ENOUGH_FUNDS}) from exc
+    except WalletOnHold as exc:
+        raise OrderRejected({"__all__": f"New orders are paused: {exc.reason} Please contact support."}) from exc
     except IntegrityError:
         twin = _placed_with(user, form_token) if form_token is not None else None
         if twin is None:

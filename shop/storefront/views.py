@@ -207,7 +207,8 @@ def orders_status_json(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_GET
 def balance(request: HttpRequest) -> HttpResponse:
-    page = page_of(ledger_for_user(user=request.user), request.GET.get("page"), LEDGER_PER_PAGE)
+    # Top-up lines link to their top-up's page, by its public id: read in the same query.
+    page = page_of(ledger_for_user(user=request.user).select_related("topup"), request.GET.get("page"), LEDGER_PER_PAGE)
     return render(request, "shop/balance.html", {"page": page, "balance": balance_of(user=request.user)})
 
 

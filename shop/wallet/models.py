@@ -17,6 +17,8 @@ class Wallet(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
     balance = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=Decimal("0"), editable=False)
+    # Set when a payment was reversed and the balance could not cover it: new orders are refused until staff lift it.
+    hold_reason = models.CharField(max_length=255, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -34,6 +36,10 @@ class LedgerEntry(models.Model):
         ORDER_CHARGE = "order_charge", "Order charge"
         REFUND = "refund", "Refund"
         ADJUSTMENT = "adjustment", "Adjustment"
+        TOPUP = "topup", "Top-up"
+        TOPUP_FEE = "topup_fee", "Payment fee"
+        TOPUP_BONUS = "topup_bonus", "Top-up bonus"
+        REVERSAL = "reversal", "Payment reversed"
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -42,6 +48,7 @@ class LedgerEntry(models.Model):
     )
     balance_after = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     order = models.ForeignKey("shop.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries")
+    topup = models.ForeignKey("shop.TopUp", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries")
     reason = models.CharField(max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="The admin who made it."
@@ -61,6 +68,16 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(condition=~Q(kind="adjustment") | ~Q(reason=""), name="ledger_adjustment_has_reason"),
             models.CheckConstraint(
                 condition=~Q(kind__in=["order_charge", "refund"]) | Q(order__isnull=False), name="ledger_order_entries_name_order"
+            ),
+            models.CheckConstraint(condition=~Q(kind__in=["topup", "topup_bonus"]) | Q(amount__gt=0), name="ledger_topup_credits_positive"),
+            models.CheckConstraint(condition=~Q(kind__in=["topup_fee", "reversal"]) | Q(amount__lt=0), name="ledger_topup_debits_negative"),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["topup", "topup_fee", "topup_bonus", "reversal"]) | Q(topup__isnull=False),
+                name="ledger_topup_entries_name_topup",
+            ),
+            # Each top-up is credited once, with at most one fee and one bonus, whatever notifications race.
+            models.UniqueConstraint(
+                fields=["topup", "kind"], condition=Q(kind__in=["topup", "topup_fee", "topup_bonus"]), name="ledger_one_of_each_per_topup"
             ),
             # Each order is charged once and refunded at most once, whatever races.
             models.UniqueConstraint(fields=["order"], condition=Q(kind="order_charge"), name="ledger_one_charge_per_order"),

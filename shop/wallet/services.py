@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES, LedgerEntry, Wallet
 
-if TYPE_CHECKING:  # the wallet names orders in its entries; it never imports the orders domain
+if TYPE_CHECKING:  # the wallet names orders and top-ups in its entries; it never imports their domains
     from shop.orders.models import Order
+    from shop.payments.models import TopUp
 
 CENT = Decimal("0.0001")
 MAX_BALANCE = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - CENT  # the most the balance column holds
@@ -35,6 +36,14 @@ class InsufficientFunds(WalletError):
         super().__init__(f"Not enough funds: {needed} needed, {available} available.")
         self.needed = needed
         self.available = available
+
+
+class WalletOnHold(WalletError):
+    """The balance is on hold (a reversed payment it could not cover): it pays for no new order until staff lift the hold."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"This balance is on hold: {reason}")
+        self.reason = reason
 
 
 def money(value: Decimal | int | str) -> Decimal:
@@ -58,6 +67,7 @@ def wallet_credit(
     kind: str,
     reason: str = "",
     order: Order | None = None,
+    topup: TopUp | None = None,
     created_by: AbstractBaseUser | None = None,
 ) -> LedgerEntry:
     """Add ``amount`` (> 0) to the user's balance with a ledger entry of ``kind``."""
@@ -70,7 +80,7 @@ def wallet_credit(
         balance=F("balance") + amount, updated_at=timezone.now()
     ):
         raise WalletError(f"A balance cannot exceed {MAX_BALANCE}.")
-    return _entry(user, kind=kind, amount=amount, reason=reason, order=order, created_by=created_by)
+    return _entry(user, kind=kind, amount=amount, reason=reason, order=order, topup=topup, created_by=created_by)
 
 
 def wallet_debit(
@@ -80,6 +90,7 @@ def wallet_debit(
     kind: str,
     reason: str = "",
     order: Order | None = None,
+    topup: TopUp | None = None,
     created_by: AbstractBaseUser | None = None,
 ) -> LedgerEntry:
     """Take ``amount`` (> 0) from the user's balance, or raise ``InsufficientFunds`` and write nothing.
@@ -93,23 +104,47 @@ def wallet_debit(
     # Inside the caller's transaction the two statements below are already
     # atomic, and a refusal writes nothing, so no savepoint is needed.
     if connection.in_atomic_block:
-        return _debit(user, amount, kind, reason, order, created_by)
+        return _debit(user, amount, kind, reason, order, topup, created_by)
     with transaction.atomic():
-        return _debit(user, amount, kind, reason, order, created_by)
+        return _debit(user, amount, kind, reason, order, topup, created_by)
 
 
 def _debit(
-    user: AbstractBaseUser, amount: Decimal, kind: str, reason: str, order: Order | None, created_by: AbstractBaseUser | None
+    user: AbstractBaseUser,
+    amount: Decimal,
+    kind: str,
+    reason: str,
+    order: Order | None,
+    topup: TopUp | None,
+    created_by: AbstractBaseUser | None,
 ) -> LedgerEntry:
     if not Wallet.objects.filter(user_id=user.pk, balance__gte=amount).update(balance=F("balance") - amount, updated_at=timezone.now()):
-        raise insufficient_funds(user, amount)
-    return _entry(user, kind=kind, amount=-amount, reason=reason, order=order, created_by=created_by)
+        raise InsufficientFunds(amount, _balance(user))
+    return _entry(user, kind=kind, amount=-amount, reason=reason, order=order, topup=topup, created_by=created_by)
 
 
-def insufficient_funds(user: AbstractBaseUser, amount: Decimal) -> InsufficientFunds:
-    """The error for a debit of ``amount`` that the user's balance cannot cover, with the balance as it is now."""
-    available = Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0")
-    return InsufficientFunds(amount, available)
+def _balance(user: AbstractBaseUser) -> Decimal:
+    return Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0")
+
+
+def insufficient_funds(user: AbstractBaseUser, amount: Decimal) -> WalletError:
+    """Why an order's debit of ``amount`` was refused, read now: the balance is on hold, or it is short (with what it holds)."""
+    row = Wallet.objects.filter(user=user).values_list("balance", "hold_reason").first()
+    balance, hold = row or (Decimal("0"), "")
+    if hold:
+        return WalletOnHold(hold)
+    return InsufficientFunds(amount, balance)
+
+
+def wallet_hold(*, user: AbstractBaseUser, reason: str) -> None:
+    """Put the balance on hold: it pays for no new order until ``wallet_release``. Keeps the first reason if already held."""
+    wallet_get_or_create(user=user)
+    Wallet.objects.filter(user=user, hold_reason="").update(hold_reason=reason[:255], updated_at=timezone.now())
+
+
+def wallet_release(*, user: AbstractBaseUser) -> bool:
+    """Lift a hold; says whether there was one."""
+    return bool(Wallet.objects.filter(user=user).exclude(hold_reason="").update(hold_reason="", updated_at=timezone.now()))
 
 
 @dataclass(frozen=True)
@@ -158,13 +193,27 @@ def wallet_credit_many(*, credits: list[Credit]) -> list[LedgerEntry]:
 
 
 def _entry(
-    user: AbstractBaseUser, *, kind: str, amount: Decimal, reason: str, order: Order | None, created_by: AbstractBaseUser | None
+    user: AbstractBaseUser,
+    *,
+    kind: str,
+    amount: Decimal,
+    reason: str,
+    order: Order | None,
+    created_by: AbstractBaseUser | None,
+    topup: TopUp | None = None,
 ) -> LedgerEntry:
     """The ledger entry of a change just made to the user's wallet, with the balance it left."""
     # The row is locked by the caller's update until commit, so this read is ours.
     wallet_id, balance_after = Wallet.objects.filter(user_id=user.pk).values_list("pk", "balance").get()
     return LedgerEntry.objects.create(
-        wallet_id=wallet_id, kind=kind, amount=amount, balance_after=balance_after, reason=reason[:255], order=order, created_by=created_by
+        wallet_id=wallet_id,
+        kind=kind,
+        amount=amount,
+        balance_after=balance_after,
+        reason=reason[:255],
+        order=order,
+        topup=topup,
+        created_by=created_by,
     )
 
 

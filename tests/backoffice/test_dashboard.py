@@ -1,4 +1,4 @@
-"""The admin index dashboard (``shop.backoffice.dashboard``), and the catalogue and order admin additions."""
+"""The admin index dashboard (``shop.backoffice.dashboard``) with its payments per method, and the catalogue and order admin additions."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from shop.backoffice.dashboard import dashboard_figures
-from shop.models import Category, Order, OrderStatus, Provider, ProviderService, Service
+from shop.backoffice.dashboard import PaymentFigures, dashboard_figures, payment_figures
+from shop.models import Category, Order, OrderStatus, PaymentMethod, Provider, ProviderService, Service, TopUp, TopUpState
 from tests.factories import ProviderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -241,3 +244,87 @@ def _fields(order: Order) -> dict[str, object]:
 
 def _needs_attention(figures) -> int:
     return next(row.count for row in figures.statuses if row.status == "needs_attention")
+
+
+# Payments: totals per method ------------------------------------------------------------------------
+
+
+def make_topup(method: PaymentMethod, *, state: str, amount: str, paid_at: datetime | None = None, **fields) -> TopUp:
+    user = UserFactory(username="payer")
+    return TopUp.objects.create(user=user, method=method, amount=Decimal(amount), currency="USD", state=state, paid_at=paid_at, **fields)
+
+
+@pytest.fixture
+def payments(db) -> dict[str, PaymentMethod]:
+    """Two methods with top-ups in every state, paid today, earlier this month, last month and after "now"; one method with none."""
+    bank = PaymentMethod.objects.create(code="bank", kind="manual", name="Bank transfer", is_enabled=True, position=1)
+    card = PaymentMethod.objects.create(code="card", kind="stripe", name="Card", position=2)
+    idle = PaymentMethod.objects.create(code="idle", kind="sandbox", name="Idle", position=3)
+    today, month_start = NOW - timedelta(hours=3), datetime(2025, 3, 1, 0, 30, tzinfo=UTC)
+    make_topup(card, state=TopUpState.PAID, amount="10.50", paid_at=today)
+    make_topup(card, state=TopUpState.PAID, amount="20", paid_at=today, reversal_owed=Decimal("5"))  # paid, then reversed uncovered
+    make_topup(card, state=TopUpState.PAID, amount="30", paid_at=month_start)
+    make_topup(card, state=TopUpState.PAID, amount="1000", paid_at=datetime(2025, 2, 28, 23, 0, tzinfo=UTC))  # last month
+    make_topup(card, state=TopUpState.PAID, amount="2000", paid_at=NOW + timedelta(minutes=5))  # after "now"
+    make_topup(card, state=TopUpState.PENDING, amount="40")
+    make_topup(card, state=TopUpState.PENDING, amount="41")
+    make_topup(card, state=TopUpState.FAILED, amount="42")
+    make_topup(bank, state=TopUpState.REVIEW, amount="50", reference="TRX-1")
+    make_topup(bank, state=TopUpState.REJECTED, amount="60", reference="TRX-2")
+    make_topup(bank, state=TopUpState.PAID, amount="70", paid_at=today)
+    return {"bank": bank, "card": card, "idle": idle}
+
+
+def test_payment_figures_give_totals_per_method_in_one_query(payments, django_assert_num_queries) -> None:
+    with django_assert_num_queries(1):
+        figures = payment_figures(now=NOW)
+    rows = {row.name: (row.paid_today, row.paid_month, row.pending, row.attention) for row in figures.methods}
+    assert rows == {
+        "Bank transfer": (Decimal("70"), Decimal("70"), 0, 1),
+        "Card": (Decimal("30.50"), Decimal("60.50"), 2, 1),
+        "Idle": (Decimal("0"), Decimal("0"), 0, 0),
+    }
+    assert [row.name for row in figures.methods] == ["Bank transfer", "Card", "Idle"]  # the add funds page's order
+    assert figures.attention == 2
+    assert all(isinstance(row.paid_month, Decimal) for row in figures.methods)
+
+
+def test_payment_figures_of_a_shop_without_methods_are_empty(db) -> None:
+    assert payment_figures(now=NOW) == PaymentFigures(methods=(), attention=0)
+
+
+def test_admin_index_shows_payments_with_the_needs_attention_link(admin_client, payments) -> None:
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    topups = reverse("admin:shop_topup_changelist")
+    assert "Payments (USD)" in html
+    assert f'href="{topups}?attention=yes" class="low">2 top-ups need attention</a>' in html
+    assert f"{topups}?method__id__exact={payments['bank'].pk}&amp;attention=yes" in html
+    assert f"{topups}?method__id__exact={payments['card'].pk}&amp;state__exact=pending" in html
+
+
+def test_admin_index_queries_do_not_grow_with_methods_or_top_ups(admin_client, payments) -> None:
+    def index_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(reverse("admin:index")).status_code == 200
+        return len(queries)
+
+    before = index_queries()
+    for n in range(5):
+        method = PaymentMethod.objects.create(code=f"more{n}", kind="manual", name=f"More {n}")
+        make_topup(method, state=TopUpState.REVIEW, amount="5")
+        make_topup(method, state=TopUpState.PAID, amount="5", paid_at=timezone.now())
+    assert index_queries() == before
+
+
+def test_staff_who_may_not_see_top_ups_get_no_payment_figures(client, payments) -> None:
+    clerk = UserFactory(username="clerk", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_order"))
+    client.force_login(clerk)
+    html = client.get(reverse("admin:index")).content.decode()
+    assert "Active orders" in html and "Payments (" not in html
+
+    cashier = UserFactory(username="cashier", is_staff=True)
+    cashier.user_permissions.add(Permission.objects.get(codename="view_topup"))
+    client.force_login(cashier)
+    html = client.get(reverse("admin:index")).content.decode()
+    assert "Payments (USD)" in html and "Active orders" not in html

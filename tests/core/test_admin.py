@@ -38,6 +38,8 @@ BAD_FILTERS = [
     ("shop_service", {"is_enabled__exact": "a\x00b"}, "contains a NUL character."),
     ("shop_apikey", {"revoked_reason__exact": "bogus"}, "is not one of the choices for revoked reason."),
     ("auth_user", {"is_staff__exact": "maybe"}, "“maybe” value must be either True or False."),
+    ("shop_paymentmethod", {"kind__exact": "paypal"}, "is not one of the choices for kind."),
+    ("shop_topup", {"created_at__year": "0"}, OUT_OF_RANGE),
 ]
 
 

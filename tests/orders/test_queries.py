@@ -10,7 +10,7 @@ from django.db import connection
 from shop.models import LedgerEntry, Order, OrderEvent, OrderStatus, ShopSettings, Wallet
 from shop.orders import queries
 from shop.orders.history import Actor, Kind, event
-from shop.wallet.services import InsufficientFunds, WalletError, wallet_credit
+from shop.wallet.services import InsufficientFunds, WalletError, WalletOnHold, wallet_credit, wallet_hold, wallet_release
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_holds
 
@@ -106,6 +106,22 @@ def test_charging_nothing_is_refused(charge_path) -> None:
         assert str(refused.value) == "A debit must be more than zero."
     assert not Order.objects.exists()
     assert Wallet.objects.get(user=user).balance == Decimal("1")
+
+
+@pytest.mark.django_db
+def test_a_balance_on_hold_pays_for_no_new_order_until_the_hold_is_lifted(charge_path) -> None:
+
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    wallet_hold(user=user, reason="A payment was reversed.")
+    with pytest.raises(WalletOnHold) as refused:
+        charge(user, _new_order(user, "1"))
+    assert refused.value.reason == "A payment was reversed."
+    assert not Order.objects.exists() and not OrderEvent.objects.exists()
+    assert Wallet.objects.get(user=user).balance == Decimal("5")
+    assert wallet_release(user=user) is True
+    assert charge(user, _new_order(user, "1")).pk is not None
+    assert Wallet.objects.get(user=user).balance == Decimal("4")
 
 
 @pytest.mark.django_db

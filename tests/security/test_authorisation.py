@@ -23,7 +23,9 @@ INCORRECT_ORDER = {"error": "Incorrect order ID"}
 REFILL_NOT_FOUND = {"error": "Refill not found"}
 # Shop routes with an id, and why B cannot use A's: the reset and activation links' tokens prove the user (their own tests cover them).
 ID_ROUTES = {"order-detail", "order-refill", "order-cancel"}
-NOT_OWNED = {"password_reset_confirm", "signup-activate"}
+TOPUP_ROUTES = {"topup-detail", "topup-status"}
+# Not a customer's object: a signed link from a mail, or a gateway's notification (verified by its signature).
+NOT_OWNED = {"password_reset_confirm", "signup-activate", "payment-notify"}
 
 
 @pytest.fixture
@@ -46,7 +48,22 @@ def api_b(client, shopper_b):
 
 def test_every_shop_route_with_an_id_is_in_the_matrix() -> None:
     with_ids = {route.name for route in site_routes() if route.params and not route.is_admin}
-    assert with_ids == ID_ROUTES | NOT_OWNED
+    assert with_ids == ID_ROUTES | TOPUP_ROUTES | NOT_OWNED
+
+
+def test_b_gets_404_on_a_s_top_ups_and_does_not_see_them_in_the_history(web_b, customer) -> None:
+    from shop.models import PaymentMethod, TopUp
+
+    method = PaymentMethod.objects.create(code="bank", kind=PaymentMethod.Kind.MANUAL, name="Bank", is_enabled=True, currency="USD")
+    topup = TopUp.objects.create(user=customer, method=method, amount=25, currency="USD", state="review", reference="A-REF-77")
+    before = database_snapshot()
+    for route in (route for route in site_routes() if route.name in TOPUP_ROUTES):
+        url = route.url(public_id=topup.public_id)
+        answers = {web_b.get(url).status_code, web_b.post(url).status_code}
+        assert 404 in answers and answers <= {404, 405}, (url, answers)
+    history = web_b.get(reverse("topups")).content.decode()
+    assert str(topup.public_id) not in history and "A-REF-77" not in history
+    assert database_snapshot() == before
 
 
 def test_b_gets_404_on_every_page_and_button_of_a_s_orders(web_b, orders_of_a, upstream_calls) -> None:

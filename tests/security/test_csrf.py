@@ -2,8 +2,9 @@
 
 Proves that a POST without a CSRF token is refused with 403 and writes nothing
 on every URL pattern (shop pages as a logged-in customer and as a visitor,
-admin pages as a superuser), that the only csrf-exempt view is the
-key-authenticated API endpoint, and that every POST form a page renders
+admin pages as a superuser), that the only csrf-exempt views are the
+key-authenticated API endpoint and the payment gateways' notification endpoint
+(each notification is verified by its gateway's signature), and that every POST form a page renders
 carries a ``csrfmiddlewaretoken``.
 """
 
@@ -19,7 +20,8 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from shop.models import Order
+from shop.models import Order, PaymentMethod, TopUp
+from shop.payments.views import payment_notify
 from shop.reseller_api.views import api_v2
 from tests.security.conftest import LINK, Route, database_snapshot, site_routes
 
@@ -30,6 +32,8 @@ CSRF_REFUSED = "CSRF verification failed"
 def route_values(route: Route, *, customer, orders_of_a) -> dict[str, object]:
     """Real ids for a route's parameters: the customer's own order, or the first row of the admin page's model."""
     values: dict[str, object] = {"pk": orders_of_a.awaiting.pk, "id": customer.pk, "content_type_id": 1}
+    if "public_id" in route.params:
+        values["public_id"] = customer_topup(customer).public_id
     if route.is_admin and "object_id" in route.params:
         parts = route.route.split("/")
         model = apps.get_model(parts[1], parts[2]) if len(parts) > 3 and parts[1] != "r" else None
@@ -39,6 +43,15 @@ def route_values(route: Route, *, customer, orders_of_a) -> dict[str, object]:
         values["uidb64"] = urlsafe_base64_encode(force_bytes(customer.pk))
         values["token"] = default_token_generator.make_token(customer)
     return values
+
+
+def customer_topup(customer) -> TopUp:
+    """The customer's own top-up, a manual transfer waiting for staff (made once per test)."""
+    method, _ = PaymentMethod.objects.get_or_create(
+        code="bank", defaults={"kind": PaymentMethod.Kind.MANUAL, "name": "Bank", "is_enabled": True, "currency": "USD"}
+    )
+    topup = TopUp.objects.filter(user=customer).first()
+    return topup or TopUp.objects.create(user=customer, method=method, amount=10, currency="USD", state="review", reference="r-1")
 
 
 def form_body(catalogue) -> dict[str, str]:
@@ -64,10 +77,10 @@ def form_body(catalogue) -> dict[str, str]:
     }
 
 
-def test_the_only_csrf_exempt_view_is_the_api_endpoint() -> None:
+def test_the_only_csrf_exempt_views_are_the_api_and_the_payment_notifications() -> None:
     exempt = {route.route for route in site_routes() if getattr(route.view, "csrf_exempt", False)}
-    assert exempt == {"api/v2", "api/v2/"}
-    assert {route.view for route in site_routes() if route.route in exempt} == {api_v2}
+    assert exempt == {"api/v2", "api/v2/", "payments/notify/<slug:code>/"}
+    assert {route.view for route in site_routes() if route.route in exempt} == {api_v2, payment_notify}
 
 
 def test_a_post_without_token_is_refused_everywhere_and_writes_nothing(
@@ -78,6 +91,7 @@ def test_a_post_without_token_is_refused_everywhere_and_writes_nothing(
     admin_client = Client(enforce_csrf_checks=True)
     admin_client.force_login(admin_user)
     visitor = Client(enforce_csrf_checks=True)
+    customer_topup(customer)
     before, calls = database_snapshot(), upstream_calls()
     body = form_body(catalogue)
     checked = []

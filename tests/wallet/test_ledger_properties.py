@@ -9,15 +9,20 @@ resolutions of orders that need attention, customers' cancellations
 parsed by the client's own parser and applied by the poller's ``_apply_batch``:
 any status word, remains negative or above the quantity, garbage, per-order
 errors, final statuses repeated or changed (Canceled after Completed, ...), and
-replies to polls taken steps earlier (out of order, stale). A model predicts
-each outcome: refusals are allowed but must change nothing.
+replies to polls taken steps earlier (out of order, stale), and top-ups through
+a gateway: started, reported paid (matching or not), failed, expired, pending,
+repeated, credited or rejected by staff, and refunded or disputed in any share
+(a reversal the balance cannot cover puts it on hold, and then orders are
+refused). A model predicts each outcome: refusals are allowed but must change
+nothing.
 
 After every step: each balance equals the sum of its ledger entries, the
 model's balance (deposits - charges + refunds + adjustments) and the running
 balance of its last entry, and is >= 0; each order has exactly one charge entry
 of its charge, at most one refund entry, whose amount is ``refunded``,
-0 <= refunded <= charge, and the status and refund the model expects. After
-every example: ``ledger_differences`` (what ``manage.py ledger_verify``
+0 <= refunded <= charge, and the status and refund the model expects; each top-up has the state, reversed
+and owed amounts the model expects, and ``topup_ledger_differences`` is empty.
+After every example: ``ledger_differences`` (what ``manage.py ledger_verify``
 reports) is empty. Each example runs in its own savepoint, rolled back at its
 end. 1,000 random examples under CI=true, otherwise 200 derandomized ones; the
 run must reach refunds of every kind, or it proves nothing.
@@ -49,13 +54,17 @@ from hypothesis.stateful import (
 from panelapi.replies import parse_multi_status
 from panelapi.types import OrderStatus as UpstreamOrderStatus
 from panelapi.types import UpstreamStatus
-from shop.models import LedgerEntry, Order, OrderStatus, Wallet
+from shop.models import LedgerEntry, Order, OrderStatus, PaymentMethod, TopUp, TopUpState, Wallet
 from shop.orders import flow as order_flow
 from shop.orders import readings
 from shop.orders.placement import OrderRejected, order_place
 from shop.orders.refresh import ROW_FIELDS, RefreshResult, _apply_batch
 from shop.orders.requests import RequestRefused, order_cancel
 from shop.orders.types import TYPES, TypeSpec
+from shop.payments import crediting
+from shop.payments.audit import topup_ledger_differences
+from shop.payments.interface import Checkout, Report, ReportState, Urls
+from shop.payments.quotes import cents, topup_quote
 from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import WalletError, wallet_adjust, wallet_credit
 from tests.conftest import IN_CI
@@ -311,6 +320,20 @@ class Customer:
     balance: Decimal = ZERO
     entries: int = 0
     has_wallet: bool = False
+    held: bool = False
+
+
+@dataclass
+class ExpectedTopUp:
+    """What the model expects of one top-up."""
+
+    user: int
+    amount: Decimal
+    credited: Decimal
+    lines: int  # ledger entries when credited: the top-up, and its fee and bonus when there are any
+    state: str = TopUpState.PENDING
+    reversed: Decimal = ZERO
+    owed: Decimal = ZERO
 
 
 @dataclass
@@ -320,6 +343,7 @@ class World:
     services: dict[str, int]
     admin: object
     users: list[object]
+    method: object = None
     reached: Counter[str] = field(default_factory=Counter)
 
 
@@ -336,6 +360,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self._savepoint.__enter__()
         self.customers = [Customer(user) for user in world.users]
         self.expected: dict[int, Expected] = {}
+        self.topups: dict[int, ExpectedTopUp] = {}
         self.polls: list[dict[str, readings.PolledOrder]] = []
 
     def teardown(self) -> None:
@@ -412,6 +437,115 @@ class LedgerMachine(RuleBasedStateMachine):
         self._credited(who, amount if direction == "credit" else -amount)
         self.reached[f"admin {direction}"] += 1
 
+    # Top-ups ----------------------------------------------------------------------------------
+
+    @rule(who=st.integers(0, 1), amount=st.one_of(st.sampled_from(["5", "100", "250.50"]), st.decimals(1, 400, places=2).map(str)))
+    def topup_start(self, who: int, amount: str) -> None:
+        """A customer starts a top-up through the gateway: nothing is credited yet."""
+        quote = topup_quote(method=self.world.method, amount=amount)
+        topup = crediting.topup_create(user=self.customers[who].user, method=self.world.method, amount=amount, urls=TOPUP_URLS)
+        assert (topup.state, topup.fee, topup.bonus) == (TopUpState.PENDING, quote.fee, quote.bonus)
+        self.topups[topup.pk] = ExpectedTopUp(
+            user=who, amount=quote.amount, credited=quote.credited, lines=1 + (quote.fee > 0) + (quote.bonus > 0)
+        )
+        self.reached["top-up started"] += 1
+
+    @precondition(lambda self: bool(self.topups))
+    @rule(
+        data=st.data(),
+        report=st.sampled_from(["paid", "paid", "short", "other currency", "failed", "failed", "expired", "pending"]),
+        actor=st.sampled_from([crediting.GATEWAY, crediting.CHECK]),
+    )
+    def topup_report(self, data: st.DataObject, report: str, actor: crediting.Actor) -> None:
+        """A verified report about a top-up, in any order and any number of times (most often about the latest two)."""
+        pk = data.draw(st.one_of(st.sampled_from(sorted(self.topups)[-2:]), st.sampled_from(sorted(self.topups))), label="top-up")
+        expected = self.topups[pk]
+        state = {"failed": ReportState.FAILED, "expired": ReportState.EXPIRED, "pending": ReportState.PENDING}.get(report, ReportState.PAID)
+        amount = expected.amount - Decimal("0.01") if report == "short" else expected.amount
+        outcome = crediting.topup_report_apply(
+            method=self.world.method,
+            report=Report(state=state, gateway_id=f"fake_{pk}", amount=amount, currency="EUR" if report == "other currency" else "USD"),
+            actor=actor,
+        )
+        creditable = expected.state in TopUpState.CREDITABLE
+        if report == "paid" and creditable:
+            assert outcome is crediting.Outcome.CREDITED
+            expected.state = TopUpState.PAID
+            self._credited(expected.user, expected.credited)
+            self.customers[expected.user].entries += expected.lines - 1  # its fee and bonus lines
+        elif report in ("short", "other currency") and creditable:
+            assert outcome is crediting.Outcome.REVIEW
+            expected.state = TopUpState.REVIEW
+        elif report in ("failed", "expired") and expected.state == TopUpState.PENDING:
+            assert outcome is crediting.Outcome.CLOSED
+            expected.state = report
+        else:
+            assert outcome is crediting.Outcome.UNCHANGED
+        self.reached[f"top-up {report}: {outcome}"] += 1
+
+    @precondition(lambda self: bool(self.topups))
+    @rule(data=st.data(), decision=st.sampled_from(["credit", "reject"]))
+    def topup_staff(self, data: st.DataObject, decision: str) -> None:
+        pk = data.draw(st.sampled_from(sorted(self.topups)), label="top-up")
+        expected, topup = self.topups[pk], TopUp.objects.get(pk=pk)
+        if decision == "credit":
+            outcome = crediting.topup_staff_credit(topup=topup, staff=self.admin)
+            if expected.state in (*TopUpState.CREDITABLE, TopUpState.REVIEW):
+                assert outcome is crediting.Outcome.CREDITED
+                expected.state = TopUpState.PAID
+                self._credited(expected.user, expected.credited)
+                self.customers[expected.user].entries += expected.lines - 1
+            else:
+                assert outcome is crediting.Outcome.UNCHANGED
+        else:
+            try:
+                crediting.topup_staff_reject(topup=topup, staff=self.admin, reason="no such payment")
+            except crediting.TopUpRefused:
+                assert expected.state not in TopUpState.OPEN
+            else:
+                assert expected.state in TopUpState.OPEN
+                expected.state = TopUpState.REJECTED
+        self.reached[f"staff {decision}"] += 1
+
+    @precondition(lambda self: bool(self.topups))
+    @rule(data=st.data(), share=st.sampled_from([Decimal("0.25"), Decimal("0.5"), Decimal("1"), Decimal("2"), Decimal("0.333")]))
+    def topup_reverse(self, data: st.DataObject, share: Decimal) -> None:
+        """The gateway reports a refund or dispute of this share of the payment, as a running total; sometimes the
+        customer has spent the money first (an admin debit of the whole balance), so the balance cannot cover it."""
+        pk = data.draw(st.sampled_from(sorted(self.topups)), label="top-up")
+        expected = self.topups[pk]
+        customer = self.customers[expected.user]
+        if customer.balance > 0 and data.draw(st.booleans(), label="spent first"):
+            wallet_adjust(user=customer.user, amount=customer.balance, direction="debit", reason="spent", admin=self.admin)
+            self._credited(expected.user, -customer.balance)
+        outcome = crediting.topup_report_apply(
+            method=self.world.method,
+            report=Report(state=ReportState.REVERSED, gateway_id=f"fake_{pk}", reversed_total=expected.amount * share),
+        )
+        delta = cents(expected.credited * min(share, Decimal("1"))) - expected.reversed - expected.owed
+        if expected.state != TopUpState.PAID or delta <= 0:
+            assert outcome is crediting.Outcome.UNCHANGED
+            self.reached["reversal changed nothing"] += 1
+            return
+        assert outcome is crediting.Outcome.REVERSED
+        if delta <= customer.balance:
+            expected.reversed += delta
+            self._credited(expected.user, -delta)
+            self.reached["reversal taken"] += 1
+        else:
+            expected.owed += delta
+            customer.held = True
+            self.reached["reversal put on hold"] += 1
+            # Even with money again, the held balance pays for no order.
+            self._deposit(expected.user, Decimal("100"))
+            try:
+                order_place(user=customer.user, service=self.world.services["Package"], link=LINK)
+            except OrderRejected as refused:
+                assert refused.errors["__all__"].startswith("New orders are paused: ")
+                self.reached["order on hold"] += 1
+            else:
+                raise AssertionError("a balance on hold paid for an order")
+
     # Orders ---------------------------------------------------------------------------------
 
     @rule(target=orders, who=st.sampled_from([0, 0, 1]), name=st.sampled_from(sorted(CASES)), data=st.data())
@@ -424,12 +558,12 @@ class LedgerMachine(RuleBasedStateMachine):
         case, customer = CASES[name], self.customers[who]
         fields, total = data.draw(order_fields(case), label="fields")
         charge = expected_charge(case, total) if total is not None else None
-        accepted = charge is not None and customer.has_wallet and charge <= customer.balance
+        accepted = charge is not None and customer.has_wallet and charge <= customer.balance and not customer.held
         try:
             order = order_place(user=customer.user, service=self.world.services[name], **fields)
         except OrderRejected:
             assert not accepted, f"a valid order costing {charge} was refused with {customer.balance}"
-            self.reached["order refused" if total is None else "order beyond the balance"] += 1
+            self.reached["order refused" if total is None else "order on hold" if customer.held else "order beyond the balance"] += 1
             return None
         assert accepted, f"{fields} was placed for {charge} with {customer.balance}"
         assert (order.status, order.total_quantity, order.charge) == (S.AWAITING, total, charge)
@@ -640,10 +774,55 @@ class LedgerMachine(RuleBasedStateMachine):
             assert sum(refunds[pk], ZERO) == refunded, f"order {pk} says refunded {refunded}, ledger {refunds[pk]}"
             assert (status, charge, refunded, upstream_id) == (expected.status, expected.charge, expected.refunded, expected.upstream_id)
 
+        topups = TopUp.objects.filter(user_id__in=users).values_list("pk", "state", "reversed_amount", "reversal_owed")
+        assert sorted(pk for pk, *_ in topups) == sorted(self.topups), "a top-up was written that the model did not expect"
+        for pk, state, reversed_amount, owed in topups:
+            expected_topup = self.topups[pk]
+            assert (state, reversed_amount, owed) == (expected_topup.state, expected_topup.reversed, expected_topup.owed), f"top-up {pk}"
+        held = dict(Wallet.objects.filter(user_id__in=users).values_list("user_id", "hold_reason"))
+        for user_id, index in users.items():
+            assert bool(held.get(user_id)) == self.customers[index].held
+        assert topup_ledger_differences() == []
+
+
+def TOPUP_URLS(topup: TopUp) -> Urls:
+    return Urls(notify="http://shop.test/payments/notify/fake/", back=f"http://shop.test/funds/{topup.public_id}/")
+
+
+class FakeGateway:
+    """Starts every payment as ``fake_<top-up id>``; the machine's reports stand for what it would verify."""
+
+    @staticmethod
+    def start(*, method: PaymentMethod, topup: TopUp, urls: Urls) -> Checkout:
+        return Checkout(gateway_id=f"fake_{topup.pk}", pay_url="https://gateway.test/pay")
+
 
 @pytest.mark.django_db
-def test_balances_always_equal_their_ledger_and_no_order_is_refunded_twice() -> None:
-    world = World(services=catalogue_create(), admin=UserFactory(is_staff=True, is_superuser=True), users=UserFactory.create_batch(2))
+def test_balances_always_equal_their_ledger_and_no_order_is_refunded_twice(monkeypatch) -> None:
+    import sys
+
+    from shop.payments import gateway
+
+    monkeypatch.setitem(sys.modules, "tests.wallet.fake_gateway", FakeGateway)
+    monkeypatch.setitem(gateway.MODULES, PaymentMethod.Kind.SANDBOX, "tests.wallet.fake_gateway")
+    method = PaymentMethod.objects.create(
+        code="fake",
+        kind=PaymentMethod.Kind.SANDBOX,
+        name="Fake",
+        is_enabled=True,
+        currency="USD",
+        min_amount=Decimal("1"),
+        max_amount=Decimal("1000"),
+        fee_percent=Decimal("2.9"),
+        bonus_percent=Decimal("10"),
+        bonus_threshold=Decimal("100"),
+    )
+    world = World(
+        services=catalogue_create(),
+        admin=UserFactory(is_staff=True, is_superuser=True),
+        users=UserFactory.create_batch(2),
+        method=method,
+    )
     run_state_machine_as_test(
         lambda: LedgerMachine(world),
         settings=settings(
@@ -670,6 +849,17 @@ def test_balances_always_equal_their_ledger_and_no_order_is_refunded_twice() -> 
         "admin credit",
         "admin debit",
         "adjustment refused",
+        "top-up started",
+        f"top-up paid: {crediting.Outcome.CREDITED}",
+        f"top-up paid: {crediting.Outcome.UNCHANGED}",
+        f"top-up short: {crediting.Outcome.REVIEW}",
+        f"top-up failed: {crediting.Outcome.CLOSED}",
+        "staff credit",
+        "staff reject",
+        "reversal taken",
+        "reversal put on hold",
+        "reversal changed nothing",
+        "order on hold",
         *(f"placed {name}" for name in CASES),
     ]:
         assert world.reached[outcome] > 0, f"no example reached {outcome!r}: {sorted(world.reached.items())}"

@@ -219,3 +219,37 @@ def test_an_entrys_reason_is_kept_to_its_first_255_characters() -> None:
     user = UserFactory()
     entry = wallet_credit(user=user, amount=Decimal("1"), kind=DEPOSIT, reason="r" * 300)
     assert LedgerEntry.objects.get(pk=entry.pk).reason == "r" * 255
+
+
+@pytest.mark.django_db
+def test_a_hold_keeps_its_first_reason_and_is_lifted_once() -> None:
+    from shop.wallet.services import wallet_hold, wallet_release
+
+    user = UserFactory()
+    wallet_hold(user=user, reason="First reversal.")
+    wallet_hold(user=user, reason="Second reversal.")
+    assert Wallet.objects.get(user=user).hold_reason == "First reversal."
+    assert wallet_release(user=user) is True
+    assert Wallet.objects.get(user=user).hold_reason == ""
+    assert wallet_release(user=user) is False
+
+
+@pytest.mark.django_db
+def test_a_hold_reason_is_cut_to_the_column() -> None:
+    from shop.wallet.services import wallet_hold
+
+    user = UserFactory()
+    wallet_hold(user=user, reason="x" * 300)
+    assert Wallet.objects.get(user=user).hold_reason == "x" * 255
+
+
+@pytest.mark.django_db
+def test_a_held_balance_still_takes_credits_and_other_debits() -> None:
+    """A hold stops new orders only: refunds, top-ups and staff corrections still move the balance."""
+    from shop.wallet.services import wallet_debit, wallet_hold
+
+    user = UserFactory()
+    wallet_hold(user=user, reason="held")
+    wallet_credit(user=user, amount=Decimal("3"), kind=LedgerEntry.Kind.DEPOSIT)
+    wallet_debit(user=user, amount=Decimal("1"), kind=LedgerEntry.Kind.ADJUSTMENT, reason="fix")
+    assert Wallet.objects.get(user=user).balance == Decimal("2")

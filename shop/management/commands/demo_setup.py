@@ -1,4 +1,4 @@
-"""manage.py demo_setup: the sandbox provider, its synced catalogue, an admin and a demo customer."""
+"""manage.py demo_setup: the sandbox provider, its synced catalogue, payment methods, an admin and a demo customer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from shop.catalogue.retail import services_import
 from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
-from shop.core.demo import demo_customer_fund, demo_provider_ensure, demo_user_ensure
+from shop.core.demo import demo_customer_fund, demo_payment_methods_ensure, demo_provider_ensure, demo_user_ensure
 from shop.core.schedule import periodic_tasks_ensure
 
 
@@ -30,6 +30,8 @@ class Command(BaseCommand):
         added = services_import(provider_services=provider.services.filter(is_available=True))
         if added:
             self.stdout.write(f"Offered {added} sandbox services in the shop at the default markup.")
+        methods = demo_payment_methods_ensure()
+        self.stdout.write("Payment methods: " + ", ".join(method.name + ("" if method.is_enabled else " [off]") for method in methods))
         # Demo-only accounts on a local install; their passwords are printed below.
         admin = demo_user_ensure(username="admin", password="admin-demo", superuser=True)  # noqa: S106
         customer = demo_user_ensure(username="demo", password="demo-customer", superuser=False)  # noqa: S106

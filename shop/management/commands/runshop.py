@@ -1,8 +1,8 @@
 """manage.py runshop: the whole shop in one foreground command (what ``make run`` starts).
 
-Starts the sandbox panel, waits for it, loads the demo data, then the web
-server, a Celery worker and Celery beat. Output is prefixed by process name.
-Ctrl-C (or any process dying) stops them all.
+Starts the sandbox panel and the sandbox payment gateway, waits for them,
+loads the demo data, then the web server, a Celery worker and Celery beat.
+Output is prefixed by process name. Ctrl-C (or any process dying) stops them all.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Run the sandbox panel, the web server, a Celery worker and beat together (Ctrl-C stops all)."
+    help = "Run the sandbox panel, the sandbox payment gateway, the web server, a Celery worker and beat together (Ctrl-C stops all)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Address of the web server.")
@@ -58,7 +58,28 @@ class Command(BaseCommand):
                 ],
                 env={"SANDBOX_API_KEY": settings.SANDBOX_API_KEY},
             )
-            self._wait_for_port(settings.SANDBOX_HOST, settings.SANDBOX_PORT)
+            self._wait_for_port("sandbox panel", settings.SANDBOX_HOST, settings.SANDBOX_PORT)
+            if not settings.PRODUCTION:  # test payments only: production settings refuse the sandbox gateway
+                self._start(
+                    "paygate",
+                    [
+                        python,
+                        "-m",
+                        "shop.payments.sandbox",
+                        "--host",
+                        settings.PAY_SANDBOX_HOST,
+                        "--port",
+                        str(settings.PAY_SANDBOX_PORT),
+                        "--merchant",
+                        settings.PAY_SANDBOX_MERCHANT,
+                    ],
+                    # Secrets by environment: a command line is readable by every user of the machine.
+                    env={
+                        "PAY_SANDBOX_API_KEY": settings.PAY_SANDBOX_API_KEY,
+                        "PAY_SANDBOX_WEBHOOK_SECRET": settings.PAY_SANDBOX_WEBHOOK_SECRET,
+                    },
+                )
+                self._wait_for_port("sandbox payment gateway", settings.PAY_SANDBOX_HOST, settings.PAY_SANDBOX_PORT)
             if not no_demo:
                 call_command("demo_setup", stdout=self.stdout, stderr=self.stderr)
             if self.stopping.is_set():
@@ -97,7 +118,7 @@ class Command(BaseCommand):
             sys.stdout.write(f"{name:>7} | {line.decode(errors='replace')}")
             sys.stdout.flush()
 
-    def _wait_for_port(self, host: str, port: int, timeout: float = 20.0) -> None:
+    def _wait_for_port(self, name: str, host: str, port: int, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -105,7 +126,7 @@ class Command(BaseCommand):
                     return
             except OSError:
                 time.sleep(0.2)
-        raise CommandError(f"The sandbox did not start listening on {host}:{port} within {timeout:.0f} s.")
+        raise CommandError(f"The {name} did not start listening on {host}:{port} within {timeout:.0f} s.")
 
     def _stop_all(self) -> None:
         # SIGTERM to each main process: celery's warm shutdown stops its own pool.

@@ -1,0 +1,1 @@
+"""Money coming in: top-ups through payment gateways, credited exactly once."""

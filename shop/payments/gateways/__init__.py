@@ -1,0 +1,1 @@
+"""One module per payment gateway, each behind the interface in ``shop.payments.interface``."""

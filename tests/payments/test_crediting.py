@@ -1,0 +1,464 @@
+"""Crediting top-ups: only verified reports or staff credit, once; mismatches go to staff; reversals come back out."""
+
+from __future__ import annotations
+
+import types
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+
+from shop.models import LedgerEntry, Order, TopUp, TopUpEvent, TopUpState, Wallet
+from shop.orders.placement import OrderRejected, order_place
+from shop.payments import crediting, gateway
+from shop.payments.crediting import CHECK, Outcome, TopUpRefused, topup_report_apply
+from shop.payments.interface import Checkout, GatewayError, Report, ReportState, Urls
+from shop.payments.models import PaymentMethod
+from shop.wallet.services import wallet_credit
+from tests.factories import UserFactory
+from tests.helpers import assert_ledger_holds, race
+
+pytestmark = pytest.mark.django_db
+
+Kind = LedgerEntry.Kind
+PAID = ReportState.PAID
+
+
+def urls(topup: TopUp) -> Urls:
+    return Urls(notify="http://shop.test/payments/notify/fake/", back=f"http://shop.test/funds/{topup.public_id}/")
+
+
+@pytest.fixture
+def fake_gateway(monkeypatch):
+    """A gateway module of our own for the ``sandbox`` kind: it starts payments as told and reports what the test says."""
+    fake = types.SimpleNamespace(started=[], fetched=None, start_error=None)
+
+    def start(*, method, topup, urls):
+        if fake.start_error:
+            raise fake.start_error
+        fake.started.append((topup.pk, urls))
+        return Checkout(gateway_id=f"pay_{topup.pk}", pay_url=f"https://gateway.test/pay/{topup.pk}")
+
+    fake.start = start
+    fake.verify = lambda **kwargs: []
+    fake.fetch = lambda *, method, topup: fake.fetched
+    monkeypatch.setitem(gateway.MODULES, PaymentMethod.Kind.SANDBOX, "tests.payments.test_crediting_fake")
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tests.payments.test_crediting_fake", fake)
+    return fake
+
+
+@pytest.fixture
+def method() -> PaymentMethod:
+    return PaymentMethod.objects.create(
+        code="fake",
+        kind=PaymentMethod.Kind.SANDBOX,
+        name="Fake card",
+        is_enabled=True,
+        currency="USD",
+        min_amount=Decimal("5"),
+        max_amount=Decimal("1000"),
+        fee_percent=Decimal("3"),
+        bonus_percent=Decimal("5"),
+        bonus_threshold=Decimal("100"),
+        merchant_id="shop-1",
+    )
+
+
+@pytest.fixture
+def customer():
+    return UserFactory()
+
+
+def started(customer, method, fake_gateway, amount: str = "100.00") -> TopUp:
+    return crediting.topup_create(user=customer, method=method, amount=amount, urls=urls)
+
+
+def paid(topup: TopUp, **changes) -> Report:
+    fields = {
+        "state": PAID,
+        "gateway_id": topup.gateway_id,
+        "reference": str(topup.public_id),
+        "amount": topup.amount,
+        "currency": "USD",
+        "merchant": "shop-1",
+        "event_id": "evt_1",
+    }
+    return Report(**{**fields, **changes})
+
+
+def entries(topup: TopUp) -> list[tuple[str, Decimal]]:
+    return list(LedgerEntry.objects.filter(topup=topup).order_by("id").values_list("kind", "amount"))
+
+
+def balance(user) -> Decimal:
+    return Wallet.objects.get(user=user).balance
+
+
+# Starting a top-up ------------------------------------------------------------
+
+
+def test_starting_a_top_up_records_it_pending_with_the_gateways_id_and_page(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway, "100")
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert (stored.state, stored.amount, stored.fee, stored.bonus, stored.currency) == (
+        TopUpState.PENDING,
+        Decimal("100.00"),
+        Decimal("3.00"),
+        Decimal("5.00"),
+        "USD",
+    )
+    assert (stored.gateway_id, stored.pay_url) == (f"pay_{topup.pk}", f"https://gateway.test/pay/{topup.pk}")
+    assert fake_gateway.started == [(topup.pk, urls(stored))]
+    assert list(stored.events.values_list("kind", "actor", "actor_user_id")) == [("created", "customer", customer.pk)]
+    assert not LedgerEntry.objects.exists()  # starting never credits
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("4.99", "The minimum for Fake card is 5.00 USD."),
+        ("1000.01", "The maximum for Fake card is 1000.00 USD."),
+        ("10.001", "Enter an amount with at most 2 decimal places, such as 25.50."),
+        ("ten", "Enter an amount such as 25 or 25.50."),
+        ("NaN", "Enter an amount with at most 2 decimal places, such as 25.50."),
+    ],
+)
+def test_an_amount_outside_the_methods_rules_is_refused_and_nothing_is_written(customer, method, fake_gateway, amount, message) -> None:
+    with pytest.raises(TopUpRefused) as refused:
+        started(customer, method, fake_gateway, amount)
+    assert str(refused.value) == message
+    assert not TopUp.objects.exists()
+    assert fake_gateway.started == []
+
+
+def test_a_disabled_method_or_one_in_another_currency_is_refused(customer, method, fake_gateway) -> None:
+    method.is_enabled = False
+    with pytest.raises(TopUpRefused, match="not available"):
+        started(customer, method, fake_gateway)
+    method.is_enabled, method.currency = True, "EUR"
+    with pytest.raises(TopUpRefused, match="not available"):
+        started(customer, method, fake_gateway)
+    assert not TopUp.objects.exists()
+
+
+def test_a_gateway_that_fails_to_start_leaves_the_top_up_failed_and_says_so(customer, method, fake_gateway) -> None:
+    fake_gateway.start_error = GatewayError("The gateway refused the payment.")
+    with pytest.raises(GatewayError):
+        started(customer, method, fake_gateway)
+    topup = TopUp.objects.get()
+    assert topup.state == TopUpState.FAILED
+    assert list(topup.events.values_list("kind", flat=True)) == ["created", "failed"]
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_manual_transfer_needs_a_reference_and_waits_for_staff(customer) -> None:
+    manual = PaymentMethod.objects.create(code="bank", kind=PaymentMethod.Kind.MANUAL, name="Bank", is_enabled=True, currency="USD")
+    with pytest.raises(TopUpRefused, match="reference"):
+        crediting.topup_create(user=customer, method=manual, amount="20", reference="  ", urls=urls)
+    with pytest.raises(TopUpRefused, match="plain text"):
+        crediting.topup_create(user=customer, method=manual, amount="20", reference="a\x00b", urls=urls)
+    topup = crediting.topup_create(user=customer, method=manual, amount="20", reference=" TR-991 ", urls=urls)
+    assert (topup.state, topup.reference, topup.gateway_id, topup.pay_url) == (TopUpState.REVIEW, "TR-991", "", "")
+    assert "TR-991" in topup.attention_reason
+    assert not LedgerEntry.objects.exists()
+
+
+# Crediting --------------------------------------------------------------------
+
+
+def test_a_verified_paid_report_credits_the_amount_less_the_fee_plus_the_bonus_as_three_lines(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway, "100")
+    assert topup_report_apply(method=method, report=paid(topup)) is Outcome.CREDITED
+    assert entries(topup) == [
+        (Kind.TOPUP, Decimal("100.0000")),
+        (Kind.TOPUP_FEE, Decimal("-3.0000")),
+        (Kind.TOPUP_BONUS, Decimal("5.0000")),
+    ]
+    assert balance(customer) == Decimal("102.0000")
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert stored.state == TopUpState.PAID and stored.paid_at is not None
+    assert stored.events.last().kind == TopUpEvent.Kind.PAID and stored.events.last().actor == "gateway"
+    assert_ledger_holds(customer)
+
+
+def test_no_fee_and_no_bonus_below_the_threshold_means_one_line(customer, method, fake_gateway) -> None:
+    method.fee_percent = Decimal("0")
+    topup = started(customer, method, fake_gateway, "99.99")
+    assert topup.bonus == 0
+    topup_report_apply(method=method, report=paid(topup))
+    assert entries(topup) == [(Kind.TOPUP, Decimal("99.9900"))]
+
+
+def test_the_same_paid_report_twice_credits_once_and_the_repeat_is_recorded(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    assert topup_report_apply(method=method, report=paid(topup)) is Outcome.CREDITED
+    assert topup_report_apply(method=method, report=paid(topup, event_id="evt_2")) is Outcome.UNCHANGED
+    assert topup_report_apply(method=method, report=paid(topup), actor=CHECK) is Outcome.UNCHANGED
+    assert len(entries(topup)) == 3
+    assert balance(customer) == Decimal("102.0000")
+    assert list(TopUp.objects.get(pk=topup.pk).events.values_list("kind", flat=True)) == ["created", "paid", "ignored", "ignored"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_threads_delivering_the_same_notification_make_one_credit(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    report = paid(topup)
+    outcomes = race(20, lambda: topup_report_apply(method=PaymentMethod.objects.get(pk=method.pk), report=report))
+    assert sorted(map(str, outcomes)) == sorted([str(Outcome.CREDITED)] + [str(Outcome.UNCHANGED)] * 19)
+    assert len(entries(topup)) == 3
+    assert balance(customer) == Decimal("102.0000")
+    assert_ledger_holds(customer)
+
+
+def test_a_report_is_found_by_gateway_id_by_second_id_or_by_the_public_id_we_sent(customer, method, fake_gateway) -> None:
+    first, second, third = (started(customer, method, fake_gateway, "10") for _ in range(3))
+    TopUp.objects.filter(pk=second.pk).update(gateway_payment="pi_2")
+    assert crediting.topup_find(method=method, report=Report(state=PAID, gateway_id=first.gateway_id)) == first
+    assert crediting.topup_find(method=method, report=Report(state=PAID, gateway_payment="pi_2")) == second
+    assert crediting.topup_find(method=method, report=Report(state=PAID, reference=str(third.public_id))) == third
+    assert crediting.topup_find(method=method, report=Report(state=PAID, reference="not-a-uuid")) is None
+    assert crediting.topup_find(method=method, report=Report(state=PAID)) is None
+
+
+def test_a_report_through_another_method_never_touches_this_methods_top_up(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    other = PaymentMethod.objects.create(code="other", kind=PaymentMethod.Kind.SANDBOX, name="Other", currency="USD", merchant_id="shop-1")
+    assert topup_report_apply(method=other, report=paid(topup)) is Outcome.UNKNOWN
+    assert TopUp.objects.get(pk=topup.pk).state == TopUpState.PENDING
+    assert not LedgerEntry.objects.exists()
+    assert TopUpEvent.objects.filter(topup=topup).count() == 1  # only "created"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"amount": Decimal("99.99")}, "Paid 99.99 USD, but the top-up asked for 100.00 USD."),
+        ({"amount": None}, "Paid None USD, but the top-up asked for 100.00 USD."),
+        ({"currency": "EUR"}, "Paid in EUR, but the top-up asked for USD."),
+        ({"merchant": "someone-else"}, "The payment was made to another merchant account."),
+        ({"gateway_id": "pay_999"}, "The gateway's payment id 'pay_999' is not this top-up's"),
+    ],
+)
+def test_a_paid_report_that_does_not_match_credits_nothing_and_goes_to_staff_with_the_reason(
+    customer, method, fake_gateway, changes, reason
+) -> None:
+    topup = started(customer, method, fake_gateway)
+    report = paid(topup, **changes)
+    if "gateway_id" in changes:  # found by the public id, but the gateway names another payment
+        report = paid(topup, gateway_id="pay_999")
+    assert topup_report_apply(method=method, report=report) is Outcome.REVIEW
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert stored.state == TopUpState.REVIEW
+    assert stored.attention_reason.startswith(reason)
+    assert not LedgerEntry.objects.exists()
+    assert stored.events.last().kind == TopUpEvent.Kind.REVIEW
+
+
+def test_a_matching_report_without_a_merchant_is_credited(customer, method, fake_gateway) -> None:
+    """Gateways whose signature proves the account (Stripe) name no merchant: that is not a mismatch."""
+    topup = started(customer, method, fake_gateway)
+    assert topup_report_apply(method=method, report=paid(topup, merchant=None, currency="usd")) is Outcome.CREDITED
+
+
+def test_a_late_failed_or_expired_after_paid_changes_nothing_and_is_recorded(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup))
+    for state in (ReportState.FAILED, ReportState.EXPIRED):
+        assert topup_report_apply(method=method, report=paid(topup, state=state)) is Outcome.UNCHANGED
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert stored.state == TopUpState.PAID
+    assert len(entries(topup)) == 3
+    assert list(stored.events.values_list("kind", flat=True))[-2:] == ["ignored", "ignored"]
+
+
+def test_failed_and_expired_close_a_pending_top_up_and_a_later_verified_payment_still_credits(customer, method, fake_gateway) -> None:
+    failed, expired = started(customer, method, fake_gateway), started(customer, method, fake_gateway)
+    assert topup_report_apply(method=method, report=paid(failed, state=ReportState.FAILED)) is Outcome.CLOSED
+    assert topup_report_apply(method=method, report=paid(expired, state=ReportState.EXPIRED)) is Outcome.CLOSED
+    assert TopUp.objects.get(pk=failed.pk).state == TopUpState.FAILED
+    assert TopUp.objects.get(pk=expired.pk).state == TopUpState.EXPIRED
+    # The gateway holds the money after all (a payer who paid at the last second): it is credited.
+    assert topup_report_apply(method=method, report=paid(expired)) is Outcome.CREDITED
+    assert topup_report_apply(method=method, report=paid(failed)) is Outcome.CREDITED
+    assert balance(customer) == Decimal("204.0000")
+
+
+def test_a_pending_notification_is_recorded_and_a_pending_status_poll_is_not(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    assert topup_report_apply(method=method, report=paid(topup, state=ReportState.PENDING)) is Outcome.UNCHANGED
+    assert topup_report_apply(method=method, report=paid(topup, state=ReportState.PENDING), actor=CHECK) is Outcome.UNCHANGED
+    assert list(TopUp.objects.get(pk=topup.pk).events.values_list("kind", "actor")) == [("created", "customer"), ("notified", "gateway")]
+
+
+def test_a_reported_mismatch_goes_to_staff(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    outcome = topup_report_apply(method=method, report=paid(topup, state=ReportState.MISMATCH, note="wrong_amount: paid 90"))
+    assert outcome is Outcome.REVIEW
+    assert TopUp.objects.get(pk=topup.pk).attention_reason == "wrong_amount: paid 90"
+
+
+def test_a_check_fetches_the_state_from_the_gateway_and_applies_it_as_a_check(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    fake_gateway.fetched = paid(topup)
+    assert crediting.topup_check(topup=topup) is Outcome.CREDITED
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert stored.checked_at is not None
+    assert stored.events.last().actor == "check"
+    fake_gateway.fetched = None
+    assert crediting.topup_check(topup=stored) is Outcome.UNCHANGED
+
+
+# Staff ------------------------------------------------------------------------
+
+
+def test_staff_credit_a_top_up_under_review_once_and_reject_with_a_reason(customer, method, fake_gateway) -> None:
+    staff = UserFactory(is_staff=True)
+    reviewed = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(reviewed, amount=Decimal("1")))
+    assert crediting.topup_staff_credit(topup=reviewed, staff=staff) is Outcome.CREDITED
+    assert crediting.topup_staff_credit(topup=reviewed, staff=staff) is Outcome.UNCHANGED
+    assert len(entries(reviewed)) == 3
+    event = TopUp.objects.get(pk=reviewed.pk).events.filter(kind="paid").get()
+    assert (event.actor, event.actor_user_id) == ("staff", staff.pk)
+    assert TopUp.objects.get(pk=reviewed.pk).attention_reason == ""
+
+    rejected = started(customer, method, fake_gateway)
+    with pytest.raises(TopUpRefused, match="reason"):
+        crediting.topup_staff_reject(topup=rejected, staff=staff, reason="  ")
+    assert crediting.topup_staff_reject(topup=rejected, staff=staff, reason="No such transfer arrived.") is Outcome.CLOSED
+    stored = TopUp.objects.get(pk=rejected.pk)
+    assert (stored.state, stored.attention_reason) == (TopUpState.REJECTED, "No such transfer arrived.")
+    with pytest.raises(TopUpRefused, match="only a pending one or one under review"):
+        crediting.topup_staff_reject(topup=reviewed, staff=staff, reason="too late")
+    assert TopUp.objects.get(pk=reviewed.pk).state == TopUpState.PAID
+
+
+def test_a_gateway_report_cannot_credit_a_top_up_under_review_only_staff_can(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup, currency="EUR"))
+    assert topup_report_apply(method=method, report=paid(topup)) is Outcome.UNCHANGED
+    assert not LedgerEntry.objects.exists()
+
+
+# Reversals --------------------------------------------------------------------
+
+
+def reversed_report(topup: TopUp, total: str) -> Report:
+    return Report(state=ReportState.REVERSED, gateway_id=topup.gateway_id, reversed_total=Decimal(total), event_id=f"rev_{total}")
+
+
+def test_a_full_refund_takes_back_what_the_top_up_gave(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup))
+    assert topup_report_apply(method=method, report=reversed_report(topup, "100")) is Outcome.REVERSED
+    assert balance(customer) == 0
+    assert entries(topup)[-1] == (Kind.REVERSAL, Decimal("-102.0000"))
+    assert TopUp.objects.get(pk=topup.pk).reversed_amount == Decimal("102.0000")
+    assert_ledger_holds(customer)
+
+
+def test_partial_refunds_move_only_the_difference_and_a_repeat_moves_nothing(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup))
+    topup_report_apply(method=method, report=reversed_report(topup, "25"))  # a quarter of 102.00
+    assert balance(customer) == Decimal("76.5000")
+    assert topup_report_apply(method=method, report=reversed_report(topup, "25")) is Outcome.UNCHANGED
+    topup_report_apply(method=method, report=reversed_report(topup, "50"))
+    assert balance(customer) == Decimal("51.0000")
+    topup_report_apply(method=method, report=reversed_report(topup, "500"))  # never more than the top-up gave
+    assert balance(customer) == 0
+    assert [amount for kind, amount in entries(topup) if kind == Kind.REVERSAL] == [Decimal("-25.5"), Decimal("-25.5"), Decimal("-51")]
+
+
+def test_a_reversal_the_balance_cannot_cover_puts_it_on_hold_and_new_orders_are_refused(customer, method, fake_gateway, catalogue) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup))
+    order_place(user=customer, service=catalogue["1"], link="https://instagram.com/p/x", quantity=1000)  # spends some
+    left = balance(customer)
+    assert topup_report_apply(method=method, report=reversed_report(topup, "100")) is Outcome.REVERSED
+    assert balance(customer) == left  # never negative: nothing taken
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert (stored.reversed_amount, stored.reversal_owed) == (0, Decimal("102.0000"))
+    assert "not covered" in stored.attention_reason
+    assert Wallet.objects.get(user=customer).hold_reason == f"Top-up #{topup.pk} was reversed and the balance could not cover it."
+    with pytest.raises(OrderRejected) as refused:
+        order_place(user=customer, service=catalogue["1"], link="https://instagram.com/p/x", quantity=1000)
+    assert refused.value.errors == {
+        "__all__": f"New orders are paused: Top-up #{topup.pk} was reversed and the balance could not cover it. Please contact support."
+    }
+    assert Order.objects.filter(user=customer).count() == 1
+    assert topup_report_apply(method=method, report=reversed_report(topup, "100")) is Outcome.UNCHANGED  # owed counts as applied
+    assert_ledger_holds(customer)
+
+
+def test_a_reversal_of_a_top_up_that_was_never_paid_changes_nothing(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    assert topup_report_apply(method=method, report=reversed_report(topup, "100")) is Outcome.UNCHANGED
+    assert not LedgerEntry.objects.exists()
+    assert Wallet.objects.filter(user=customer, hold_reason="").count() <= 1
+
+
+@override_settings(SHOP_CURRENCY="USD")
+def test_topup_kinds_are_refused_by_the_ledger_without_a_top_up(customer) -> None:
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        wallet_credit(user=customer, amount=Decimal("1"), kind=Kind.TOPUP)
+
+
+def held_after_reversal(customer, method, fake_gateway, spend: Decimal) -> TopUp:
+    """A paid top-up, ``spend`` of the balance gone, then a full refund the balance cannot cover."""
+    from shop.wallet.services import wallet_adjust
+
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup))
+    wallet_adjust(user=customer, amount=spend, direction="debit", reason="spent", admin=UserFactory(is_staff=True))
+    topup_report_apply(method=method, report=reversed_report(topup, "100"))
+    return TopUp.objects.get(pk=topup.pk)
+
+
+def test_staff_collect_an_owed_reversal_once_the_balance_covers_it_and_the_hold_lifts(customer, method, fake_gateway) -> None:
+    staff = UserFactory(is_staff=True)
+    topup = held_after_reversal(customer, method, fake_gateway, Decimal("50"))
+    with pytest.raises(TopUpRefused, match=r"The balance \(52.0000\) cannot cover the 102.0000 USD owed yet."):
+        crediting.topup_owed_collect(topup=topup, staff=staff)
+    assert balance(customer) == Decimal("52")
+    wallet_credit(user=customer, amount=Decimal("60"), kind=Kind.DEPOSIT)
+    assert crediting.topup_owed_collect(topup=topup, staff=staff) is Outcome.REVERSED
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert (stored.reversed_amount, stored.reversal_owed, stored.attention_reason) == (Decimal("102"), 0, "")
+    assert balance(customer) == Decimal("10")
+    assert Wallet.objects.get(user=customer).hold_reason == ""
+    with pytest.raises(TopUpRefused, match="owes nothing"):
+        crediting.topup_owed_collect(topup=stored, staff=staff)
+    assert_ledger_holds(customer)
+    from shop.payments.audit import topup_ledger_differences
+
+    assert topup_ledger_differences() == []
+
+
+def test_staff_write_off_an_owed_reversal_with_a_reason_and_the_hold_lifts_only_when_nothing_else_is_owed(
+    customer, method, fake_gateway
+) -> None:
+    staff = UserFactory(is_staff=True)
+    first = held_after_reversal(customer, method, fake_gateway, Decimal("102"))
+    second = held_after_reversal(customer, method, fake_gateway, Decimal("102"))
+    with pytest.raises(TopUpRefused, match="reason"):
+        crediting.topup_owed_write_off(topup=first, staff=staff, reason=" ")
+    assert crediting.topup_owed_write_off(topup=first, staff=staff, reason="Paid back by bank transfer.") is Outcome.CLOSED
+    assert TopUp.objects.get(pk=first.pk).reversal_owed == 0
+    assert Wallet.objects.get(user=customer).hold_reason != ""  # the second still owes
+    crediting.topup_owed_write_off(topup=second, staff=staff, reason="Loss.")
+    assert Wallet.objects.get(user=customer).hold_reason == ""
+    event = TopUp.objects.get(pk=first.pk).events.last()
+    assert (event.kind, event.actor_user_id, event.detail["reason"], event.detail["amount"]) == (
+        "written_off",
+        staff.pk,
+        "Paid back by bank transfer.",
+        "102.0000",
+    )
+    with pytest.raises(TopUpRefused, match="owes nothing"):
+        crediting.topup_owed_write_off(topup=first, staff=staff, reason="again")
