@@ -13,14 +13,11 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet, Value
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -29,13 +26,11 @@ from shop.core import forms as core_forms
 from shop.core.admin import ReadOnlyAdmin, ShopAdmin
 from shop.core.numbers import id_number
 from shop.orders.admin import CustomerFilter
-from shop.payments.crediting import Outcome, TopUpRefused, topup_staff_credit, topup_staff_reject
+from shop.payments.admin_resolutions import TopUpResolutions
 from shop.payments.models import PaymentMethod, TopUp, TopUpEvent, TopUpState
 
 Kind = PaymentMethod.Kind
 GATEWAYS_WITH_KEYS = (Kind.STRIPE, Kind.CRYPTOMUS)
-RESOLVE_PERMISSION = "shop.change_topup"
-REASON_MAX = 500  # as TopUp.attention_reason and topup_staff_reject
 HISTORY_ROWS = 500
 # A secret or restricted key, live or test (as the Stripe gateway reads its mode); a publishable key cannot create sessions.
 STRIPE_SECRET_KEY = re.compile(r"^[sr]k_(live|test)_")
@@ -213,14 +208,6 @@ class PaymentMethodAdmin(ShopAdmin):
         return format_html("<code>{}</code>", getattr(method, "site_root", "/").rstrip("/") + where)
 
 
-def topup_resolvable(topup: TopUp) -> bool:
-    """Whether staff may credit or reject ``topup``: under review, or a manual transfer still pending.
-
-    A gateway's pending payment is the gateway's to decide: rejecting it would leave a later payment uncredited.
-    """
-    return topup.state == TopUpState.REVIEW or (topup.state == TopUpState.PENDING and topup.method.kind == Kind.MANUAL)
-
-
 def needs_attention() -> Q:
     """Top-ups staff must look at: under review, or reversed by the gateway beyond what the balance covered."""
     return Q(state=TopUpState.REVIEW) | Q(reversal_owed__gt=0)
@@ -244,14 +231,6 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset.filter(needs_attention())
 
 
-class RejectForm(forms.Form):
-    reason = forms.CharField(
-        max_length=REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="The customer sees it with the top-up. Nothing is credited.",
-    )
-
-
 def _actor(event: TopUpEvent) -> str:
     if event.actor_user_id is not None:
         return f"{event.get_actor_display()}: {event.actor_user}"
@@ -259,7 +238,7 @@ def _actor(event: TopUpEvent) -> str:
 
 
 @admin.register(TopUp)
-class TopUpAdmin(ReadOnlyAdmin):
+class TopUpAdmin(TopUpResolutions, ReadOnlyAdmin):
     list_display = ["id", "customer", "method", "amount", "fee", "bonus", "state", "gateway_id", "created_at", "paid_at"]
     list_filter = [NeedsAttentionFilter, "state", "method", CustomerFilter, "created_at"]
     search_fields = ["=gateway_id", "=gateway_payment", "=reference", "user__username", "user__email"]
@@ -309,115 +288,3 @@ class TopUpAdmin(ReadOnlyAdmin):
         )
         head = "<thead><tr><th>When</th><th>What</th><th>Who</th><th>State after</th><th>Detail</th></tr></thead>"
         return format_html('<table class="topup-history">{}<tbody>{}</tbody></table>', mark_safe(head), rows)  # noqa: S308
-
-    # Credit and reject: buttons on the change page and bulk actions, for staff with shop.change_topup.
-
-    def has_resolve_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(RESOLVE_PERMISSION)
-
-    def get_urls(self) -> list[URLPattern]:
-        info = f"{self.opts.app_label}_{self.opts.model_name}"
-        return [
-            path("<path:object_id>/credit/", self.admin_site.admin_view(self.credit_view), name=f"{info}_credit"),
-            path("<path:object_id>/reject/", self.admin_site.admin_view(self.reject_view), name=f"{info}_reject"),
-            *super().get_urls(),
-        ]
-
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
-        topup = self.get_object(request, object_id)
-        extra = {"resolvable": topup is not None and topup_resolvable(topup), "may_resolve": self.has_resolve_permission(request)}
-        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
-
-    def _resolving(self, request: HttpRequest, object_id: str) -> TopUp:
-        if not self.has_resolve_permission(request):
-            raise PermissionDenied
-        topup = self.get_object(request, object_id)
-        if topup is None:
-            raise Http404(f"No top-up with id {object_id[:40]!r}.")
-        return topup
-
-    def _back(self, topup: TopUp) -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[topup.pk]))
-
-    def _not_resolvable(self, request: HttpRequest, topup: TopUp, what: str) -> None:
-        self.message_user(
-            request,
-            f"Top-up #{topup.pk} is {topup.get_state_display().lower()}: nothing was {what}. "
-            "Only a top-up under review or a pending manual transfer can be credited or rejected.",
-            messages.WARNING,
-        )
-
-    def credit_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if request.method != "POST":  # a link or a prefetch never credits
-            return HttpResponseNotAllowed(["POST"])
-        topup = self._resolving(request, object_id)
-        self._credit_one(request, topup)
-        return self._back(topup)
-
-    def _credit_one(self, request: HttpRequest, topup: TopUp) -> bool:
-        if not topup_resolvable(topup):
-            self._not_resolvable(request, topup, "credited")
-            return False
-        if topup_staff_credit(topup=topup, staff=request.user) != Outcome.CREDITED:
-            topup.refresh_from_db()  # changed since it was read: another click, or the gateway
-            self._not_resolvable(request, topup, "credited")
-            return False
-        self.message_user(
-            request, f"Top-up #{topup.pk} credited: {topup.credited} {topup.currency} added to {topup.user}'s balance.", messages.SUCCESS
-        )
-        return True
-
-    def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        topup = self._resolving(request, object_id)
-        if not topup_resolvable(topup):
-            self._not_resolvable(request, topup, "rejected")
-            return self._back(topup)
-        form = RejectForm(request.POST if request.method == "POST" else None)
-        if form.is_valid():
-            try:
-                topup_staff_reject(topup=topup, staff=request.user, reason=form.cleaned_data["reason"])
-            except TopUpRefused as exc:  # a reason with control characters, or rejected or paid meanwhile
-                form.add_error("reason" if topup.state in TopUpState.OPEN else None, str(exc))
-            else:
-                self.message_user(request, f"Top-up #{topup.pk} rejected: {topup.attention_reason}", messages.SUCCESS)
-                return self._back(topup)
-        return self._reject_page(request, form, [topup], single=True)
-
-    def _reject_page(self, request: HttpRequest, form: RejectForm, topups: list[TopUp], *, single: bool) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Reject top-up #{topups[0].pk}" if single else f"Reject {len(topups)} top-ups",
-            "opts": self.opts,
-            "form": form,
-            "topups": topups,
-            "single": single,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/shop/topup/reject.html", context)
-
-    @admin.action(description="Credit the selected top-ups (under review or manual transfers)", permissions=["resolve"])
-    def credit_selected(self, request: HttpRequest, queryset: QuerySet[TopUp]) -> None:
-        credited = sum(self._credit_one(request, topup) for topup in queryset.select_related("user", "method").order_by("pk"))
-        if credited > 1:
-            self.message_user(request, f"{credited} top-ups credited.", messages.SUCCESS)
-
-    @admin.action(description="Reject the selected top-ups (with one reason)", permissions=["resolve"])
-    def reject_selected(self, request: HttpRequest, queryset: QuerySet[TopUp]) -> TemplateResponse | None:
-        topups = list(queryset.select_related("user", "method").order_by("pk"))
-        form = RejectForm(request.POST if "apply" in request.POST else None)
-        if not form.is_valid():
-            return self._reject_page(request, form, topups, single=False)
-        rejected = 0
-        for topup in topups:
-            if not topup_resolvable(topup):
-                self._not_resolvable(request, topup, "rejected")
-                continue
-            try:
-                topup_staff_reject(topup=topup, staff=request.user, reason=form.cleaned_data["reason"])
-            except TopUpRefused as exc:
-                self.message_user(request, str(exc), messages.WARNING)
-            else:
-                rejected += 1
-        if rejected:
-            self.message_user(request, f"{rejected} top-ups rejected: {form.cleaned_data['reason'].strip()}", messages.SUCCESS)
-        return None

@@ -23,7 +23,7 @@ from shop.orders.selectors import STATUS_TABS, order_list_for_user
 from shop.orders.timeline import order_timeline
 from shop.storefront.forms import OrderForm, OrderSearchForm, ServiceFilterForm
 from shop.storefront.pagination import page_of
-from shop.wallet.selectors import balance_of, ledger_for_user
+from shop.wallet.selectors import balance_of, hold_of, ledger_for_user
 
 SERVICES_PER_PAGE = 100
 ORDERS_PER_PAGE = 25
@@ -209,7 +209,8 @@ def orders_status_json(request: HttpRequest) -> JsonResponse:
 def balance(request: HttpRequest) -> HttpResponse:
     # Top-up lines link to their top-up's page, by its public id: read in the same query.
     page = page_of(ledger_for_user(user=request.user).select_related("topup"), request.GET.get("page"), LEDGER_PER_PAGE)
-    return render(request, "shop/balance.html", {"page": page, "balance": balance_of(user=request.user)})
+    context = {"page": page, "balance": balance_of(user=request.user), "hold": hold_of(user=request.user)}
+    return render(request, "shop/balance.html", context)
 
 
 def _remains(order: Order) -> int | None:

@@ -21,6 +21,11 @@ def balance_of(*, user: AbstractBaseUser) -> Decimal:
     return Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0.0000")
 
 
+def hold_of(*, user: AbstractBaseUser) -> str:
+    """Why the user's balance is on hold (it pays for no new order), or "" when it is not."""
+    return Wallet.objects.filter(user=user).values_list("hold_reason", flat=True).first() or ""
+
+
 @dataclass(frozen=True)
 class LedgerDifference:
     wallet_id: int

@@ -507,3 +507,59 @@ def test_customer_page_shows_the_hold_with_the_way_to_lift_it(admin_client, held
     assert reverse("admin:shop_wallet_change", args=[held.pk]) in html
     other = UserFactory(username="free")
     assert "Balance on hold" not in admin_client.get(reverse("admin:auth_user_change", args=[other.pk])).content.decode()
+
+
+def owing(customer, manual) -> TopUp:
+    """A paid top-up whose full refund the balance could not cover: 103.00 owed, the balance on hold."""
+    from shop.payments.crediting import topup_report_apply, topup_staff_credit
+    from shop.payments.interface import Report, ReportState
+    from shop.wallet.services import wallet_adjust
+
+    row = topup(customer, manual, gateway_id="g-owing")
+    topup_staff_credit(topup=row, staff=UserFactory(is_staff=True))
+    wallet_adjust(user=customer, amount=Decimal("103"), direction="debit", reason="spent", admin=UserFactory(is_staff=True))
+    topup_report_apply(method=manual, report=Report(state=ReportState.REVERSED, gateway_id="g-owing", reversed_total=Decimal("100")))
+    row.refresh_from_db()
+    assert row.reversal_owed == Decimal("103")
+    return row
+
+
+def test_an_owed_reversal_shows_collect_and_write_off_and_collect_takes_it_once_the_balance_covers_it(
+    admin_client, customer, manual
+) -> None:
+    row = owing(customer, manual)
+    page = admin_client.get(change_url(row)).content.decode()
+    assert 'id="topup-collect"' in page and 'id="topup-write-off"' in page
+    collect = reverse("admin:shop_topup_collect", args=[row.pk])
+    assert admin_client.get(collect).status_code == 405
+    refused = admin_client.post(collect, follow=True)
+    assert "cannot cover the 103.0000 USD owed yet" in " ".join(messages_of(refused))
+    wallet_credit(user=customer, amount=Decimal("110"), kind=LedgerEntry.Kind.DEPOSIT)
+    done = admin_client.post(collect, follow=True)
+    assert "the owed reversal was taken from the balance" in " ".join(messages_of(done))
+    assert Wallet.objects.get(user=customer).balance == Decimal("107") and Wallet.objects.get(user=customer).hold_reason == ""
+    again = admin_client.post(collect, follow=True)
+    assert "owes nothing" in " ".join(messages_of(again))
+    assert Wallet.objects.get(user=customer).balance == Decimal("107")
+
+
+def test_write_off_asks_a_reason_and_lifts_the_hold(admin_client, admin_user, customer, manual) -> None:
+    row = owing(customer, manual)
+    url = reverse("admin:shop_topup_write_off", args=[row.pk])
+    assert "Write off the 103.0000 USD" in admin_client.get(url).content.decode()
+    blank = admin_client.post(url, {"reason": "  "})
+    assert blank.status_code == 200 and TopUp.objects.get(pk=row.pk).reversal_owed == Decimal("103")
+    admin_client.post(url, {"reason": "Settled by bank transfer."})
+    row.refresh_from_db()
+    assert row.reversal_owed == 0 and Wallet.objects.get(user=customer).hold_reason == ""
+    event = row.events.last()
+    assert (event.kind, event.actor_user_id, event.detail["reason"]) == ("written_off", admin_user.pk, "Settled by bank transfer.")
+
+
+def test_staff_without_the_permission_cannot_collect_or_write_off(customer, manual) -> None:
+    row = owing(customer, manual)
+    client = staff_client("view_topup")
+    assert 'id="topup-collect"' not in client.get(change_url(row)).content.decode()
+    assert client.post(reverse("admin:shop_topup_collect", args=[row.pk])).status_code == 403
+    assert client.post(reverse("admin:shop_topup_write_off", args=[row.pk]), {"reason": "x"}).status_code == 403
+    assert TopUp.objects.get(pk=row.pk).reversal_owed == Decimal("103")

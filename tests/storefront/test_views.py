@@ -222,6 +222,17 @@ def test_balance_page_shows_the_ledger_with_running_balance(web, catalogue, cust
     assert f"order #{order.pk}" in html
 
 
+def test_balance_page_says_when_and_why_new_orders_are_paused(web, customer) -> None:
+    from shop.wallet.services import wallet_hold, wallet_release
+
+    assert 'id="balance-hold"' not in web.get(reverse("balance")).content.decode()
+    wallet_hold(user=customer, reason="Top-up #7 was reversed and the balance could not cover it.")
+    html = web.get(reverse("balance")).content.decode()
+    assert "New orders are paused: Top-up #7 was reversed and the balance could not cover it." in html
+    wallet_release(user=customer)
+    assert 'id="balance-hold"' not in web.get(reverse("balance")).content.decode()
+
+
 def test_services_json_gives_one_category(web, catalogue) -> None:
     category = catalogue["17"].category
     data = web.get(reverse("services-json"), {"category": category.pk}).json()
