@@ -16,9 +16,10 @@ from django.urls import reverse
 from shop.models import LedgerEntry, Order, OrderStatus, ProviderService, Service, Wallet
 from shop.orders.models import OrderEvent
 from shop.orders.placement import AlreadyPlaced, OrderRejected, order_place
+from shop.orders.types import TYPES, TypeSpec
 from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import wallet_credit
-from tests.factories import UserFactory
+from tests.factories import ProviderFactory, UserFactory
 from tests.helpers import race, typed_service
 
 LINK = "https://instagram.com/p/abc"
@@ -446,6 +447,7 @@ def test_the_placed_event_records_who_placed_it_its_status_and_its_charge(catalo
     )
 
 
+@pytest.mark.postgres  # the one-statement charge is PostgreSQL's; other databases take the steps in a transaction
 def test_placing_reads_the_shops_default_markup_with_the_service_and_not_again(catalogue, customer, django_assert_num_queries) -> None:
     service_id = catalogue["1"].pk
     # The service (with the shop's settings), whether the form was used, then the one charging statement in its savepoint.
@@ -522,3 +524,10 @@ def test_drip_feed_without_runs_or_interval_names_the_missing_one(provider, cust
     with pytest.raises(OrderRejected) as caught:
         order_place(user=customer, service=service, link=LINK, quantity=100, **fields)
     assert caught.value.errors == {field: "Drip-feed needs both runs and an interval."}
+
+
+def test_a_type_that_needs_no_link_takes_none_and_stores_none(customer, monkeypatch) -> None:
+    """Every type sold today takes a link (tests/orders/test_types.py): the rule is for the first that will not."""
+    monkeypatch.setitem(TYPES, "Link-free", TypeSpec(needs_link=False))
+    order = order_place(user=customer, service=typed_service(ProviderFactory(), "Link-free"), quantity=100)
+    assert Order.objects.get(pk=order.pk).link == ""

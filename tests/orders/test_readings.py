@@ -306,3 +306,28 @@ def test_a_reading_note_is_stored_cut_to_the_500_characters_of_the_error(custome
     orders_finish(readings=[replace(reading(finished_order, S.COMPLETED, remains=0), note=note)], now=timezone.now())
 
     assert list(Order.objects.filter(pk__in=[running_order.pk, finished_order.pk]).values_list("error", flat=True)) == [note[:500]] * 2
+
+
+def test_a_status_event_keeps_the_note_on_the_providers_reading(customer, service) -> None:
+    order = running(customer, service)
+    note = "Provider: unknown status 'Awaiting moderation'; the order stays as it was and is checked again later."
+    unknown_word = replace(reading(order, S.PENDING, raw="Awaiting moderation"), note=note)  # as orders_refresh reads one
+
+    assert orders_store_running(readings=[unknown_word], now=timezone.now()) == 1
+
+    assert [event.detail for event in status_events(order)] == [
+        {"upstream_status": "Awaiting moderation", "start_count": 10, "upstream_charge": "0.5", "note": note}
+    ]
+
+
+def test_the_raw_status_word_is_stored_cut_to_64_characters_on_the_order_and_in_its_status_event(customer, service) -> None:
+    """On PostgreSQL the column's cast cuts the order's copy too (on SQLite only the code does); the event's JSON only the code."""
+    running_order, finished_order = running(customer, service), running(customer, service)
+    raw = "In progress " + "x" * 60
+
+    orders_store_running(readings=[reading(running_order, S.IN_PROGRESS, remains=400, raw=raw)], now=timezone.now())
+    orders_finish(readings=[reading(finished_order, S.COMPLETED, remains=0, raw=raw)], now=timezone.now())
+
+    orders = [Order.objects.get(pk=running_order.pk), Order.objects.get(pk=finished_order.pk)]
+    assert [order.upstream_status for order in orders] == [raw[:64]] * 2
+    assert [event.detail["upstream_status"] for event in status_events(running_order) + status_events(finished_order)] == [raw[:64]] * 2

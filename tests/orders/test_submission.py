@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,9 +10,11 @@ import pytest
 from django.utils import timezone
 
 from panelapi.sandbox import Fault
-from shop.catalogue.providers import provider_balance_refresh
+from shop.catalogue.providers import provider_balance_refresh, provider_client
 from shop.models import LedgerEntry, Order, OrderStatus, Provider, Wallet
-from shop.orders.flow import TransitionError, order_resolve_not_placed, order_resolve_placed
+from shop.orders import submission
+from shop.orders.flow import TransitionError, order_resolve_not_placed, order_resolve_placed, orders_stale_submissions_flag
+from shop.orders.models import OrderEvent
 from shop.orders.placement import order_place
 from shop.orders.submission import (
     FUNDS_REFUSAL,
@@ -23,8 +26,8 @@ from shop.orders.submission import (
     orders_sweep,
 )
 from shop.wallet.selectors import ledger_differences
-from tests.factories import UserFactory
-from tests.helpers import order_row, race
+from tests.factories import ProviderFactory, UserFactory
+from tests.helpers import order_row, race, typed_service
 
 LINK = "https://instagram.com/p/abc"
 
@@ -345,3 +348,125 @@ def test_a_drip_feed_order_sends_its_runs_and_interval_upstream(customer) -> Non
     params = order_upstream_params(order=Order.objects.select_related("provider_service").get(pk=order.pk))
     assert (params["runs"], params["interval"]) == (3, 15)
     assert "runs" not in order_upstream_params(order=order_row(customer))
+
+
+# What each outcome of the add does to the order and its history ----------------------------
+
+
+def events(order: Order) -> list[tuple[str, str, dict]]:
+    return list(OrderEvent.objects.filter(order=order).order_by("id").values_list("kind", "status", "detail"))
+
+
+@pytest.mark.parametrize(
+    ("type_", "extra", "sent"),
+    [
+        pytest.param("Default", {}, {"quantity": 100}, id="default: its quantity"),
+        pytest.param("Package", {}, {}, id="package: none, one fixed bundle"),
+        pytest.param("Custom Comments", {"comments": "nice\nwow"}, {"comments": "nice\nwow"}, id="counted list: none, the panel counts"),
+    ],
+)
+def test_only_a_type_that_takes_a_quantity_sends_one_upstream(customer, type_: str, extra: dict, sent: dict) -> None:
+    order = order_row(customer, service=typed_service(ProviderFactory(), type_), extra=extra)
+    assert order_upstream_params(order=order) == {"link": "https://instagram.com/p/row", **sent}
+
+
+def test_a_task_for_an_order_that_is_gone_does_nothing(customer) -> None:
+    order = order_row(customer)
+    Order.objects.filter(pk=order.pk).delete()
+    assert order_submit(order_id=order.pk) is SubmitOutcome.SKIPPED
+
+
+def test_submitting_reads_the_order_with_its_provider_and_provider_service_in_one_query(order, sandbox, django_assert_num_queries) -> None:
+    # 1 the order with both; 4 the claim and its event in a savepoint; 1 the add's audit record; 7 the placement and its
+    # event in the caller's savepoint and its own (reading the creation time for the first check). Neither is read again.
+    with django_assert_num_queries(13):
+        assert order_submit(order_id=order.pk) is SubmitOutcome.PLACED
+
+
+def test_a_funds_refusal_records_a_held_event_not_a_retry(order, sandbox) -> None:
+    refuse_the_add(sandbox, "Not enough funds on balance")
+    assert order_submit(order_id=order.pk) is SubmitOutcome.HELD
+    assert events(order)[1:] == [
+        (OrderEvent.Kind.CLAIMED, OrderStatus.SUBMITTING, {}),
+        (OrderEvent.Kind.HELD, OrderStatus.AWAITING, {"message": PROVIDER_LOW}),
+    ]
+
+
+def test_an_order_that_could_not_be_sent_because_the_provider_is_misconfigured_is_held_with_the_providers_message(order, sandbox) -> None:
+    Provider.objects.filter(pk=order.provider_id).update(api_url="ftp://panel.example/api/v2")
+    message = "add: the API URL must be an http(s) URL"
+
+    assert order_submit(order_id=order.pk) is SubmitOutcome.HELD
+
+    order.refresh_from_db()
+    assert (order.status, order.error, order.submitting_since) == (OrderStatus.AWAITING, message, None)
+    assert order.next_attempt_at > timezone.now()
+    assert events(order)[1:] == [
+        (OrderEvent.Kind.CLAIMED, OrderStatus.SUBMITTING, {}),
+        (OrderEvent.Kind.HELD, OrderStatus.AWAITING, {"message": message}),
+    ]
+    assert refunds(order) == []
+    assert sandbox.panel.calls["add"] == 0
+
+
+def test_an_id_clash_names_the_order_of_the_same_provider_that_already_has_the_id(order, catalogue, customer, sandbox) -> None:
+    def elsewhere(**fields) -> Order:
+        """An order of another provider."""
+        return order_row(customer, service=typed_service(ProviderFactory(), "Default"), status=OrderStatus.PENDING, **fields)
+
+    # Orders that must not be named, on both sides of the one that has the id, whichever way a lookup sorts them:
+    # this provider's without the id (the order itself, one placed later), and other providers' with the same id.
+    before = elsewhere()
+    earlier = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    assert order_submit(order_id=earlier.pk) is SubmitOutcome.PLACED
+    earlier.refresh_from_db()
+    Order.objects.filter(pk=before.pk).update(upstream_order_id=earlier.upstream_order_id)
+    after, later = elsewhere(upstream_order_id=earlier.upstream_order_id), order_row(customer, service=catalogue["1"])
+    assert order.pk < before.pk < earlier.pk < after.pk < later.pk
+    sandbox.panel.add_fault(Fault(kind="reply", action="add", body={"order": earlier.upstream_order_id}))
+
+    assert order_submit(order_id=order.pk) is SubmitOutcome.NEEDS_ATTENTION
+
+    message = (
+        f"The provider answered with order id {earlier.upstream_order_id}, which order #{earlier.pk} already has; check it at the provider."
+    )
+    order.refresh_from_db()
+    assert (order.status, order.upstream_order_id, order.error) == (OrderStatus.NEEDS_ATTENTION, None, message)
+    assert events(order)[-1] == (OrderEvent.Kind.UNKNOWN, OrderStatus.NEEDS_ATTENTION, {"reason": message})
+    assert refunds(order) == []
+
+
+def test_an_add_that_succeeds_after_an_admin_declared_the_order_not_placed_is_left_as_decided_and_logged_for_staff(
+    order, sandbox, admin_user, monkeypatch, caplog
+) -> None:
+    placed_as: list[str] = []
+
+    def slow_client(*, provider: Provider):
+        """A client whose add is answered only after the sweep flagged the order and an admin declared it never placed."""
+        client = provider_client(provider=provider)
+        add = client.add
+
+        def add_meanwhile(**params):
+            result = add(**params)
+            assert orders_stale_submissions_flag(older_than=timedelta(0)) == 1
+            order_resolve_not_placed(order=order, admin=admin_user)
+            placed_as.append(result.order_id)
+            return result
+
+        client.add = add_meanwhile
+        return client
+
+    monkeypatch.setattr(submission, "provider_client", slow_client)
+    with caplog.at_level(logging.ERROR, logger=submission.__name__):
+        assert order_submit(order_id=order.pk) is SubmitOutcome.NEEDS_ATTENTION
+
+    order.refresh_from_db()
+    assert (order.status, order.upstream_order_id) == (OrderStatus.FAILED, None)  # as the admin decided, refunded
+    assert refunds(order) == [order.charge]
+    (record,) = [record for record in caplog.records if record.name == submission.__name__]
+    assert (record.levelno, record.msg, record.args) == (
+        logging.ERROR,
+        "order %s was placed upstream as %s but was no longer submitting",
+        (order.pk, placed_as[0]),
+    )
+    assert record.getMessage() == f"order {order.pk} was placed upstream as {placed_as[0]} but was no longer submitting"
