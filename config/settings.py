@@ -205,6 +205,9 @@ TOPUP_LIFETIME = env.int("TOPUP_LIFETIME", default=3600)
 # How often the periodic task asks gateways, server to server, about top-ups still pending
 # (a missed or lost notification is found this way).
 TOPUP_CHECK_INTERVAL = env.int("TOPUP_CHECK_INTERVAL", default=60)
+# Top-ups a customer may have waiting (pending or being checked) at once, started within TOPUP_LIFETIME: each one
+# costs a call to a gateway and a place in the periodic check.
+TOPUP_OPEN_LIMIT = env.int("TOPUP_OPEN_LIMIT", default=5)
 UPSTREAM_CALL_PRUNE_INTERVAL = env.int("UPSTREAM_CALL_PRUNE_INTERVAL", default=24 * 3600)
 UPSTREAM_CALL_RETENTION_DAYS = env.int("UPSTREAM_CALL_RETENTION_DAYS", default=30)
 
@@ -323,6 +326,8 @@ LOGGING = {
     "loggers": {
         # urllib3 logs request lines at DEBUG; keep it quiet even when LOG_LEVEL=DEBUG.
         "urllib3": {"level": "WARNING"},
+        # The stripe library logs each error's message at INFO and raw replies at DEBUG: a reply may echo part of a key.
+        "stripe": {"level": "WARNING", "filters": ["redact_secrets"]},
         # One line per login otherwise; lockouts still log at WARNING.
         "axes": {"level": "WARNING"},
         # On the logger, not only the handler: every handler (error mails, caplog, a tracker) gets the redacted record.

@@ -1,4 +1,4 @@
-"""A logging filter that masks anything shaped like an API key parameter."""
+"""A logging filter that masks anything shaped like an API key parameter, or like a Stripe key or webhook secret."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ _KEY_PATTERNS = [
     re.compile(r"(?i)(\b(?:api_?)?key=)[^&\s'\"]+"),
     # JSON and dict reprs: "key": "abc" / 'api_key': 'abc'
     re.compile(r"""(?i)(["'](?:api_?)?key["']\s*:\s*["'])[^"']+"""),
+    # Stripe's secret and restricted keys and webhook signing secrets, wherever they appear (its library logs replies)
+    re.compile(r"\b((?:sk|rk)_(?:live|test)_|whsec_)[A-Za-z0-9*]+"),
 ]
 
 

@@ -34,8 +34,12 @@ class ReportState(enum.StrEnum):
     PAID = "paid"  # the gateway holds the money
     FAILED = "failed"
     EXPIRED = "expired"
-    REVERSED = "reversed"  # refunded or disputed: ``reversed_total`` says how much, in all, so far
+    REVERSED = "reversed"  # refunded or disputed: ``reversal`` says which, ``reversed_total`` how much of it so far
     MISMATCH = "mismatch"  # paid, but not as asked (e.g. Cryptomus' wrong_amount): staff decide
+
+
+REFUND = "refund"
+DISPUTE = "dispute"
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,37 @@ class Report:
     amount: Decimal | None = None
     currency: str = ""
     merchant: str | None = None  # None: the gateway's reply does not name one (its signature or fetch proved it)
-    reversed_total: Decimal | None = None
+    reversed_total: Decimal | None = None  # with REVERSED: the running total of this kind of reversal for the payment
+    reversal: str = ""  # with REVERSED: "refund" or "dispute"; the two totals add up (a refund then a dispute of the rest)
     event_id: str = ""
     note: str = ""  # for the history, e.g. "paid_over: 0.30 more than asked"
     detail: Mapping[str, Any] = field(default_factory=dict)  # safe, for the history; never secrets
+
+    def __post_init__(self) -> None:
+        # Signed but unstorable (a NUL or a lone surrogate, which JSON can escape): refused like any malformed notification.
+        texts = (
+            self.gateway_id,
+            self.gateway_payment,
+            self.reference,
+            self.currency,
+            self.merchant,
+            self.event_id,
+            self.note,
+            self.reversal,
+        )
+        if not (_storable(list(texts)) and _storable(self.detail)):
+            raise NotificationRejected("The notification carries text the shop cannot store (a NUL or a lone surrogate).")
+
+
+def _storable(value: Any) -> bool:
+    """Text PostgreSQL can store (no NUL, no lone surrogate), in a value or anywhere inside a list or mapping."""
+    if isinstance(value, str):
+        return "\x00" not in value and not any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, Mapping):
+        return all(_storable(key) and _storable(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return all(_storable(item) for item in value)
+    return True
 
 
 @dataclass(frozen=True)

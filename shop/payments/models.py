@@ -104,6 +104,9 @@ class TopUp(models.Model):
     attention_reason = models.CharField(max_length=500, blank=True, help_text="Why staff must look at it.")
     reversed_amount = models.DecimalField(**MONEY, default=Decimal("0"), help_text="Taken back from the balance after a refund or dispute.")
     reversal_owed = models.DecimalField(**MONEY, default=Decimal("0"), help_text="A reversal the balance could not cover.")
+    reversal_written_off = models.DecimalField(**MONEY, default=Decimal("0"), help_text="Owed reversals staff gave up.")
+    refunded_total = models.DecimalField(**MONEY, default=Decimal("0"), help_text="The gateway's running total of refunds.")
+    disputed_total = models.DecimalField(**MONEY, default=Decimal("0"), help_text="The gateway's running total of disputes.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -123,7 +126,14 @@ class TopUp(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="topup_amount_positive"),
             models.CheckConstraint(condition=Q(fee__gte=0) & Q(fee__lt=models.F("amount")), name="topup_fee_below_amount"),
             models.CheckConstraint(condition=Q(bonus__gte=0), name="topup_bonus_not_negative"),
-            models.CheckConstraint(condition=Q(reversed_amount__gte=0) & Q(reversal_owed__gte=0), name="topup_reversal_not_negative"),
+            models.CheckConstraint(
+                condition=Q(reversed_amount__gte=0)
+                & Q(reversal_owed__gte=0)
+                & Q(reversal_written_off__gte=0)
+                & Q(refunded_total__gte=0)
+                & Q(disputed_total__gte=0),
+                name="topup_reversal_figures_not_negative",
+            ),
             models.CheckConstraint(condition=Q(state="paid") | Q(paid_at__isnull=True), name="topup_paid_at_only_when_paid"),
             models.CheckConstraint(condition=Q(state__in=[s.value for s in TopUpState]), name="topup_state_valid"),
         ]

@@ -72,8 +72,14 @@ def session(
 
 
 def charge(
-    *, payment_intent: str | None = "pi_test_1", amount: int = 1005, amount_refunded: int = 1005, currency: str = "usd"
+    *,
+    payment_intent: str | None = "pi_test_1",
+    amount: int = 1005,
+    amount_refunded: int = 1005,
+    currency: str = "usd",
+    metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """A charge as ``charge.refunded`` carries it; by default without the top-up's id in its metadata."""
     return {
         "id": "ch_test_1",
         "object": "charge",
@@ -82,11 +88,12 @@ def charge(
         "refunded": amount_refunded == amount,
         "currency": currency,
         "payment_intent": payment_intent,
-        "metadata": {},
+        "metadata": metadata or {},
     }
 
 
-def dispute(*, payment_intent: str = "pi_test_1", amount: int = 1005, currency: str = "usd") -> dict[str, Any]:
+def dispute(*, payment_intent: str | None = "pi_test_1", amount: int = 1005, currency: str = "usd") -> dict[str, Any]:
+    """A dispute as ``charge.dispute.created`` carries it: its metadata is its own (empty), not the payment's."""
     return {
         "id": "dp_test_1",
         "object": "dispute",
@@ -94,6 +101,24 @@ def dispute(*, payment_intent: str = "pi_test_1", amount: int = 1005, currency: 
         "currency": currency,
         "charge": "ch_test_1",
         "payment_intent": payment_intent,
+        "metadata": {},
         "reason": "fraudulent",
         "status": "needs_response",
+    }
+
+
+def payment_intent(
+    intent_id: str = "pi_test_1", *, reference: str | None = "00000000-0000-0000-0000-000000000001", amount: int = 1005
+) -> dict[str, Any]:
+    """A PaymentIntent as Stripe's retrieve returns it; Checkout copied ``payment_intent_data.metadata`` into it."""
+    return {
+        "id": intent_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_received": amount,
+        "currency": "usd",
+        "status": "succeeded",
+        "livemode": False,
+        "latest_charge": "ch_test_1",
+        "metadata": {} if reference is None else {"topup": reference},
     }

@@ -394,11 +394,48 @@ def test_a_reversal_the_balance_cannot_cover_puts_it_on_hold_and_new_orders_are_
     assert_ledger_holds(customer)
 
 
-def test_a_reversal_of_a_top_up_that_was_never_paid_changes_nothing(customer, method, fake_gateway) -> None:
+def test_a_refund_delivered_before_the_payment_is_kept_and_taken_when_the_payment_credits(customer, method, fake_gateway) -> None:
+    """Gateways deliver at least once and in any order: the refund first, then the payment it refunds."""
     topup = started(customer, method, fake_gateway)
+    assert topup_report_apply(method=method, report=reversed_report(topup, "100")) is Outcome.REVERSED
+    assert not LedgerEntry.objects.exists()  # nothing to take back yet
+    assert TopUp.objects.get(pk=topup.pk).refunded_total == Decimal("100")
+    assert topup_report_apply(method=method, report=paid(topup)) is Outcome.CREDITED
+    assert balance(customer) == 0  # credited and reversed in the same transaction
+    assert entries(topup)[-1] == (Kind.REVERSAL, Decimal("-102.0000"))
     assert topup_report_apply(method=method, report=reversed_report(topup, "100")) is Outcome.UNCHANGED
-    assert not LedgerEntry.objects.exists()
-    assert Wallet.objects.filter(user=customer, hold_reason="").count() <= 1
+    assert_ledger_holds(customer)
+
+
+def dispute(topup: TopUp, total: str) -> Report:
+    return Report(
+        state=ReportState.REVERSED, gateway_id=topup.gateway_id, reversed_total=Decimal(total), reversal="dispute", event_id=f"dp_{total}"
+    )
+
+
+def test_a_refund_then_a_dispute_of_the_rest_take_back_the_whole_top_up(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup))
+    topup_report_apply(method=method, report=reversed_report(topup, "40"))
+    assert balance(customer) == Decimal("61.2000")  # 102 x 60%
+    assert topup_report_apply(method=method, report=dispute(topup, "60")) is Outcome.REVERSED
+    assert balance(customer) == 0
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert (stored.refunded_total, stored.disputed_total, stored.reversed_amount) == (Decimal("40"), Decimal("60"), Decimal("102"))
+    assert topup_report_apply(method=method, report=dispute(topup, "60")) is Outcome.UNCHANGED  # the same dispute again
+    assert topup_report_apply(method=method, report=reversed_report(topup, "30")) is Outcome.UNCHANGED  # an older running total
+
+
+def test_a_written_off_reversal_is_not_asked_for_again_when_the_gateway_reports_it_again(customer, method, fake_gateway) -> None:
+    staff = UserFactory(is_staff=True)
+    topup = held_after_reversal(customer, method, fake_gateway, Decimal("102"))
+    crediting.topup_owed_write_off(topup=topup, staff=staff, reason="Settled outside the shop.")
+    wallet_credit(user=customer, amount=Decimal("150"), kind=Kind.DEPOSIT)
+    for total in ("100", "100", "50"):
+        assert topup_report_apply(method=method, report=reversed_report(topup, total)) is Outcome.UNCHANGED
+    assert balance(customer) == Decimal("150")
+    assert Wallet.objects.get(user=customer).hold_reason == ""
+    assert TopUp.objects.get(pk=topup.pk).reversal_written_off == Decimal("102")
 
 
 @override_settings(SHOP_CURRENCY="USD")
@@ -462,3 +499,74 @@ def test_staff_write_off_an_owed_reversal_with_a_reason_and_the_hold_lifts_only_
     )
     with pytest.raises(TopUpRefused, match="owes nothing"):
         crediting.topup_owed_write_off(topup=first, staff=staff, reason="again")
+
+
+def test_staff_cannot_credit_a_gateways_payment_that_is_still_pending_failed_or_expired(customer, method, fake_gateway) -> None:
+    staff = UserFactory(is_staff=True)
+    pending, failed = started(customer, method, fake_gateway), started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(failed, state=ReportState.FAILED))
+    for topup in (pending, failed):
+        assert crediting.topup_staff_credit(topup=topup, staff=staff) is Outcome.UNCHANGED
+    assert not LedgerEntry.objects.exists()
+
+
+def test_staff_can_credit_a_manual_transfer_still_pending(customer) -> None:
+    manual = PaymentMethod.objects.create(code="bank", kind=PaymentMethod.Kind.MANUAL, name="Bank", is_enabled=True, currency="USD")
+    topup = TopUp.objects.create(user=customer, method=manual, amount=Decimal("20"), currency="USD", state=TopUpState.PENDING)
+    assert crediting.topup_staff_credit(topup=topup, staff=UserFactory(is_staff=True)) is Outcome.CREDITED
+    assert balance(customer) == Decimal("20")
+
+
+def test_amounts_must_match_exactly_not_after_rounding(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway, "25")
+    assert topup_report_apply(method=method, report=paid(topup, amount=Decimal("24.995"))) is Outcome.REVIEW
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_failure_of_another_payment_found_by_the_public_id_changes_nothing(customer, method, fake_gateway) -> None:
+    """E.g. another checkout the payer opened with the same reference: its failure must not close this top-up."""
+    topup = started(customer, method, fake_gateway)
+    for state in (ReportState.FAILED, ReportState.EXPIRED, ReportState.MISMATCH):
+        report = Report(state=state, gateway_id="pay_other", reference=str(topup.public_id))
+        assert topup_report_apply(method=method, report=report) is Outcome.UNCHANGED
+    assert TopUp.objects.get(pk=topup.pk).state == TopUpState.PENDING
+    assert topup_report_apply(method=method, report=paid(topup)) is Outcome.CREDITED
+
+
+def test_a_paid_report_for_another_payment_of_the_same_top_up_goes_to_staff(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    TopUp.objects.filter(pk=topup.pk).update(gateway_payment="pi_1")
+    topup.refresh_from_db()
+    report = paid(topup, gateway_id="", gateway_payment="pi_2")
+    assert topup_report_apply(method=method, report=report) is Outcome.REVIEW
+    assert "'pi_2' is not this top-up's" in TopUp.objects.get(pk=topup.pk).attention_reason
+
+
+def test_a_mismatch_keeps_the_gateways_payment_id_so_a_later_dispute_finds_the_top_up(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup, amount=Decimal("1"), gateway_payment="pi_9"))
+    assert TopUp.objects.get(pk=topup.pk).gateway_payment == "pi_9"
+    crediting.topup_staff_credit(topup=TopUp.objects.get(pk=topup.pk), staff=UserFactory(is_staff=True))
+    report = Report(state=ReportState.REVERSED, gateway_payment="pi_9", reversed_total=Decimal("100"), reversal="dispute")
+    assert topup_report_apply(method=method, report=report) is Outcome.REVERSED
+    assert balance(customer) == 0
+
+
+@override_settings(TOPUP_OPEN_LIMIT=2)
+def test_a_customer_has_at_most_the_open_limit_of_top_ups_waiting(customer, method, fake_gateway) -> None:
+    first = started(customer, method, fake_gateway)
+    started(customer, method, fake_gateway)
+    with pytest.raises(TopUpRefused, match="You have 2 payments waiting already"):
+        started(customer, method, fake_gateway)
+    assert TopUp.objects.count() == 2
+    topup_report_apply(method=method, report=paid(first))
+    assert started(customer, method, fake_gateway).state == TopUpState.PENDING  # a paid one no longer counts
+
+
+def test_expiry_racing_a_payment_changes_nothing_and_is_recorded(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup))
+    assert crediting.topup_expire(topup=topup) is Outcome.UNCHANGED
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert stored.state == TopUpState.PAID
+    assert stored.events.last().detail["why"] == "already paid"

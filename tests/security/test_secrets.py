@@ -11,22 +11,39 @@ pages of every registered model), every customer page, the API's replies and
 error pages. Last it reads every column of every table as text. Neither key may
 appear in any of it; the customer's key is shown once, on the page that
 generated it, which is the one response left out (and checked to hold it).
+
+Payment gateways' secrets get the same tour: the API key and the webhook
+secret of a sandbox, a Stripe and a Cryptomus method, typed into the admin's
+forms (once refused, once saved, a change refused), used to start payments,
+check them and verify notifications (genuine, forged, stale, tampered), while
+each gateway refuses calls with a 401 or a 500 that echoes the key, or does not
+answer. The exceptions those calls raise are read too, as a traceback prints
+them (their causes included). And the secrets are Fernet tokens at rest.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import logging
 import re
-from collections.abc import Iterator
+import time
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import requests
+import responses
 from celery.signals import before_task_publish
 from django.contrib import admin
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from panelapi.sandbox import Fault
 from shop.catalogue.tasks import catalogue_sync_all, catalogue_sync_provider, provider_balance_refresh_all
@@ -41,8 +58,14 @@ from shop.orders.tasks import (
     refills_send_task,
     requests_sweep_provider,
 )
+from shop.payments.gateway import gateway_for
+from shop.payments.interface import Urls
+from shop.payments.models import PaymentMethod, TopUp, TopUpState
+from shop.payments.sandbox import SandboxServer
+from shop.payments.tasks import topup_check_task, topups_check_pending
 from tests.conftest import SANDBOX_KEY
 from tests.helpers import order_finish
+from tests.payments import stripe_events
 from tests.security.conftest import LINK
 
 pytestmark = pytest.mark.django_db
@@ -322,3 +345,292 @@ def test_a_key_in_a_url_does_not_ride_along_on_django_s_request_records(rf) -> N
     with_key, without = records
     assert with_key.request is None and "smm_secret" not in log_text(with_key)
     assert without.request is not None and "page=2" in repr(without.request)
+
+
+# Gateway secrets ------------------------------------------------------------------------------------------------------
+
+# One API key and one webhook secret per gateway kind, each unlike any other text in the shop.
+GATEWAY_SECRETS = {
+    PaymentMethod.Kind.SANDBOX: ("pay-sandbox-apikey-Lk7QzX3v9W", "pay-sandbox-whsec-Rt5NpY2c8H"),
+    PaymentMethod.Kind.STRIPE: ("sk_test_51LeakTourApiKeyQm4Zx8Vb2Nc6", "whsec_LeakTourSigningSecretHd3Kf7Js1"),
+    PaymentMethod.Kind.CRYPTOMUS: ("cryptomus-paykey-LeakTour-Gw9Tq4Yp6", "cryptomus-whsec-LeakTour-Mv2Bx5Ln8"),
+}
+PAY_MERCHANT = "leak-tour-shop"
+CRYPTOMUS_MERCHANT = "5d7c3a1e-2b4f-4e8a-9c6d-1f0e2d3c4b5a"
+SANDBOX_DOWN = "https://sandbox-pay.down.test"
+STRIPE_SESSIONS = "https://api.stripe.com/v1/checkout/sessions"
+CRYPTOMUS_CREATE = "https://api.cryptomus.com/v1/payment"
+CRYPTOMUS_INFO = "https://api.cryptomus.com/v1/payment/info"
+# Where the sandbox sends its notifications in this test: a closed port, so each is handed to the shop by the test.
+NOWHERE = "127.0.0.1:1"
+URLS = Urls(notify="https://shop.example/payments/notify/x/", back="https://shop.example/funds/x/")
+
+
+def secret_parts(secret: str) -> list[str]:
+    """The secret, and its last 12 characters (a masked key shows 4 at most): neither may appear anywhere."""
+    return [secret, secret[-12:]]
+
+
+def method_form(kind: str, code: str, api_url: str = "", merchant_id: str = "") -> dict[str, str]:
+    """The admin's add form of a method, with both secrets typed in."""
+    api_key, webhook_secret = GATEWAY_SECRETS[kind]
+    return {
+        "name": f"{kind} (leak tour)",
+        "code": code,
+        "kind": kind,
+        "is_enabled": "on",
+        "position": "0",
+        "currency": "USD",
+        "min_amount": "1",
+        "max_amount": "1000",
+        "fee_percent": "2",
+        "bonus_percent": "0",
+        "bonus_threshold": "0",
+        "instructions": "",
+        "api_url": api_url,
+        "merchant_id": merchant_id,
+        "new_api_key": api_key,
+        "new_webhook_secret": webhook_secret,
+    }
+
+
+@pytest.fixture
+def pay_gateway() -> Iterator[SandboxServer]:
+    """The sandbox payment gateway with the tour's sandbox secrets, over real HTTP on loopback."""
+    api_key, webhook_secret = GATEWAY_SECRETS[PaymentMethod.Kind.SANDBOX]
+    with SandboxServer(merchant=PAY_MERCHANT, api_key=api_key, webhook_secret=webhook_secret, retry_delays=(0.01,) * 4) as server:
+        yield server
+
+
+@pytest.fixture
+def gateway_apis(pay_gateway) -> Iterator[responses.RequestsMock]:
+    """Stripe's, Cryptomus' and a broken sandbox's servers as the test answers them; the real sandbox passes through."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.add_passthru(pay_gateway.url)
+        yield api
+
+
+def test_no_gateway_secret_leaks_through_logs_pages_tasks_exceptions_or_database(
+    captured, settings, pay_gateway, gateway_apis, customer, admin_user, django_capture_on_commit_callbacks
+) -> None:
+    """Stripe, Cryptomus and sandbox methods: configured in admin, paid, refused, failing in every way, then the tours.
+
+    Every reply that can carry text echoes the key: a 401 and a 500 of each
+    gateway name it, as a careless gateway (or one showing what it received)
+    would. Exceptions are read as a traceback prints them, causes included.
+    """
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, NOWHERE.split(":")[0]]
+    settings.TOPUP_OPEN_LIMIT = 100  # the tour leaves more top-ups waiting than a customer may start
+    seen, api = captured, gateway_apis
+    staff, web, gateway = Client(), Client(), Client()
+    staff.force_login(admin_user)
+    web.force_login(customer)
+    Kind = PaymentMethod.Kind
+
+    # Admin: each method added with both secrets after a refused first try; a refused change with the secrets typed again.
+    forms = {
+        "sandbox": method_form(Kind.SANDBOX, "sandbox", pay_gateway.url, PAY_MERCHANT),
+        "sandbox-down": method_form(Kind.SANDBOX, "sandbox-down", SANDBOX_DOWN, PAY_MERCHANT),
+        "stripe": method_form(Kind.STRIPE, "stripe"),
+        "cryptomus": method_form(Kind.CRYPTOMUS, "cryptomus", "", CRYPTOMUS_MERCHANT),
+    }
+    add = reverse("admin:shop_paymentmethod_add")
+    for code, form in forms.items():
+        refused = staff.post(add, {**form, "max_amount": "0.50"})
+        assert refused.status_code == 200 and "The maximum must be at least the minimum." in refused.content.decode(), code
+        seen.response(f"method {code} add refused", refused)
+        seen.response(f"method {code} added", staff.post(add, form, follow=True))
+    methods = {method.code: method for method in PaymentMethod.objects.all()}
+    assert set(methods) == set(forms)
+    for code, method in methods.items():
+        assert (method.api_key, method.webhook_secret) == GATEWAY_SECRETS[method.kind], code
+        change = reverse("admin:shop_paymentmethod_change", args=[method.pk])
+        seen.response(f"method {code} change page", staff.get(change))
+        refused = staff.post(change, {**forms[code], "max_amount": "0.50"})
+        assert refused.status_code == 200 and "The maximum must be at least the minimum." in refused.content.decode(), code
+        seen.response(f"method {code} change refused", refused)
+
+    def add_funds(code: str, amount: str, **extra: str) -> TopUp | None:
+        """The customer's add funds form; the top-up it started, or None when none was."""
+        before = TopUp.objects.count()
+        response = web.post(reverse("funds-add"), {"method": methods[code].pk, "amount": amount}, **extra)
+        seen.response(f"add funds {code} {amount}", response)
+        return TopUp.objects.latest("id") if TopUp.objects.count() > before else None
+
+    def notify(code: str, body: bytes, headers: dict[str, str], expected: int) -> None:
+        response = gateway.post(reverse("payment-notify", args=[code]), body, content_type="application/json", headers=headers)
+        seen.response(f"notify {code}", response)
+        assert response.status_code == expected, (code, response.status_code, body[:200])
+
+    def fails(where: str, call: Callable[[], object]) -> None:
+        """Run a gateway call that must fail; keep its exception as a traceback prints it (causes and context included)."""
+        with pytest.raises(Exception) as caught:
+            call()
+        seen.add(f"exception {where}", "".join(traceback.format_exception(caught.value)))
+
+    def pending(code: str, gateway_id: str) -> TopUp:
+        """A top-up the gateway knows and has not settled, as the shop keeps it."""
+        return TopUp.objects.create(user=customer, method=methods[code], amount=Decimal("9"), currency="USD", gateway_id=gateway_id)
+
+    def polled(topup: TopUp) -> None:
+        """The customer's top-up page and its live status, which queues a server-side check after commit."""
+        seen.response(f"top-up {topup.pk}", web.get(reverse("topup-detail", args=[topup.public_id])))
+        with django_capture_on_commit_callbacks(execute=True):
+            seen.response(f"top-up {topup.pk} status", web.get(reverse("topup-status", args=[topup.public_id])))
+
+    # Sandbox: paid and declined through the real gateway; each notification handed over by the test, then refused forms of it.
+    sandbox_api_key, sandbox_secret = GATEWAY_SECRETS[Kind.SANDBOX]
+    paid = add_funds("sandbox", "25", HTTP_HOST=NOWHERE)
+    declined = add_funds("sandbox", "30", HTTP_HOST=NOWHERE)
+    polled(paid)
+    pay_gateway.act(paid.gateway_id, "pay")
+    pay_gateway.act(declined.gateway_id, "decline")
+    for delivery in pay_gateway.wait_for_deliveries(2):
+        notify("sandbox", delivery.body, delivery.headers, 200)
+    last = pay_gateway.deliveries[0]
+    stale = int(time.time()) - 3600
+    for headers in (
+        {},
+        {"X-Sandbox-Signature": "t=1,v1=00"},
+        # Signed as the sandbox signs (the same scheme as Stripe's): an hour ago, and with another secret.
+        {"X-Sandbox-Signature": stripe_events.sign(last.body, secret=sandbox_secret, timestamp=stale)},
+        {"X-Sandbox-Signature": stripe_events.sign(last.body, secret="another-secret")},
+    ):
+        notify("sandbox", last.body, headers, 400)
+    notify("sandbox", last.body.replace(b'"paid"', b'"paid" '), last.headers, 400)
+    # A sandbox that refuses, echoing the key: start and fetch, through the shop and directly.
+    stuck = pending("sandbox-down", "sbx_stuck")
+    polled(stuck)
+    for status in (401, 500):
+        echo = {"error": f"Unknown merchant or bad key {sandbox_api_key}"}
+        api.upsert(responses.POST, f"{SANDBOX_DOWN}/api/payments", status=status, json=echo)
+        api.upsert(responses.GET, f"{SANDBOX_DOWN}/api/payments/sbx_stuck", status=status, json=echo)
+        assert add_funds("sandbox-down", "12").state == TopUpState.FAILED
+        fails(f"sandbox start {status}", lambda: gateway_for(stuck.method).start(method=stuck.method, topup=stuck, urls=URLS))
+        fails(f"sandbox fetch {status}", lambda: gateway_for(stuck.method).fetch(method=stuck.method, topup=stuck))
+        topup_check_task.apply(args=[stuck.pk])
+    fails("sandbox verify", lambda: gateway_for(methods["sandbox"]).verify(method=methods["sandbox"], body=last.body, headers={}))
+
+    # Stripe: a session created, paid by a signed event; refused events; then 401 and 500 replies echoing the key, and no reply.
+    stripe_key, stripe_secret = GATEWAY_SECRETS[Kind.STRIPE]
+    api.upsert(
+        responses.POST, STRIPE_SESSIONS, json=stripe_events.session(session_id="cs_test_leak", status="open", payment_status="unpaid")
+    )
+    card = add_funds("stripe", "20")
+    assert card.gateway_id == "cs_test_leak"
+    polled(card)
+    event = stripe_events.event(
+        "checkout.session.completed", stripe_events.session(session_id="cs_test_leak", reference=str(card.public_id), amount_total=2000)
+    )
+    notify("stripe", event, {"Stripe-Signature": stripe_events.sign(event, secret=stripe_secret)}, 200)
+    for headers in (
+        {},
+        {"Stripe-Signature": "garbage"},
+        {"Stripe-Signature": stripe_events.sign(event, secret=stripe_events.OTHER_SECRET)},
+        {"Stripe-Signature": stripe_events.sign(event, secret=stripe_secret, timestamp=int(time.time()) - 3600)},
+    ):
+        notify("stripe", event, headers, 400)
+    notify("stripe", event.replace(b"2000", b"9000"), {"Stripe-Signature": stripe_events.sign(event, secret=stripe_secret)}, 400)
+    open_card = pending("stripe", "cs_test_open")
+    polled(open_card)
+    echo_error = {"message": f"Invalid API Key provided: {stripe_key}"}
+    for status, kind in ((401, "invalid_request_error"), (500, "api_error")):
+        failure = {"status": status, "json": {"error": {"type": kind, **echo_error}}, "headers": {"Request-Id": "req_leak"}}
+        api.upsert(responses.POST, STRIPE_SESSIONS, **failure)
+        api.upsert(responses.GET, f"{STRIPE_SESSIONS}/cs_test_open", **failure)
+        assert add_funds("stripe", "20").state == TopUpState.FAILED
+        fails(f"stripe start {status}", lambda: gateway_for(card.method).start(method=card.method, topup=card, urls=URLS))
+        fails(f"stripe fetch {status}", lambda: gateway_for(open_card.method).fetch(method=open_card.method, topup=open_card))
+        topup_check_task.apply(args=[open_card.pk])
+    api.upsert(responses.POST, STRIPE_SESSIONS, body=requests.ConnectionError("connection refused"))
+    assert add_funds("stripe", "20").state == TopUpState.FAILED
+    assert any(call.request.headers.get("Authorization") == f"Bearer {stripe_key}" for call in api.calls)
+
+    # Cryptomus: an invoice, paid by a signed notification confirmed by payment/info; refused ones; failures echoing the key.
+    cryptomus_key, cryptomus_secret = GATEWAY_SECRETS[Kind.CRYPTOMUS]
+    invoice = "0b5f0d52-1111-4c1e-9a0e-6f2b7c1d9e01"
+    api.upsert(
+        responses.POST, CRYPTOMUS_CREATE, json={"state": 0, "result": {"uuid": invoice, "url": f"https://pay.cryptomus.com/pay/{invoice}"}}
+    )
+    crypto = add_funds("cryptomus", "15")
+    assert crypto.gateway_id == invoice
+    polled(crypto)
+    info = {"uuid": invoice, "order_id": str(crypto.public_id), "amount": "15.00", "currency": "USD", "status": "paid", "is_final": True}
+    api.upsert(responses.POST, CRYPTOMUS_INFO, json={"state": 0, "result": info})
+
+    def cryptomus_notification(key: str, **fields: object) -> bytes:
+        data = {"type": "payment", "uuid": invoice, "order_id": str(crypto.public_id), "amount": "15.00", "status": "paid", **fields}
+        signed = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("/", "\\/")
+        sign = hashlib.md5(base64.b64encode(signed.encode()) + key.encode(), usedforsecurity=False).hexdigest()
+        return json.dumps({**data, "sign": sign}).encode()
+
+    notify("cryptomus", cryptomus_notification(cryptomus_key), {}, 200)
+    notify("cryptomus", cryptomus_notification("another-key"), {}, 400)
+    notify("cryptomus", cryptomus_notification(cryptomus_key).replace(b"15.00", b"95.00"), {}, 400)
+    notify("cryptomus", b'{"uuid": "x", "sign": ' + json.dumps(cryptomus_secret).encode() + b"}", {}, 400)
+    pending_crypto = pending("cryptomus", "c0ffee00-0000-4000-8000-00000000c0de")
+    polled(pending_crypto)
+    for status in (401, 500, 422):
+        echo = {
+            "state": 1,
+            "message": f"Invalid sign, key {cryptomus_key}",
+            "errors": {"sign": [f"not signed with {cryptomus_key}"]},
+        }
+        api.upsert(responses.POST, CRYPTOMUS_CREATE, status=status, json=echo)
+        api.upsert(responses.POST, CRYPTOMUS_INFO, status=status, json=echo)
+        assert add_funds("cryptomus", "15").state == TopUpState.FAILED
+        notify("cryptomus", cryptomus_notification(cryptomus_key), {}, 503)
+        fails(f"cryptomus start {status}", lambda: gateway_for(crypto.method).start(method=crypto.method, topup=crypto, urls=URLS))
+        fails(f"cryptomus fetch {status}", lambda: gateway_for(crypto.method).fetch(method=crypto.method, topup=pending_crypto))
+        topup_check_task.apply(args=[pending_crypto.pk])
+    api.upsert(responses.POST, CRYPTOMUS_CREATE, body=requests.ConnectTimeout("timed out"))
+    assert add_funds("cryptomus", "15").state == TopUpState.FAILED
+    # The periodic check meets every gateway's failure at once.
+    TopUp.objects.filter(state=TopUpState.PENDING).update(created_at=timezone.now() - timedelta(hours=1), checked_at=None)
+    topups_check_pending.apply()
+
+    # The tours: the customer's payment pages, then the whole admin.
+    for name in ("funds-add", "topups", "balance", "orders", "order-new"):
+        seen.response(name, web.get(reverse(name)))
+    for topup in TopUp.objects.filter(user=customer):
+        seen.response(f"top-up page {topup.pk}", web.get(reverse("topup-detail", args=[topup.public_id])))
+    pages = admin_tour(staff, seen)
+    for record in seen.records:
+        seen.add(f"log {record.name}", log_text(record))
+    for name, body, headers in seen.tasks:
+        seen.add(f"task {name}", f"{body!r} {headers!r}")
+    seen.texts.extend(database_text())
+
+    # The tour saw real work: three gateways paid, failed and refused; checks queued with ids; the secrets were in use.
+    assert set(TopUp.objects.filter(state=TopUpState.PAID).values_list("method__code", flat=True)) == {"sandbox", "stripe", "cryptomus"}
+    assert TopUp.objects.filter(state=TopUpState.FAILED).count() >= 8
+    assert sum("rejected" in record.getMessage() for record in seen.records) >= 10
+    assert pages > 2 * len(admin.site._registry)
+    assert {name for name, _, _ in seen.tasks} >= {topup_check_task.name}
+    for name, body, _ in seen.tasks:
+        args, kwargs, _embed = body
+        assert all(isinstance(arg, int) for arg in args) and not kwargs, (name, body)
+    leaks = {}
+    for kind, secrets in GATEWAY_SECRETS.items():
+        for what, secret in zip(("API key", "webhook secret"), secrets, strict=True):
+            found = sorted({where for where, text in seen.texts for part in secret_parts(secret) if part in text})
+            if found:
+                leaks[f"{kind} {what}"] = found[:8]
+    assert leaks == {}, f"gateway secrets leak into: {leaks}"
+
+
+def test_gateway_secrets_are_encrypted_at_rest(db) -> None:
+    """Each method's API key and webhook secret are Fernet tokens in their columns, never the text; the model reads them back."""
+    for kind, (api_key, webhook_secret) in GATEWAY_SECRETS.items():
+        PaymentMethod.objects.create(code=kind, kind=kind, name=kind, api_key=api_key, webhook_secret=webhook_secret)
+    table = connection.ops.quote_name(PaymentMethod._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT kind, api_key, webhook_secret FROM {table}")  # noqa: S608
+        rows = cursor.fetchall()
+    assert len(rows) == len(GATEWAY_SECRETS)
+    for kind, raw_key, raw_secret in rows:
+        api_key, webhook_secret = GATEWAY_SECRETS[kind]
+        for raw, secret in ((raw_key, api_key), (raw_secret, webhook_secret)):
+            assert raw.startswith("gAAAA") and not any(part in raw for part in secret_parts(secret)), (kind, raw)
+        method = PaymentMethod.objects.get(kind=kind)
+        assert (method.api_key, method.webhook_secret) == (api_key, webhook_secret)

@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from shop.payments.interface import Checkout, GatewayError, GatewayUnavailable, NotificationRejected, Report, ReportState, Urls
+from shop.payments.interface import REFUND, Checkout, GatewayError, GatewayUnavailable, NotificationRejected, Report, ReportState, Urls
 from shop.payments.models import PaymentMethod, TopUp
 from shop.payments.quotes import cents
 
@@ -33,6 +33,8 @@ DEFAULT_API_URL = "https://api.cryptomus.com"
 TIMEOUT = (5, 20)  # connect, read (seconds)
 LIFETIME = 3600  # seconds an invoice can be paid; Cryptomus allows 300 to 43200
 MAX_NOTIFICATION_BYTES = 64 * 1024
+# A genuine notification nests two levels (``convert``); the encoder recurses, so anything deep is refused before it.
+MAX_NOTIFICATION_DEPTH = 32
 MAX_REPLY_BYTES = 1024 * 1024
 USER_AGENT = "smm-shop-payments/1"
 
@@ -156,6 +158,8 @@ def verify(*, method: PaymentMethod, body: bytes, headers: Mapping[str, str]) ->
         signed = php_json_encode(data).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, which PHP's decoder refuses too
         raise NotificationRejected("The notification is not valid JSON.") from None
+    except RecursionError:  # _notification refuses anything this deep; kept so that no body can make a 500
+        raise NotificationRejected("The notification is nested too deeply.") from None
     expected = signature(signed, method.api_key)
     if not hmac.compare_digest(expected.encode("ascii"), sign.encode("utf-8", "replace")):
         raise NotificationRejected("The notification's signature does not match.")
@@ -194,7 +198,24 @@ def _notification(body: bytes) -> dict[str, Any]:
         raise NotificationRejected("The notification is not valid JSON.") from None
     if not isinstance(data, dict):
         raise NotificationRejected("The notification is not a JSON object.")
+    if _depth(data) > MAX_NOTIFICATION_DEPTH:
+        raise NotificationRejected(f"The notification is nested too deeply (over {MAX_NOTIFICATION_DEPTH} levels).")
     return data
+
+
+def _depth(value: Any) -> int:
+    """How many objects and lists deep ``value`` nests (an object of plain values is 1), counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NOTIFICATION_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _report(info: Mapping[str, Any], *, notified: str = "") -> Report:
@@ -237,7 +258,8 @@ def _report(info: Mapping[str, Any], *, notified: str = "") -> Report:
         expired = status == "cancel" and isinstance(expired_at, int) and not isinstance(expired_at, bool) and expired_at <= time.time()
         return Report(state=ReportState.EXPIRED if expired else ReportState.FAILED, note=status, **report)
     if status == "refund_paid":
-        return Report(state=ReportState.REVERSED, reversed_total=amount, note="refund_paid: Cryptomus refunded the payment.", **report)
+        note = "refund_paid: Cryptomus refunded the payment."
+        return Report(state=ReportState.REVERSED, reversed_total=amount, reversal=REFUND, note=note, **report)
     note = PENDING.get(status, f"Unknown Cryptomus status {status[:40]!r}: nothing done.")
     return Report(state=ReportState.PENDING, note=note, **report)
 

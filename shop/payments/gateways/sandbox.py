@@ -137,11 +137,19 @@ def _request(method: PaymentMethod, verb: str, path: str, payload: dict[str, Any
         data = None
     if not 200 <= status < 300:
         error = data.get("error") if isinstance(data, dict) else None
-        detail = f": {error[:200]}" if isinstance(error, str) else ""
+        # The gateway's own words, but never a secret it echoes back (a log, a page or the history would keep it).
+        detail = f": {_without_secrets(error[:200], method)}" if isinstance(error, str) else ""
         raise GatewayError(f"The sandbox gateway refused the call (HTTP {status}){detail}")
     if not isinstance(data, dict):
         raise GatewayError(UNEXPECTED)
     return data
+
+
+def _without_secrets(text: str, method: PaymentMethod) -> str:
+    for secret in (method.api_key, method.webhook_secret):
+        if secret:
+            text = text.replace(secret, "[key]")
+    return text
 
 
 def _check_signature(secret: str, body: bytes, header: str | None) -> None:

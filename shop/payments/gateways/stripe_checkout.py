@@ -4,9 +4,12 @@ Every API call goes through ``_request()`` with a ``StripeClient`` made for
 that call from the method's own key (the global ``stripe.api_key`` is never
 set), a timeout and no automatic retries: the shop retries by checking again
 later. A webhook is trusted only after ``Stripe-Signature`` matched the raw
-body within Stripe's 300 s tolerance; the signature proves the account, so
-reports name no merchant, but an event of the other mode (live vs test) than
-the method's key, or of a connected account, is refused.
+body within Stripe's 300 s tolerance (either way: the library checks only the
+past); the signature proves the account, so reports name no merchant, but an
+event of the other mode (live vs test) than the method's key, or of a connected
+account, is refused. A refund or dispute names its top-up by the ``topup``
+metadata of the charge or, failing that, of its PaymentIntent, which the shop
+fetches: either may arrive before the session's own events.
 """
 
 from __future__ import annotations
@@ -20,7 +23,17 @@ from typing import Any
 
 import stripe
 
-from shop.payments.interface import Checkout, GatewayError, GatewayUnavailable, NotificationRejected, Report, ReportState, Urls
+from shop.payments.interface import (
+    DISPUTE,
+    REFUND,
+    Checkout,
+    GatewayError,
+    GatewayUnavailable,
+    NotificationRejected,
+    Report,
+    ReportState,
+    Urls,
+)
 from shop.payments.models import PaymentMethod, TopUp
 
 TIMEOUT = (5, 20)  # connect, read (seconds)
@@ -44,7 +57,8 @@ SESSION_EVENTS = {
     "checkout.session.async_payment_failed": ReportState.FAILED,
     "checkout.session.expired": ReportState.EXPIRED,
 }
-REVERSAL_EVENTS = {"charge.refunded": ("charge", "amount_refunded"), "charge.dispute.created": ("dispute", "amount")}
+# The object each reversal event carries, its field with the running total of that kind of reversal, and the kind.
+REVERSAL_EVENTS = {"charge.refunded": ("charge", "amount_refunded", REFUND), "charge.dispute.created": ("dispute", "amount", DISPUTE)}
 
 
 def start(*, method: PaymentMethod, topup: TopUp, urls: Urls) -> Checkout:
@@ -80,12 +94,10 @@ def verify(*, method: PaymentMethod, body: bytes, headers: Mapping[str, str]) ->
     """Check ``Stripe-Signature`` on the raw body, then turn a top-up event into reports; other events give ``[]``."""
     if not method.webhook_secret:
         raise NotificationRejected("This Stripe method has no webhook signing secret.")
+    _check_signature(body, _header(headers, "Stripe-Signature"), method.webhook_secret)
     try:
-        stripe.WebhookSignature.verify_header(body, _header(headers, "Stripe-Signature"), method.webhook_secret, tolerance=TOLERANCE)
         event = json.loads(body)
-    except stripe.SignatureVerificationError as exc:
-        raise NotificationRejected(f"Stripe-Signature rejected: {exc.user_message}") from exc
-    except ValueError as exc:  # not UTF-8, not JSON
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested beyond the parser
         raise NotificationRejected("The body is not a Stripe event.") from exc
     if not isinstance(event, dict) or event.get("object") != "event" or not isinstance(event.get("type"), str):
         raise NotificationRejected("The body is not a Stripe event.")
@@ -104,8 +116,8 @@ def verify(*, method: PaymentMethod, body: bytes, headers: Mapping[str, str]) ->
         state = SESSION_EVENTS[kind] or _completed_state(session)
         return [_session_report(session, state, event_id=event_id, source=kind)]
     if kind in REVERSAL_EVENTS:
-        expected, field = REVERSAL_EVENTS[kind]
-        return _reversal_reports(_object(obj, expected), field, event_id=event_id, kind=kind)
+        expected, field, reversal = REVERSAL_EVENTS[kind]
+        return _reversal_reports(method, _object(obj, expected), field, reversal, event_id=event_id, kind=kind)
     return []
 
 
@@ -126,6 +138,27 @@ def fetch(*, method: PaymentMethod, topup: TopUp) -> Report | None:
     return _session_report(session, state, source=f"fetched, session {status}")
 
 
+def _check_signature(body: bytes, header: str | None, secret: str) -> None:
+    """``Stripe-Signature`` as Stripe sends it, matching the raw body, its timestamp within ``TOLERANCE`` of now either way."""
+    # The header is ASCII as Stripe sends it; WSGI hands other bytes over as latin-1 text, which the library's
+    # compare_digest(str, str) cannot take (TypeError).
+    if header is not None and not header.isascii():
+        raise NotificationRejected("Stripe-Signature is not what Stripe sends: it is not ASCII.")
+    try:
+        stripe.WebhookSignature.verify_header(body, header, secret, tolerance=TOLERANCE)
+    except stripe.SignatureVerificationError as exc:
+        raise NotificationRejected(f"Stripe-Signature rejected: {exc.user_message}") from exc
+    except ValueError as exc:  # the body is not UTF-8
+        raise NotificationRejected("The body is not a Stripe event.") from exc
+    except TypeError as exc:  # anything else the library cannot compare or format
+        raise NotificationRejected("Stripe-Signature is not what Stripe sends.") from exc
+    timestamps = [value for name, _, value in (item.partition("=") for item in (header or "").split(",")) if name == "t"]
+    if len(timestamps) != 1 or not re.fullmatch(r"[1-9][0-9]{0,11}", timestamps[0]):
+        raise NotificationRejected("Stripe-Signature is not what Stripe sends: one t=<unix time> is expected.")
+    if int(timestamps[0]) > time.time() + TOLERANCE:  # the library checks only the past
+        raise NotificationRejected(f"Stripe-Signature rejected: the timestamp is over {TOLERANCE} s ahead (outside the tolerance).")
+
+
 def _request(method: PaymentMethod, call: Callable[[stripe.StripeClient], stripe.StripeObject]) -> dict[str, Any]:
     """The one way to Stripe's API: the method's key, a timeout, no retries, and Stripe's errors as the shop's."""
     key = method.api_key
@@ -136,10 +169,10 @@ def _request(method: PaymentMethod, call: Callable[[stripe.StripeClient], stripe
     try:
         return call(client).to_dict()
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
-        raise GatewayUnavailable(_safe_message(exc, key, "Stripe is unavailable")) from exc
+        raise GatewayUnavailable(_safe_message(exc, key, "Stripe is unavailable")) from None  # Stripe's text may hold the key
     except stripe.StripeError as exc:
         if (exc.http_status or 0) >= 500:
-            raise GatewayUnavailable(_safe_message(exc, key, "Stripe is unavailable")) from exc
+            raise GatewayUnavailable(_safe_message(exc, key, "Stripe is unavailable")) from None  # Stripe's text may hold the key
         # Not chained: Stripe's own message may echo a masked key; the safe one below keeps its request id.
         raise GatewayError(_safe_message(exc, key, "Stripe refused the request")) from None
     finally:
@@ -204,16 +237,25 @@ def _session_report(session: Mapping[str, Any], state: ReportState, *, event_id:
     )
 
 
-def _reversal_reports(obj: Mapping[str, Any], field: str, *, event_id: str, kind: str) -> list[Report]:
+def _reversal_reports(
+    method: PaymentMethod, obj: Mapping[str, Any], field: str, reversal: str, *, event_id: str, kind: str
+) -> list[Report]:
+    """A refund's or a dispute's running total, with the top-up's public id so that it finds its top-up in any order.
+
+    Raises ``GatewayError`` (``GatewayUnavailable`` when worth a retry) when the PaymentIntent could not be fetched.
+    """
     currency = str(obj.get("currency") or "").upper()
     total = _from_minor(obj.get(field), currency)
     if total is None:
         raise NotificationRejected(f"The {obj.get('object')} has no {field}.")
     payment = _id(obj.get("payment_intent"))
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    reference = str(metadata.get(REFERENCE_KEY) or "")
-    if not payment and not reference:
-        return []  # a charge outside Checkout: not a top-up
+    reference = _reference(obj)
+    if not reference:
+        if not payment:
+            return []  # a charge outside Checkout: not a top-up
+        reference = _intent_reference(method, payment)
+        if not reference:
+            return []  # a PaymentIntent the shop's Checkout did not create
     return [
         Report(
             state=ReportState.REVERSED,
@@ -223,10 +265,24 @@ def _reversal_reports(obj: Mapping[str, Any], field: str, *, event_id: str, kind
             currency=currency,
             merchant=None,
             reversed_total=total,
+            reversal=reversal,
             event_id=event_id,
             detail={"stripe": kind, "stripe_object": obj["id"]},
         )
     ]
+
+
+def _intent_reference(method: PaymentMethod, payment: str) -> str:
+    """The top-up's public id in the PaymentIntent's metadata (set at session creation), fetched from Stripe; "" when none."""
+    intent = _request(method, lambda client: client.v1.payment_intents.retrieve(payment))
+    if intent.get("object") != "payment_intent" or intent.get("id") != payment:
+        raise GatewayError("Stripe answered with something other than the reversed payment's PaymentIntent.")
+    return _reference(intent)
+
+
+def _reference(obj: Mapping[str, Any]) -> str:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return str(metadata.get(REFERENCE_KEY) or "")
 
 
 def _id(value: Any) -> str:

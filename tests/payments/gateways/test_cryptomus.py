@@ -25,7 +25,7 @@ import responses
 from shop.models import LedgerEntry
 from shop.payments.crediting import CHECK, Outcome, topup_report_apply
 from shop.payments.gateways import cryptomus
-from shop.payments.interface import GatewayError, GatewayUnavailable, NotificationRejected, Report, ReportState, Urls
+from shop.payments.interface import REFUND, GatewayError, GatewayUnavailable, NotificationRejected, Report, ReportState, Urls
 from shop.payments.models import PaymentMethod, TopUp
 from tests.factories import UserFactory
 
@@ -285,6 +285,9 @@ def test_numbers_are_signed_as_they_were_written(method: PaymentMethod) -> None:
         pytest.param(b"\xef\xbb\xbf" + notification(), "JSON", id="byte-order-mark"),
         pytest.param(b"[" * 100_000 + b"]" * 100_000, "too large", id="huge"),
         pytest.param(b'{"a":' * 5000 + b"1" + b"}" * 5000, "JSON", id="deeply-nested"),
+        # Parses, but the encoder's recursion would fail on it (RecursionError, a 500) before the signature check.
+        pytest.param(b'{"sign":"' + b"0" * 32 + b'","a":' + b'{"a":' * 600 + b"1" + b"}" * 601, "nested too deeply", id="600-deep-signed"),
+        pytest.param(b'{"a":' + b"[" * 600 + b"]" * 600 + b',"sign":"x"}', "nested too deeply", id="600-deep-lists"),
     ],
 )
 @responses.activate
@@ -293,6 +296,38 @@ def test_unsigned_forged_tampered_or_malformed_notifications_are_rejected_withou
 ) -> None:
     with pytest.raises(NotificationRejected, match=why):
         verify(method, body)
+    assert len(responses.calls) == 0
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """A value that makes a notification ``levels`` deep, the notification itself being level 1."""
+    value: Any = "deepest"
+    for _ in range(levels - 1):
+        value = {"n": value}
+    return value
+
+
+@responses.activate
+def test_a_notification_nested_as_deep_as_allowed_is_checked_and_accepted(method: PaymentMethod) -> None:
+    reply_info()
+    [report] = verify(method, notification(additional_data=nested(cryptomus.MAX_NOTIFICATION_DEPTH)))
+    assert report.state == ReportState.PAID
+
+
+@responses.activate
+def test_a_notification_nested_one_level_deeper_is_rejected_before_its_signature_or_any_call(method: PaymentMethod) -> None:
+    assert cryptomus.MAX_NOTIFICATION_DEPTH == 32
+    with pytest.raises(NotificationRejected, match="nested too deeply"):
+        verify(method, notification(additional_data=nested(cryptomus.MAX_NOTIFICATION_DEPTH + 1)))
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_a_recursion_error_while_encoding_is_a_rejection_not_a_server_error(method: PaymentMethod, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the depth limit the encoder recurses on a 600-deep body until Python stops it.
+    monkeypatch.setattr(cryptomus, "MAX_NOTIFICATION_DEPTH", 100_000)
+    with pytest.raises(NotificationRejected, match="nested too deeply"):
+        verify(method, b'{"sign":"x","a":' + b'{"a":' * 600 + b"1" + b"}" * 601)
     assert len(responses.calls) == 0
 
 
@@ -468,6 +503,14 @@ def test_every_cryptomus_status_maps_to_one_report_state(topup: TopUp, fields: d
     status = (fields["status"] or fields["payment_status"]).lower()
     assert report.event_id == f"{UUID_1}:{status}"
     assert report.reversed_total == (Decimal("15.00") if state == ReportState.REVERSED else None)
+    assert report.reversal == (REFUND if state == ReportState.REVERSED else "")
+
+
+@responses.activate
+def test_a_refund_paid_notification_reports_a_refund_of_the_whole_invoice(method: PaymentMethod) -> None:
+    reply_info(status="refund_paid")
+    [report] = verify(method, notification(status="refund_paid"))
+    assert (report.state, report.reversal, report.reversed_total) == (ReportState.REVERSED, REFUND, Decimal("15.00"))
 
 
 @pytest.mark.parametrize("amount", ["abc", "-1.00", "NaN", "Infinity", True, [1], None])
