@@ -14,7 +14,7 @@ from shop.core.rows import Part, Projection
 from shop.orders.history import EVENT_FIELDS
 from shop.orders.models import Order, OrderEvent
 from shop.wallet.models import LedgerEntry, Wallet
-from shop.wallet.services import WalletError, insufficient_funds, money, wallet_debit
+from shop.wallet.services import WalletError, WalletOnHold, insufficient_funds, money, wallet_debit
 
 # What validation and pricing read (the provider's encrypted key is not among them).
 _SERVICE = Projection(
@@ -80,8 +80,8 @@ def order_insert_charged(*, user: AbstractBaseUser, order: Order, placed: OrderE
         raise WalletError("A debit must be more than zero.")
     if connection.vendor not in ONE_STATEMENT_VENDORS:
         with transaction.atomic():
-            if Wallet.objects.filter(user=user).exclude(hold_reason="").exists():
-                raise insufficient_funds(user, amount)
+            if hold := Wallet.objects.filter(user=user).values_list("hold_reason", flat=True).first():
+                raise WalletOnHold(hold)
             order.save(force_insert=True)
             wallet_debit(user=user, amount=amount, kind=LedgerEntry.Kind.ORDER_CHARGE, order=order, reason=f"Order #{order.pk}")
             placed.order_id = order.pk

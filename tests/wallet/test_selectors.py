@@ -81,3 +81,16 @@ def test_the_database_sends_back_only_the_wallets_that_disagree() -> None:
         differences = ledger_differences()
     assert [difference.balance for difference in differences] == [Decimal("9.0000")]
     assert rows_sent == [1]
+
+
+def test_hold_of_says_why_this_users_balance_is_on_hold_and_nothing_otherwise() -> None:
+    from shop.wallet.selectors import hold_of
+    from shop.wallet.services import wallet_hold
+
+    held, other, no_wallet = UserFactory(), UserFactory(), UserFactory()
+    wallet_credit(user=other, amount=Decimal("1"), kind=LedgerEntry.Kind.DEPOSIT)
+    assert hold_of(user=held) == "" and hold_of(user=no_wallet) == ""
+    wallet_hold(user=held, reason="Top-up #3 was reversed.")
+    assert hold_of(user=held) == "Top-up #3 was reversed."
+    assert hold_of(user=other) == ""  # another user's hold is not theirs
+    assert hold_of(user=no_wallet) == ""

@@ -223,15 +223,24 @@ def test_an_entrys_reason_is_kept_to_its_first_255_characters() -> None:
 
 @pytest.mark.django_db
 def test_a_hold_keeps_its_first_reason_and_is_lifted_once() -> None:
-    from shop.wallet.services import wallet_hold, wallet_release
+    from shop.wallet.services import WalletOnHold, wallet_hold, wallet_release
 
-    user = UserFactory()
+    user, neighbour = UserFactory(), UserFactory()
+    wallet_credit(user=neighbour, amount=Decimal("1"), kind=LedgerEntry.Kind.DEPOSIT)
+    wallet_credit(user=user, amount=Decimal("1"), kind=LedgerEntry.Kind.DEPOSIT)
+    long_ago = timezone.now() - timedelta(days=1)
+    Wallet.objects.update(updated_at=long_ago)
     wallet_hold(user=user, reason="First reversal.")
     wallet_hold(user=user, reason="Second reversal.")
-    assert Wallet.objects.get(user=user).hold_reason == "First reversal."
+    held = Wallet.objects.get(user=user)
+    assert held.hold_reason == "First reversal." and held.updated_at > long_ago
+    assert Wallet.objects.get(user=neighbour).hold_reason == ""  # only this user's balance
+    Wallet.objects.update(updated_at=long_ago)
     assert wallet_release(user=user) is True
-    assert Wallet.objects.get(user=user).hold_reason == ""
+    released = Wallet.objects.get(user=user)
+    assert released.hold_reason == "" and released.updated_at > long_ago
     assert wallet_release(user=user) is False
+    assert str(WalletOnHold("First reversal.")) == "This balance is on hold: First reversal."
 
 
 @pytest.mark.django_db
@@ -253,3 +262,19 @@ def test_a_held_balance_still_takes_credits_and_other_debits() -> None:
     wallet_credit(user=user, amount=Decimal("3"), kind=LedgerEntry.Kind.DEPOSIT)
     wallet_debit(user=user, amount=Decimal("1"), kind=LedgerEntry.Kind.ADJUSTMENT, reason="fix")
     assert Wallet.objects.get(user=user).balance == Decimal("2")
+
+
+@pytest.mark.django_db
+def test_a_debit_inside_a_callers_transaction_names_its_top_up() -> None:
+    from shop.payments.models import PaymentMethod, TopUp
+    from shop.wallet.services import wallet_debit
+
+    user = UserFactory()
+    method = PaymentMethod.objects.create(code="bank", kind=PaymentMethod.Kind.MANUAL, name="Bank", currency="USD")
+    topup = TopUp.objects.create(user=user, method=method, amount=Decimal("5"), currency="USD", state="paid", paid_at=timezone.now())
+    wallet_credit(user=user, amount=Decimal("5"), kind=LedgerEntry.Kind.TOPUP, topup=topup)
+    with transaction.atomic():
+        entry = wallet_debit(user=user, amount=Decimal("2"), kind=LedgerEntry.Kind.REVERSAL, topup=topup)
+    assert LedgerEntry.objects.get(pk=entry.pk).topup_id == topup.pk
+    outside = wallet_debit(user=user, amount=Decimal("1"), kind=LedgerEntry.Kind.REVERSAL, topup=topup)
+    assert LedgerEntry.objects.get(pk=outside.pk).topup_id == topup.pk
