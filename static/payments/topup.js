@@ -16,6 +16,8 @@
     pay.hidden = !status.pay_url;
     if (status.pay_url) pay.querySelector("a").href = status.pay_url;
     for (const balance of document.querySelectorAll("[data-nav-balance]")) balance.textContent = status.balance_text;
+    const once = document.querySelector("[data-once-paid]");
+    if (once && status.state === "paid") once.hidden = true;
   }
 
   async function refresh() {

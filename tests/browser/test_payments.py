@@ -207,6 +207,7 @@ def test_a_new_customer_adds_funds_through_the_sandbox_sees_them_live_and_orders
     expect(state.locator('[data-cell="label"]')).to_have_text("Paid", timeout=20_000)
     expect(state.locator('[data-cell="text"]')).to_have_text("Paid: 21.50 USD added to your balance.")
     expect(page.locator("[data-nav-balance]")).to_have_text("21.5000 USD")
+    expect(page.locator("[data-once-paid]")).to_be_hidden()  # "added to your balance ... once paid" no longer says so
     expect(state.locator('[data-cell="pay"]')).to_be_hidden()
     assert page.evaluate("window.__notReloaded") is True
     assert page.url == f"{shop}/funds/{topup.public_id}/"
