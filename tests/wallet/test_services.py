@@ -278,3 +278,18 @@ def test_a_debit_inside_a_callers_transaction_names_its_top_up() -> None:
     assert LedgerEntry.objects.get(pk=entry.pk).topup_id == topup.pk
     outside = wallet_debit(user=user, amount=Decimal("1"), kind=LedgerEntry.Kind.REVERSAL, topup=topup)
     assert LedgerEntry.objects.get(pk=outside.pk).topup_id == topup.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_debit_outside_any_transaction_names_its_top_up_too() -> None:
+    """Its own transaction then (no caller's): the same entry, with its top-up."""
+    from shop.payments.models import PaymentMethod, TopUp
+    from shop.wallet.services import wallet_debit
+
+    user = UserFactory()
+    method = PaymentMethod.objects.create(code="bank", kind=PaymentMethod.Kind.MANUAL, name="Bank", currency="USD")
+    topup = TopUp.objects.create(user=user, method=method, amount=Decimal("5"), currency="USD", state="paid", paid_at=timezone.now())
+    wallet_credit(user=user, amount=Decimal("5"), kind=LedgerEntry.Kind.TOPUP, topup=topup)
+    assert not connection.in_atomic_block
+    entry = wallet_debit(user=user, amount=Decimal("2"), kind=LedgerEntry.Kind.REVERSAL, topup=topup)
+    assert LedgerEntry.objects.get(pk=entry.pk).topup_id == topup.pk
