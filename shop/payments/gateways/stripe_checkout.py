@@ -244,6 +244,8 @@ def _reversal_reports(
 
     Raises ``GatewayError`` (``GatewayUnavailable`` when worth a retry) when the PaymentIntent could not be fetched.
     """
+    if reversal == DISPUTE and str(obj.get("status") or "").startswith("warning_"):
+        return []  # an inquiry (no funds are withdrawn); if it becomes a dispute, Stripe sends charge.dispute.created again
     currency = str(obj.get("currency") or "").upper()
     total = _from_minor(obj.get(field), currency)
     if total is None:

@@ -524,6 +524,14 @@ def test_a_dispute_takes_the_top_up_from_its_payment_intent(stripe_api: response
     assert [call.request.url for call in stripe_api.calls] == [f"{INTENTS}/pi_8"]
 
 
+def test_an_inquiry_is_not_a_dispute_and_takes_nothing(stripe_api: responses.RequestsMock) -> None:
+    """Stripe opens inquiries (warning_*) with charge.dispute.created too, but withdraws no funds for them."""
+    for status in ("warning_needs_response", "warning_under_review"):
+        body = event("charge.dispute.created", {**dispute(payment_intent="pi_8"), "status": status})
+        assert deliver(body, sign(body)) == []
+    assert len(stripe_api.calls) == 0  # not even the PaymentIntent is fetched
+
+
 @pytest.mark.parametrize(
     ("kind", "obj", "reversal"),
     [
