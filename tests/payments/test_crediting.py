@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import types
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from shop.models import LedgerEntry, Order, TopUp, TopUpEvent, TopUpState, Wallet
 from shop.orders.placement import OrderRejected, order_place
@@ -570,3 +573,429 @@ def test_expiry_racing_a_payment_changes_nothing_and_is_recorded(customer, metho
     stored = TopUp.objects.get(pk=topup.pk)
     assert stored.state == TopUpState.PAID
     assert stored.events.last().detail["why"] == "already paid"
+
+
+# The exact rules (issue 18: each surviving mutant of crediting.py is killed here or listed in tests/MUTANTS.md) ----
+
+
+def facts(report: Report) -> dict:
+    """What every event about a report records of it: the gateway's facts, under these keys and no others."""
+    return {"report": report.state.value, "event_id": report.event_id, "note": report.note, "gateway": dict(report.detail)}
+
+
+def aged(topup: TopUp) -> datetime:
+    """Set the top-up's ``updated_at`` an hour back (as if nothing had touched it since); returns that time."""
+    hour_ago = timezone.now() - timedelta(hours=1)
+    TopUp.objects.filter(pk=topup.pk).update(updated_at=hour_ago)
+    return hour_ago
+
+
+def bank(**fields) -> PaymentMethod:
+    """An enabled manual-transfer method in the shop's currency."""
+    return PaymentMethod.objects.create(
+        **{"code": "bank", "kind": PaymentMethod.Kind.MANUAL, "name": "Bank", "is_enabled": True, "currency": "USD", **fields}
+    )
+
+
+def last_event(topup: TopUp) -> TopUpEvent:
+    return TopUpEvent.objects.filter(topup_id=topup.pk).order_by("id").last()
+
+
+@pytest.mark.parametrize(
+    ("kind", "reference", "message"),
+    [
+        ("disabled", "", "This payment method is not available."),
+        ("manual", "   ", "Enter the reference of your transfer, so staff can find it."),
+        ("manual", "R" * 121, "A reference is plain text of at most 120 characters."),
+        ("manual", "TR\t991", "A reference is plain text of at most 120 characters."),
+        ("card", "R" * 121, "A reference is plain text of at most 120 characters."),
+    ],
+)
+def test_each_refusal_to_start_a_top_up_says_why_in_these_words_and_writes_nothing(
+    customer, method, fake_gateway, kind, reference, message
+) -> None:
+    chosen = bank() if kind == "manual" else method
+    if kind == "disabled":
+        method.is_enabled = False
+    with pytest.raises(TopUpRefused) as refused:
+        crediting.topup_create(user=customer, method=chosen, amount="20", reference=reference, urls=urls)
+    assert str(refused.value) == message
+    assert not TopUp.objects.exists()
+    assert fake_gateway.started == []
+
+
+def test_a_manual_transfer_started_without_a_reference_at_all_is_refused(customer) -> None:
+    with pytest.raises(TopUpRefused) as refused:
+        crediting.topup_create(user=customer, method=bank(), amount="20", urls=urls)
+    assert str(refused.value) == "Enter the reference of your transfer, so staff can find it."
+    assert not TopUp.objects.exists()
+
+
+def test_a_reference_of_120_characters_after_trimming_is_taken_and_one_of_121_is_not(customer) -> None:
+    manual = bank()
+    topup = crediting.topup_create(user=customer, method=manual, amount="20", reference=f"  {'R' * 120}  ", urls=urls)
+    assert TopUp.objects.get(pk=topup.pk).reference == "R" * 120
+    with pytest.raises(TopUpRefused, match="at most 120 characters"):
+        crediting.topup_create(user=customer, method=manual, amount="20", reference="R" * 121, urls=urls)
+    assert TopUp.objects.count() == 1
+
+
+def test_a_manual_transfer_tells_staff_exactly_what_to_check(customer) -> None:
+    topup = crediting.topup_create(user=customer, method=bank(), amount="20.50", reference=" TR-991 ", urls=urls)
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert (stored.state, stored.reference) == (TopUpState.REVIEW, "TR-991")
+    assert stored.attention_reason == "Manual transfer: check that 20.50 USD arrived with reference 'TR-991'."
+
+
+def test_a_gateways_top_up_keeps_no_reference_and_asks_nothing_of_staff(customer, method, fake_gateway) -> None:
+    topup = crediting.topup_create(user=customer, method=method, amount="20", reference="TR-991", urls=urls)
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert (stored.state, stored.reference, stored.attention_reason) == (TopUpState.PENDING, "", "")
+
+
+def test_the_created_event_records_the_customer_the_state_and_the_quote(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway, "100.00")
+    event = TopUpEvent.objects.get(topup=topup)
+    assert (event.kind, event.actor, event.actor_user_id, event.state) == ("created", "customer", customer.pk, "pending")
+    assert event.detail == {"amount": "100.00", "fee": "3.00", "bonus": "5.00"}
+
+
+def test_the_gateway_is_asked_to_start_this_top_up_through_the_chosen_method(customer, method, fake_gateway) -> None:
+    asked = []
+    start = fake_gateway.start
+
+    def recording_start(*, method, topup, urls):
+        asked.append((method, topup.pk))
+        return start(method=method, topup=topup, urls=urls)
+
+    fake_gateway.start = recording_start
+    topup = started(customer, method, fake_gateway)
+    assert asked == [(method, topup.pk)]
+
+
+def test_storing_the_gateways_id_and_page_moves_updated_at(customer, method, fake_gateway) -> None:
+    before = []
+    start = fake_gateway.start
+
+    def slow_start(*, method, topup, urls):  # the gateway answers an hour later, as far as the row can tell
+        before.append(aged(topup))
+        return start(method=method, topup=topup, urls=urls)
+
+    fake_gateway.start = slow_start
+    topup = started(customer, method, fake_gateway)
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert stored.gateway_id == f"pay_{topup.pk}"
+    assert stored.updated_at > before[0]
+
+
+def test_a_gateway_that_fails_to_start_marks_only_this_top_up_failed_and_records_the_error(customer, method, fake_gateway) -> None:
+    waiting = started(customer, method, fake_gateway)
+    before = []
+    start = fake_gateway.start
+
+    def failing_start(*, method, topup, urls):
+        before.append(aged(topup))
+        fake_gateway.start_error = GatewayError("The gateway refused the payment.")
+        return start(method=method, topup=topup, urls=urls)
+
+    fake_gateway.start = failing_start
+    with pytest.raises(GatewayError):
+        crediting.topup_create(user=customer, method=method, amount="100.00", urls=urls)
+    failed = TopUp.objects.exclude(pk=waiting.pk).get()
+    assert failed.state == TopUpState.FAILED
+    assert failed.updated_at > before[0]
+    event = last_event(failed)
+    assert (event.kind, event.actor, event.actor_user_id, event.state) == ("failed", "system", None, "failed")
+    assert event.detail == {"error": "The gateway refused the payment."}
+    assert TopUp.objects.get(pk=waiting.pk).state == TopUpState.PENDING  # another customer's (or their own) waiting one
+
+
+def test_a_top_up_reported_paid_before_its_gateway_start_failed_stays_paid(customer, method, fake_gateway) -> None:
+    """The gateway's start timed out, but the payment it made was reported (by the public id the shop sent) meanwhile."""
+
+    def start_then_time_out(*, method, topup, urls):
+        report = Report(state=PAID, reference=str(topup.public_id), amount=topup.amount, currency="USD", merchant="shop-1")
+        assert topup_report_apply(method=method, report=report) is Outcome.CREDITED
+        raise GatewayError("The gateway did not answer in time.")
+
+    fake_gateway.start = start_then_time_out
+    with pytest.raises(GatewayError):
+        started(customer, method, fake_gateway)
+    topup = TopUp.objects.get()
+    assert (topup.state, topup.paid_at is not None) == (TopUpState.PAID, True)
+    assert balance(customer) == Decimal("102.0000")
+
+
+@override_settings(TOPUP_OPEN_LIMIT=1)
+def test_the_open_top_up_limit_counts_only_this_customers_top_ups(customer, method, fake_gateway) -> None:
+    started(UserFactory(), method, fake_gateway)
+    assert started(customer, method, fake_gateway).state == TopUpState.PENDING
+    with pytest.raises(TopUpRefused) as refused:
+        started(customer, method, fake_gateway)
+    assert str(refused.value) == "You have 1 payments waiting already: finish one of them, or wait until they expire."
+
+
+@override_settings(TOPUP_OPEN_LIMIT=1, TOPUP_LIFETIME=3600)
+def test_the_open_top_up_limit_counts_only_top_ups_started_within_the_lifetime(customer, method, fake_gateway) -> None:
+    old = started(customer, method, fake_gateway)
+    TopUp.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(seconds=3601))
+    assert TopUp.objects.get(pk=old.pk).state == TopUpState.PENDING  # not yet expired by the task, but past its lifetime
+    assert started(customer, method, fake_gateway).state == TopUpState.PENDING
+    with pytest.raises(TopUpRefused, match="You have 1 payments waiting already"):
+        started(customer, method, fake_gateway)
+
+
+# Reports: the exact facts recorded -------------------------------------------------------------------------------
+
+
+def test_a_report_for_no_known_top_up_is_logged_with_the_method_the_gateways_id_and_the_state(method, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="shop.payments.crediting")
+    assert topup_report_apply(method=method, report=Report(state=ReportState.FAILED, gateway_id="pay_404")) is Outcome.UNKNOWN
+    assert [record.getMessage() for record in caplog.records if record.name == "shop.payments.crediting"] == [
+        "payment report for no known top-up: method=fake gateway_id=pay_404 state=failed"
+    ]
+
+
+def test_every_event_about_a_report_keeps_the_gateways_facts_under_fixed_keys(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    report = paid(topup, state=ReportState.PENDING, event_id="evt_7", note="on its way", detail={"status": "waiting", "tries": 2})
+    assert topup_report_apply(method=method, report=report) is Outcome.UNCHANGED
+    event = last_event(topup)
+    assert (event.kind, event.actor, event.state) == ("notified", "gateway", "pending")
+    assert event.detail == {"report": "pending", "event_id": "evt_7", "note": "on its way", "gateway": {"status": "waiting", "tries": 2}}
+
+
+def test_a_report_about_another_payment_is_ignored_and_the_event_says_which(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    report = Report(state=ReportState.FAILED, gateway_id="pay_other", reference=str(topup.public_id), event_id="evt_9")
+    assert topup_report_apply(method=method, report=report) is Outcome.UNCHANGED
+    event = last_event(topup)
+    assert (event.kind, event.actor, event.state) == ("ignored", "gateway", "pending")
+    assert event.detail == {**facts(report), "why": f"The gateway's payment id 'pay_other' is not this top-up's ('pay_{topup.pk}')."}
+
+
+def test_a_paid_report_keeps_the_gateways_second_id_so_a_later_dispute_of_it_finds_the_top_up(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    assert topup_report_apply(method=method, report=paid(topup, gateway_payment="pi_7")) is Outcome.CREDITED
+    assert TopUp.objects.get(pk=topup.pk).gateway_payment == "pi_7"
+    report = Report(state=ReportState.REVERSED, gateway_payment="pi_7", reversed_total=Decimal("100"), reversal="dispute")
+    assert topup_report_apply(method=method, report=report) is Outcome.REVERSED
+    assert balance(customer) == 0
+
+
+def test_a_reported_mismatch_without_a_note_goes_to_staff_with_a_general_reason_and_keeps_the_second_id(
+    customer, method, fake_gateway
+) -> None:
+    topup = started(customer, method, fake_gateway)
+    report = paid(topup, state=ReportState.MISMATCH, gateway_payment="pi_3")
+    assert topup_report_apply(method=method, report=report) is Outcome.REVIEW
+    stored = TopUp.objects.get(pk=topup.pk)
+    reason = "The gateway reports a payment that does not match."
+    assert (stored.state, stored.attention_reason, stored.gateway_payment) == (TopUpState.REVIEW, reason, "pi_3")
+    event = last_event(topup)
+    assert (event.kind, event.actor, event.state) == ("review", "gateway", "review")
+    assert event.detail == {**facts(report), "reason": reason}
+
+
+def test_a_paid_report_in_no_currency_goes_to_staff_saying_so(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    assert topup_report_apply(method=method, report=paid(topup, currency="")) is Outcome.REVIEW
+    assert TopUp.objects.get(pk=topup.pk).attention_reason == "Paid in no currency, but the top-up asked for USD."
+
+
+def test_a_reversal_report_without_a_total_takes_nothing(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup))
+    report = Report(state=ReportState.REVERSED, gateway_id=topup.gateway_id, event_id="rev_0")
+    assert topup_report_apply(method=method, report=report) is Outcome.UNCHANGED
+    assert balance(customer) == Decimal("102.0000")
+    assert last_event(topup).detail == {**facts(report), "why": "refund of 0 already recorded"}
+
+
+# Crediting: the entries, the events and the log ------------------------------------------------------------------
+
+
+def test_a_credit_writes_entries_that_name_the_top_up_and_the_method(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup))
+    assert list(LedgerEntry.objects.filter(topup=topup).order_by("id").values_list("kind", "reason")) == [
+        (Kind.TOPUP, f"Top-up #{topup.pk} via Fake card"),
+        (Kind.TOPUP_FEE, f"Fee for top-up #{topup.pk}"),
+        (Kind.TOPUP_BONUS, f"Bonus for top-up #{topup.pk}"),
+    ]
+
+
+def test_the_paid_event_records_the_reports_facts_and_what_was_credited_and_a_repeat_says_why_it_changed_nothing(
+    customer, method, fake_gateway
+) -> None:
+    topup = started(customer, method, fake_gateway)
+    first, repeat = paid(topup), paid(topup, event_id="evt_2")
+    topup_report_apply(method=method, report=first)
+    event = last_event(topup)
+    assert (event.kind, event.actor, event.state) == ("paid", "gateway", "paid")
+    assert event.detail == {**facts(first), "credited": "102.0000"}
+    topup_report_apply(method=method, report=repeat)
+    event = last_event(topup)
+    assert (event.kind, event.actor, event.state) == ("ignored", "gateway", "paid")
+    assert event.detail == {**facts(repeat), "why": "already paid"}
+
+
+def test_a_credit_is_logged_with_the_top_up_the_amount_and_the_currency(customer, method, fake_gateway, caplog) -> None:
+    topup = started(customer, method, fake_gateway)
+    caplog.set_level(logging.INFO, logger="shop.payments.crediting")
+    topup_report_apply(method=method, report=paid(topup))
+    assert [record.getMessage() for record in caplog.records if record.name == "shop.payments.crediting"] == [
+        f"top-up {topup.pk} credited: 102.0000 USD"
+    ]
+
+
+def test_a_refund_recorded_before_the_payment_is_taken_with_an_event_that_says_so(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=reversed_report(topup, "100"))
+    topup_report_apply(method=method, report=paid(topup))
+    kinds = list(TopUpEvent.objects.filter(topup=topup).order_by("id").values_list("kind", flat=True))
+    assert kinds == ["created", "reversed", "paid", "reversed"]
+    event = last_event(topup)
+    assert (event.actor, event.state) == ("gateway", "paid")
+    assert event.detail == {"reversal": "recorded before the payment", "amount": "102.0000", "covered": True}
+
+
+def test_staff_credit_records_who_did_it_and_never_writes_the_gateways_second_id(customer, method, fake_gateway) -> None:
+    staff = UserFactory(is_staff=True)
+    topup = started(customer, method, fake_gateway)  # as loaded before the gateway's mismatch arrived
+    topup_report_apply(method=method, report=paid(topup, amount=Decimal("1"), gateway_payment="pi_9"))
+    assert crediting.topup_staff_credit(topup=topup, staff=staff) is Outcome.CREDITED
+    assert TopUp.objects.get(pk=topup.pk).gateway_payment == "pi_9"
+    event = last_event(topup)
+    assert (event.kind, event.actor, event.actor_user_id, event.state) == ("paid", "staff", staff.pk, "paid")
+    assert event.detail == {"by": "staff", "credited": "102.0000"}
+
+    transfer = crediting.topup_create(user=customer, method=bank(), amount="20", reference="TR-5", urls=urls)
+    assert crediting.topup_staff_credit(topup=transfer, staff=staff) is Outcome.CREDITED
+    assert TopUp.objects.get(pk=transfer.pk).gateway_payment == ""
+
+
+# Review ------------------------------------------------------------------------------------------------------------
+
+
+def test_a_mismatch_after_the_top_up_is_paid_changes_nothing_and_the_event_keeps_the_mismatch(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup))
+    report = paid(topup, state=ReportState.MISMATCH, note="wrong_amount: paid 90", event_id="evt_3")
+    assert topup_report_apply(method=method, report=report) is Outcome.UNCHANGED
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert (stored.state, stored.attention_reason) == (TopUpState.PAID, "")
+    event = last_event(topup)
+    assert (event.kind, event.actor, event.state) == ("ignored", "gateway", "paid")
+    assert event.detail == {**facts(report), "why": "already paid", "mismatch": "wrong_amount: paid 90"}
+
+
+def test_a_mismatch_puts_only_this_top_up_up_for_review(customer, method, fake_gateway) -> None:
+    other, topup = started(customer, method, fake_gateway), started(customer, method, fake_gateway)
+    assert topup_report_apply(method=method, report=paid(topup, currency="EUR")) is Outcome.REVIEW
+    assert TopUp.objects.get(pk=topup.pk).state == TopUpState.REVIEW
+    assert TopUp.objects.get(pk=other.pk).state == TopUpState.PENDING
+
+
+def test_a_paid_report_for_another_payment_keeps_the_second_id_the_top_up_has(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    TopUp.objects.filter(pk=topup.pk).update(gateway_payment="pi_1")
+    report = paid(TopUp.objects.get(pk=topup.pk), gateway_id="", gateway_payment="pi_2")
+    assert topup_report_apply(method=method, report=report) is Outcome.REVIEW
+    assert TopUp.objects.get(pk=topup.pk).gateway_payment == "pi_1"
+
+
+def test_a_review_reason_is_cut_to_the_500_characters_of_the_column(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    note = "wrong_amount: " + "9" * 600
+    assert topup_report_apply(method=method, report=paid(topup, state=ReportState.MISMATCH, note=note)) is Outcome.REVIEW
+    assert TopUp.objects.get(pk=topup.pk).attention_reason == note[:500]
+    assert last_event(topup).detail["reason"] == note  # the history keeps it whole
+
+
+def test_a_review_is_logged_as_a_warning_with_the_top_up_and_the_reason(customer, method, fake_gateway, caplog) -> None:
+    topup = started(customer, method, fake_gateway)
+    caplog.set_level(logging.INFO, logger="shop.payments.crediting")
+    topup_report_apply(method=method, report=paid(topup, currency="EUR"))
+    assert [(record.levelname, record.getMessage()) for record in caplog.records if record.name == "shop.payments.crediting"] == [
+        ("WARNING", f"top-up {topup.pk} needs review: Paid in EUR, but the top-up asked for USD.")
+    ]
+
+
+# Closing -----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("state", "closed"), [(ReportState.FAILED, TopUpState.FAILED), (ReportState.EXPIRED, TopUpState.EXPIRED)])
+def test_a_failed_or_expired_report_records_an_event_of_its_own_kind_and_moves_updated_at(
+    customer, method, fake_gateway, state, closed
+) -> None:
+    topup = started(customer, method, fake_gateway)
+    hour_ago = aged(topup)
+    report = paid(topup, state=state, event_id="evt_5")
+    assert topup_report_apply(method=method, report=report) is Outcome.CLOSED
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert stored.state == closed
+    assert stored.updated_at > hour_ago
+    event = last_event(topup)
+    assert (event.kind, event.actor, event.state) == (str(closed), "gateway", str(closed))
+    assert event.detail == facts(report)
+
+
+@override_settings(TOPUP_LIFETIME=900)
+def test_expiry_closes_a_pending_top_up_as_expired_and_says_why(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    hour_ago = aged(topup)
+    assert crediting.topup_expire(topup=topup) is Outcome.CLOSED
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert (stored.state, stored.updated_at > hour_ago) == (TopUpState.EXPIRED, True)
+    event = last_event(topup)
+    assert (event.kind, event.actor, event.actor_user_id, event.state) == ("expired", "system", None, "expired")
+    assert event.detail == {"expiry": "no payment within 900 s"}
+
+
+# Staff rejection ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", ["  ", "R" * 501, "No such\ttransfer.", "No such transfer.\x00"])
+def test_a_rejection_needs_a_reason_of_1_to_500_characters_of_plain_text(customer, method, fake_gateway, reason) -> None:
+    topup = started(customer, method, fake_gateway)
+    with pytest.raises(TopUpRefused) as refused:
+        crediting.topup_staff_reject(topup=topup, staff=UserFactory(is_staff=True), reason=reason)
+    assert str(refused.value) == "A rejection needs a reason of 1 to 500 characters of plain text."
+    assert TopUp.objects.get(pk=topup.pk).state == TopUpState.PENDING
+
+
+def test_rejecting_records_the_staff_member_and_the_reason_moves_updated_at_and_touches_only_this_top_up(
+    customer, method, fake_gateway
+) -> None:
+    staff = UserFactory(is_staff=True)
+    other, topup = started(customer, method, fake_gateway), started(customer, method, fake_gateway)
+    hour_ago = aged(topup)
+    reason = "R" * 500
+    assert crediting.topup_staff_reject(topup=topup, staff=staff, reason=f" {reason} ") is Outcome.CLOSED
+    stored = TopUp.objects.get(pk=topup.pk)
+    assert (stored.state, stored.attention_reason, stored.updated_at > hour_ago) == (TopUpState.REJECTED, reason, True)
+    event = last_event(topup)
+    assert (event.kind, event.actor, event.actor_user_id, event.state) == ("rejected", "staff", staff.pk, "rejected")
+    assert event.detail == {"reason": reason}
+    assert TopUp.objects.get(pk=other.pk).state == TopUpState.PENDING
+
+
+def test_a_top_up_that_can_no_longer_be_rejected_is_refused_naming_its_state(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    topup_report_apply(method=method, report=paid(topup, state=ReportState.EXPIRED))
+    with pytest.raises(TopUpRefused) as refused:
+        crediting.topup_staff_reject(topup=topup, staff=UserFactory(is_staff=True), reason="No such transfer.")
+    assert str(refused.value) == f"Top-up #{topup.pk} is expired: only a pending one or one under review can be rejected."
+    assert TopUp.objects.get(pk=topup.pk).state == TopUpState.EXPIRED
+
+
+# Checks ------------------------------------------------------------------------------------------------------------
+
+
+def test_a_check_asks_the_gateway_about_this_top_up_through_its_method(customer, method, fake_gateway) -> None:
+    topup = started(customer, method, fake_gateway)
+    asked = []
+    fake_gateway.fetch = lambda *, method, topup: asked.append((method, topup)) or None
+    assert crediting.topup_check(topup=topup) is Outcome.UNCHANGED
+    assert asked == [(method, topup)]
