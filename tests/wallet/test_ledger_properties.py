@@ -530,7 +530,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if customer.balance > 0 and data.draw(st.booleans(), label="spent first"):
             wallet_adjust(user=customer.user, amount=customer.balance, direction="debit", reason="spent", admin=self.admin)
             self._credited(expected.user, -customer.balance)
-        total = expected.amount * share
+        total = (expected.amount * share).quantize(CENT, rounding=ROUND_HALF_UP)  # as gateways report: never finer than the ledger
         outcome = crediting.topup_report_apply(
             method=self.world.method,
             report=Report(state=ReportState.REVERSED, gateway_id=f"fake_{pk}", reversed_total=total, reversal=kind),
