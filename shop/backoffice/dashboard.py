@@ -20,6 +20,7 @@ from shop.catalogue.models import Provider
 from shop.catalogue.providers import provider_accepts_orders
 from shop.orders.models import Order, OrderStatus
 from shop.payments.models import PaymentMethod, TopUpState
+from shop.payments.selectors import needs_attention
 from shop.wallet.services import money
 
 ZERO = Decimal("0.0000")  # the shop's money precision, so empty days read like the others
@@ -156,7 +157,7 @@ def payment_figures(*, now: datetime | None = None) -> PaymentFigures:
     day_start = timezone.make_aware(datetime.combine(today, time.min))
     month_start = timezone.make_aware(datetime.combine(today.replace(day=1), time.min))
     paid = Q(live__state=TopUpState.PAID, live__paid_at__lte=now)
-    attention = Q(live__state=TopUpState.REVIEW) | Q(live__reversal_owed__gt=0)
+    attention = needs_attention(through="live__")
     rows = (
         PaymentMethod.objects.annotate(
             # Joined in the ON clause: only the top-ups these figures count, and every method still has its row.

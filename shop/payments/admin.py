@@ -27,7 +27,8 @@ from shop.core.admin import ReadOnlyAdmin, ShopAdmin
 from shop.core.numbers import id_number
 from shop.orders.admin import CustomerFilter
 from shop.payments.admin_resolutions import TopUpResolutions
-from shop.payments.models import PaymentMethod, TopUp, TopUpEvent, TopUpState
+from shop.payments.models import PaymentMethod, TopUp, TopUpEvent
+from shop.payments.selectors import needs_attention
 
 Kind = PaymentMethod.Kind
 GATEWAYS_WITH_KEYS = (Kind.STRIPE, Kind.CRYPTOMUS)
@@ -206,11 +207,6 @@ class PaymentMethodAdmin(ShopAdmin):
         except NoReverseMatch:  # a code written around the form's slug check: no URL would reach it
             return "None: the code is not a slug."
         return format_html("<code>{}</code>", getattr(method, "site_root", "/").rstrip("/") + where)
-
-
-def needs_attention() -> Q:
-    """Top-ups staff must look at: under review, or reversed by the gateway beyond what the balance covered."""
-    return Q(state=TopUpState.REVIEW) | Q(reversal_owed__gt=0)
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):

@@ -6,9 +6,9 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from shop.payments.models import PaymentMethod, TopUp
+from shop.payments.models import PaymentMethod, TopUp, TopUpState
 
 
 def methods_offered() -> QuerySet[PaymentMethod]:
@@ -29,3 +29,11 @@ def topups_for_user(*, user: AbstractBaseUser) -> QuerySet[TopUp]:
 def topup_for_user(*, user: AbstractBaseUser, public_id: UUID) -> TopUp | None:
     """One of the customer's own top-ups; None for anyone else's, as for one that does not exist."""
     return TopUp.objects.select_related("method").filter(user=user, public_id=public_id).first()
+
+
+def needs_attention(*, through: str = "") -> Q:
+    """Top-ups staff must look at: under review, or reversed by the gateway beyond what the balance covered.
+
+    ``through`` is the path to the top-up from the queried model (e.g. ``"live__"``), empty on top-ups themselves.
+    """
+    return Q(**{f"{through}state": TopUpState.REVIEW}) | Q(**{f"{through}reversal_owed__gt": 0})
