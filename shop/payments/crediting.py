@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from shop.payments.gateway import gateway_for
-from shop.payments.history import CHECK, GATEWAY, SYSTEM, Actor, ActorKind, Kind, Outcome, TopUpRefused, event_record
+from shop.payments.history import CHECK, GATEWAY, SYSTEM, Actor, ActorKind, Kind, Outcome, TopUpRefused, event_record, staff_reason
 from shop.payments.interface import REFUND, GatewayError, Report, ReportState, Urls
 from shop.payments.models import PaymentMethod, TopUp, TopUpState
 from shop.payments.quotes import AmountRefused, topup_quote
@@ -181,7 +181,7 @@ def _credit(topup: TopUp, actor: Actor, facts: dict[str, Any], *, states: tuple[
             topup.refresh_from_db()
             event_record(topup, Kind.IGNORED, actor, {**facts, "why": f"already {topup.state}"})
             return Outcome.UNCHANGED
-        locked = TopUp.objects.select_for_update().select_related("user", "method").get(pk=topup.pk)
+        locked = TopUp.objects.select_for_update(of=("self",)).select_related("user", "method").get(pk=topup.pk)
         user = locked.user
         label = f"Top-up #{locked.pk} via {locked.method.name}"
         wallet_credit(user=user, amount=locked.amount, kind=LedgerEntry.Kind.TOPUP, reason=label, topup=locked)
@@ -233,9 +233,7 @@ def topup_staff_credit(*, topup: TopUp, staff: AbstractBaseUser) -> Outcome:
 
 def topup_staff_reject(*, topup: TopUp, staff: AbstractBaseUser, reason: str) -> Outcome:
     """Staff refuse a top-up under review or still pending, with a reason the customer sees. Credits nothing."""
-    reason = reason.strip()
-    if not reason or len(reason) > 500 or CONTROL_CHARS.search(reason):
-        raise TopUpRefused("A rejection needs a reason of 1 to 500 characters of plain text.")
+    reason = staff_reason(reason, action="A rejection")
     with transaction.atomic():
         if not TopUp.objects.filter(pk=topup.pk, state__in=TopUpState.OPEN).update(
             state=TopUpState.REJECTED, attention_reason=reason, updated_at=timezone.now()

@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 
 from shop.payments.models import TopUp, TopUpEvent
+from shop.wallet.services import CONTROL_CHARS
 
 Kind = TopUpEvent.Kind
 ActorKind = TopUpEvent.Actor
@@ -47,6 +48,14 @@ class Outcome(enum.StrEnum):
 
 class TopUpRefused(Exception):
     """A top-up change that is not allowed; the message is for the customer or the staff member, and nothing was written."""
+
+
+def staff_reason(reason: str, *, action: str) -> str:
+    """A staff member's reason, as the customer or the history will show it: 1 to 500 characters of plain text, trimmed."""
+    reason = reason.strip()
+    if not reason or len(reason) > 500 or CONTROL_CHARS.search(reason):
+        raise TopUpRefused(f"{action} needs a reason of 1 to 500 characters of plain text.")
+    return reason
 
 
 def event_record(topup: TopUp, kind: str, actor: Actor, detail: dict[str, Any]) -> TopUpEvent:

@@ -19,12 +19,12 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from shop.payments.history import Actor, Kind, Outcome, TopUpRefused, event_record
+from shop.payments.history import Actor, Kind, Outcome, TopUpRefused, event_record, staff_reason
 from shop.payments.interface import DISPUTE, REFUND
 from shop.payments.models import TopUp, TopUpState
 from shop.payments.quotes import cents
 from shop.wallet.models import LedgerEntry, Wallet
-from shop.wallet.services import CONTROL_CHARS, InsufficientFunds, wallet_debit, wallet_hold, wallet_release
+from shop.wallet.services import InsufficientFunds, wallet_debit, wallet_hold, wallet_release
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +112,7 @@ def topup_owed_write_off(*, topup: TopUp, staff: AbstractBaseUser, reason: str) 
     The amount is remembered (``reversal_written_off``), so a reversal reported again does not ask for it twice.
     Lifts the balance's hold when no other top-up of the customer still owes.
     """
-    reason = reason.strip()
-    if not reason or len(reason) > 500 or CONTROL_CHARS.search(reason):
-        raise TopUpRefused("A write-off needs a reason of 1 to 500 characters of plain text.")
+    reason = staff_reason(reason, action="A write-off")
     with transaction.atomic():
         locked = TopUp.objects.select_for_update().get(pk=topup.pk)
         owed = locked.reversal_owed
