@@ -36,6 +36,8 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("Set DEBUG=False: production refuses to run with DEBUG on.")
 
 INSTALLED_APPS = [
+    # The admin's theme; before django.contrib.admin so that its templates win. https://unfoldadmin.com/docs/installation/quickstart/
+    "unfold",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -77,6 +79,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "shop.storefront.context_processors.shop",
             ],
+            # Tag libraries outside an installed app's templatetags package: {% load shop_format %}.
+            "libraries": {"shop_format": "shop.storefront.templatetags.shop_format"},
         },
     },
 ]
@@ -245,6 +249,40 @@ PASSWORD_RESET_ADDRESS_LIMIT = env.int("PASSWORD_RESET_ADDRESS_LIMIT", default=1
 PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
 # How often the orders page asks for fresh statuses while an order can still change.
 LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=10)
+
+# Admin theme (django-unfold) -------------------------------------------------
+# https://unfoldadmin.com/docs/configuration/settings/ ; the callables named here are in shop/backoffice/site.py.
+UNFOLD = {
+    "SITE_TITLE": "shop.backoffice.site.site_title",
+    "SITE_HEADER": "shop.backoffice.site.site_title",
+    "SITE_SUBHEADER": "Back office",
+    "SITE_SYMBOL": "storefront",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": True,
+    "STYLES": ["shop.backoffice.site.stylesheet"],
+    # The storefront's accent (#3a5bd9 is 600) in the lightness steps of unfold's palette; white on 600 is 5.7:1.
+    "COLORS": {
+        "primary": {
+            "50": "oklch(97.0% 0.014 267.7)",
+            "100": "oklch(93.2% 0.032 267.7)",
+            "200": "oklch(88.2% 0.054 267.7)",
+            "300": "oklch(80.9% 0.093 267.7)",
+            "400": "oklch(70.7% 0.143 267.7)",
+            "500": "oklch(62.3% 0.180 267.7)",
+            "600": "oklch(52.3% 0.196 267.7)",
+            "700": "oklch(48.8% 0.190 267.7)",
+            "800": "oklch(42.4% 0.160 267.7)",
+            "900": "oklch(37.9% 0.130 267.7)",
+            "950": "oklch(28.2% 0.090 267.7)",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": True,
+        # Every model the staff member may see, below the shop's groups: nothing is out of reach.
+        "show_all_applications": True,
+        "navigation": "shop.backoffice.site.sidebar",
+    },
+}
 
 # Auth, i18n, static -----------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -5,6 +5,7 @@ from shop.accounts import passwords
 from shop.accounts import views as accounts
 from shop.payments import views as payments
 from shop.reseller_api import views as reseller_api
+from shop.storefront import brand_views
 from shop.storefront import views as storefront
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
     path("api/v2", reseller_api.api_v2, name="api-v2"),
     path("api/v2/", reseller_api.api_v2),
     path("account/api/", reseller_api.api_page, name="api-page"),
+    path("account/api/new-key/", reseller_api.api_key_new, name="api-key-new"),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/signup/done/", accounts.signup_done, name="signup-done"),
     path("accounts/activate/<uidb64>/<token>/", accounts.signup_activation, name="signup-activate"),
@@ -36,6 +38,8 @@ urlpatterns = [
     path("accounts/password_change/", passwords.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/reset/<uidb64>/<token>/", passwords.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("brand/logo", brand_views.brand_logo, name="brand-logo"),
+    path("brand/theme.css", brand_views.brand_theme, name="brand-theme"),
     path("healthz", storefront.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -5,10 +5,12 @@ from shop.catalogue.models import Category, Provider, ProviderService, Service, 
 from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
 from shop.payments.models import PaymentMethod, TopUp, TopUpEvent, TopUpState
 from shop.reseller_api.models import ApiKey
+from shop.storefront.models import Branding
 from shop.wallet.models import LedgerEntry, Wallet
 
 __all__ = [
     "ApiKey",
+    "Branding",
     "Category",
     "LedgerEntry",
     "Order",

@@ -1,4 +1,9 @@
-"""Admin for customers: Django's user admin with each user's balance and orders, and balance adjustments."""
+"""Admin for customers: Django's user admin with each user's balance and orders, an overview page, and balance adjustments.
+
+A customer's name in the list (and on orders and top-ups) leads to the overview: balance and hold,
+orders, top-ups, API key state and recent activity (``shop.backoffice.customers``). Credits and
+debits return there; Django's user form stays one link away for the account itself.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
@@ -17,12 +21,19 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from unfold import forms as unfold_forms
+from unfold.admin import ModelAdmin as UnfoldModelAdmin
+from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminRadioSelectWidget, UnfoldAdminTextInputWidget
 
 from shop.accounts.forms import StaffUserChangeForm, StaffUserCreationForm
 from shop.accounts.selectors import user_list_with_balance
 from shop.accounts.usernames import username_skeletons_set
+from shop.backoffice.customers import customer_overview
+from shop.backoffice.links import customer_link, customer_overview_url
 from shop.core import forms as core_forms
 from shop.core.admin import ShopAdminMixin
+from shop.orders.admin import STATUS_LABELS
+from shop.payments.admin import TOPUP_LABELS
 from shop.reseller_api.keys import api_key_revoke
 from shop.reseller_api.models import Revocation
 from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES, Wallet
@@ -32,12 +43,17 @@ User = get_user_model()
 
 
 class AdjustBalanceForm(forms.Form):
-    amount = core_forms.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, help_text="In the shop's currency, above zero.")
+    amount = core_forms.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        help_text="In the shop's currency, above zero.",
+        widget=UnfoldAdminDecimalFieldWidget,
+    )
     direction = forms.ChoiceField(
         choices=[(ADJUST_CREDIT, "Credit: add to the balance"), (ADJUST_DEBIT, "Debit: take from the balance")],
-        widget=forms.RadioSelect,
+        widget=UnfoldAdminRadioSelectWidget,
     )
-    reason = forms.CharField(max_length=255, help_text="Kept in the ledger with your name.")
+    reason = forms.CharField(max_length=255, help_text="Kept in the ledger with your name.", widget=UnfoldAdminTextInputWidget)
 
     def clean_amount(self) -> Decimal:
         amount = self.cleaned_data["amount"]
@@ -46,7 +62,15 @@ class AdjustBalanceForm(forms.Form):
         return amount
 
 
-class PasswordChangeRevokingKeyForm(AdminPasswordChangeForm):
+class CustomerChangeForm(StaffUserChangeForm, unfold_forms.UserChangeForm):
+    """The staff user form (the sign-up's username rules) with unfold's widgets."""
+
+
+class CustomerCreationForm(StaffUserCreationForm, unfold_forms.UserCreationForm):
+    """The staff "add user" form (the sign-up's username rules) with unfold's widgets."""
+
+
+class PasswordChangeRevokingKeyForm(unfold_forms.AdminPasswordChangeForm):
     """The admin's "set password" (or "disable password"), which also revokes the customer's API key, as a customer's own change does."""
 
     def save(self, commit: bool = True) -> Any:
@@ -67,16 +91,18 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class CustomerAdmin(ShopAdminMixin, UserAdmin):
-    """``UserAdmin`` as it is, plus balance and order count columns and a page to credit or debit a balance."""
+class CustomerAdmin(ShopAdminMixin, UserAdmin, UnfoldModelAdmin):
+    """``UserAdmin`` as it is, plus balance and order count columns, the customer's overview and a page to credit or debit a balance."""
 
-    list_display = ["username", "email", "balance_display", "order_count_display", "date_joined", "last_login", "is_staff"]
+    list_display = ["customer", "email", "balance_display", "order_count_display", "date_joined", "last_login", "is_staff"]
+    # The name leads to the overview; the account's own form is one link away from there.
+    list_display_links = None
     actions = ["adjust_balance"]
     change_form_template = "admin/shop/customer/change_form.html"
     change_password_form = PasswordChangeRevokingKeyForm
     # The sign-up's username rules (one script, no lookalike of another user's) apply to staff too.
-    form = StaffUserChangeForm
-    add_form = StaffUserCreationForm
+    form = CustomerChangeForm
+    add_form = CustomerCreationForm
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return user_list_with_balance(users=super().get_queryset(request))
@@ -92,12 +118,16 @@ class CustomerAdmin(ShopAdminMixin, UserAdmin):
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def get_urls(self) -> list[URLPattern]:
-        balance = path(
-            "<path:object_id>/balance/",
-            self.admin_site.admin_view(self.balance_view),
-            name=f"{self.opts.app_label}_{self.opts.model_name}_balance",
-        )
-        return [balance, *super().get_urls()]
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<path:object_id>/balance/", self.admin_site.admin_view(self.balance_view), name=f"{info}_balance"),
+            path("<path:object_id>/overview/", self.admin_site.admin_view(self.overview_view), name=f"{info}_overview"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="customer", ordering="username")
+    def customer(self, user: Any) -> str:
+        return customer_link(user)
 
     @admin.display(description="balance", ordering="balance")
     def balance_display(self, user: Any) -> str:
@@ -140,7 +170,7 @@ class CustomerAdmin(ShopAdminMixin, UserAdmin):
                 self.message_user(
                     request, f"{user}: {entry.amount:+} ({entry.reason}); the balance is now {entry.balance_after}.", messages.SUCCESS
                 )
-                return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[user.pk]))
+                return HttpResponseRedirect(customer_overview_url(user.pk))
         context = {
             **self.admin_site.each_context(request),
             "title": f"Credit or debit the balance of {user}",
@@ -148,5 +178,25 @@ class CustomerAdmin(ShopAdminMixin, UserAdmin):
             "original": user,
             "balance": money(user.balance),
             "form": form,
+            "back_url": customer_overview_url(user.pk),
         }
         return TemplateResponse(request, "admin/shop/customer/balance.html", context)
+
+    def overview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        user = self.get_object(request, object_id)
+        if user is None:
+            raise Http404(f"No user with id {object_id[:40]!r}.")
+        if not self.has_view_or_change_permission(request, user):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{user.get_username()}: overview",
+            "opts": self.opts,
+            "original": user,
+            "overview": customer_overview(user=user),
+            "may_adjust": self.has_adjust_balance_permission(request),
+            "may_change": self.has_change_permission(request, user),
+            "status_labels": STATUS_LABELS,
+            "topup_labels": TOPUP_LABELS,
+        }
+        return TemplateResponse(request, "admin/shop/customer/overview.html", context)

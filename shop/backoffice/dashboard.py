@@ -2,8 +2,10 @@
 
 Revenue of a day is the sum of ``charge - refunded`` of the orders created that day; its cost is
 the sum of ``upstream_charge x provider.exchange_rate`` over the orders whose upstream cost is
-known, rounded half-up to 4 places; profit is revenue minus that cost. Three queries in all.
-Payments (``payment_figures``) are one more query, whatever the number of methods and top-ups.
+known, rounded half-up to 4 places; profit is revenue minus that cost. Three queries in all; the
+days are grouped in SQL over the indexed ``created_at`` range, no order is loaded into Python.
+Payments (``payment_figures``) are one more query, whatever the number of methods and top-ups, and
+the top-ups of the last days per method (``topup_figures``) one more.
 """
 
 from __future__ import annotations
@@ -190,3 +192,36 @@ def payment_figures(*, now: datetime | None = None) -> PaymentFigures:
         for row in rows
     )
     return PaymentFigures(methods=methods, attention=sum(method.attention for method in methods))
+
+
+@dataclass(frozen=True)
+class MethodTopups:
+    pk: int
+    name: str
+    started: int  # top-ups started in the window, in any state
+    paid: int  # of those, paid
+    paid_amount: Decimal  # what customers paid (before fee and bonus)
+
+
+def topup_figures(*, days: int = 30, now: datetime | None = None) -> tuple[MethodTopups, ...]:
+    """Per method, the top-ups started in the last ``days`` days up to ``now`` (by the indexed ``created_at``). One query."""
+    if days < 1:
+        raise ValueError("days must be at least 1.")
+    now = now or timezone.now()
+    first = timezone.localdate(now) - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    paid = Q(recent__state=TopUpState.PAID)
+    rows = (
+        PaymentMethod.objects.annotate(
+            recent=FilteredRelation("topups", condition=Q(topups__created_at__gte=start, topups__created_at__lte=now)),
+        )
+        .values("pk", "name", "position")
+        .annotate(started=Count("recent"), paid=Count("recent", filter=paid), paid_amount=Sum("recent__amount", filter=paid))
+        .order_by("position", "pk")
+    )
+    return tuple(
+        MethodTopups(
+            pk=row["pk"], name=row["name"], started=row["started"], paid=row["paid"], paid_amount=money(row["paid_amount"] or ZERO)
+        )
+        for row in rows
+    )

@@ -6,11 +6,15 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Count, DecimalField, Q, QuerySet, Value
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminPasswordWidget
 
 from panelapi.exceptions import PanelError
 from shop.catalogue.models import MARKUP_FIELD, Category, Provider, ProviderService, Service, ServiceChange, ShopSettings, UpstreamCall
@@ -20,6 +24,7 @@ from shop.catalogue.retail import MARKUP_FLOOR, services_import, services_set_ma
 from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
 from shop.core import forms as core_forms
 from shop.core.admin import ReadOnlyAdmin, ShopAdmin
+from shop.storefront.templatetags.shop_format import format_rate
 
 
 class ProviderForm(forms.ModelForm):
@@ -29,7 +34,7 @@ class ProviderForm(forms.ModelForm):
         label="API key",
         required=False,
         strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        widget=UnfoldAdminPasswordWidget(attrs={"autocomplete": "new-password"}),
         help_text="Write-only. Leave blank to keep the current key.",
     )
 
@@ -236,11 +241,15 @@ class ServiceForm(forms.ModelForm):
         return data
 
 
+NAME_CHARS = 40
+
+
 class MarkupForm(forms.Form):
     markup_percent = core_forms.DecimalField(
         label="Markup (%)",
         required=False,
         help_text="Blank clears the services' own markup: the category's, else the shop's default applies.",
+        widget=UnfoldAdminDecimalFieldWidget,
         **MARKUP_FIELD,
     )
 
@@ -254,20 +263,21 @@ class MarkupForm(forms.Form):
 @admin.register(Service)
 class ServiceAdmin(ShopAdmin):
     form = ServiceForm
+    # What the customer pays first, then what it is made of (the editable markup and fixed rate), then the rest.
     list_display = [
         "id",
-        "name",
-        "category",
+        "name_short",
+        "retail_rate",
         "provider_rate",
         "markup_percent",
         "fixed_rate",
-        "retail_rate",
-        "limits",
         "is_enabled",
+        "category",
+        "limits",
         "upstream_available",
         "position",
     ]
-    list_display_links = ["id", "name"]
+    list_display_links = ["id", "name_short"]
     list_editable = ["markup_percent", "fixed_rate", "is_enabled", "position"]
     list_filter = ["is_enabled", "category", "provider_service__provider", "provider_service__is_available", "provider_service__type"]
     search_fields = ["name", "provider_service__name", "provider_service__upstream_id"]
@@ -280,14 +290,20 @@ class ServiceAdmin(ShopAdmin):
         markup = ShopSettings.load().default_markup_percent
         return super().get_queryset(request).annotate(default_markup=Value(markup, output_field=DecimalField()))
 
+    @admin.display(description="name", ordering="name")
+    def name_short(self, service: Service) -> str:
+        # Cut, with the whole name on hover: a long name would push the rates off a 1366 px screen.
+        return format_html('<span title="{}">{}</span>', service.name, Truncator(service.name).chars(NAME_CHARS))
+
     @admin.display(description="provider rate")
     def provider_rate(self, service: Service) -> str:
         upstream = service.provider_service
-        return f"{upstream.rate.normalize()} {upstream.provider.currency}"
+        return f"{format_rate(upstream.rate)} {upstream.provider.currency}"
 
-    @admin.display(description="retail rate / 1000")
+    @admin.display(description="retail / 1000")
     def retail_rate(self, service: Service) -> str:
-        return str(service_rate(service=service, default_markup=getattr(service, "default_markup", None)))
+        rate = service_rate(service=service, default_markup=getattr(service, "default_markup", None))
+        return format_html("<strong>{}</strong> {}", format_rate(rate), settings.SHOP_CURRENCY)
 
     @admin.display(description="min-max")
     def limits(self, service: Service) -> str:

@@ -30,6 +30,12 @@ class ServiceOffer:
     cancel: bool
     dripfeed: bool
 
+    @property
+    def package(self) -> bool:
+        """A fixed bundle: its rate is the price of the whole package, not a price per 1000."""
+        spec = type_spec(self.type)
+        return spec is not None and spec.package
+
     def as_json(self) -> dict[str, object]:
         spec = type_spec(self.type)
         assert spec is not None

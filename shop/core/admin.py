@@ -2,6 +2,7 @@
 
 Every admin of the shop derives from ``ShopAdmin`` (or mixes in ``ShopAdminMixin`` with another base,
 as the customer admin does with ``UserAdmin``); ``tests/core/test_admin.py`` checks that none is left out.
+``ShopAdmin`` is django-unfold's ``ModelAdmin`` (the admin's theme), so every page of the shop is styled alike.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import re
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
@@ -20,6 +21,7 @@ from django.db.models.constants import LOOKUP_SEP
 from django.db.models.query import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.text import smart_split
+from unfold.admin import ModelAdmin as UnfoldModelAdmin
 
 logger = logging.getLogger(__name__)
 
@@ -203,8 +205,8 @@ class ShopAdminMixin:
         return super().changelist_view(request, extra_context)  # type: ignore[misc]
 
 
-class ShopAdmin(ShopAdminMixin, admin.ModelAdmin):
-    """The base of the shop's model admins."""
+class ShopAdmin(ShopAdminMixin, UnfoldModelAdmin):
+    """The base of the shop's model admins: unfold's ``ModelAdmin`` with the shop's changelist and bounded searches."""
 
 
 class ReadOnlyAdmin(ShopAdmin):

@@ -1,11 +1,14 @@
-"""Admin for orders, with the needs-attention queue and its two resolutions, and for refills."""
+"""Admin for orders, with the needs-attention queue (why and for how long) and its two resolutions, and for refills.
+
+The list's first columns are what an operator scans: number, customer, service, status, charge, created.
+Filtered to needs attention, it shows why each order is stuck and for how long; the resolutions are
+bulk actions here and buttons on each order's page (``shop.orders.admin_resolutions``).
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
@@ -14,26 +17,32 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
+from unfold.decorators import display
 
+from shop.backoffice.links import customer_link
 from shop.core.admin import ReadOnlyAdmin
 from shop.core.numbers import id_number
-from shop.orders.flow import TransitionError, order_resolve_not_placed, order_resolve_placed
+from shop.orders.admin_resolutions import OrderResolutions, stuck_for
+from shop.orders.flow import TransitionError, order_resolve_not_placed
 from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
+from shop.storefront.templatetags.shop_format import format_money
 
-
-class ResolveForm(forms.ModelForm):
-    """Orders are read-only; one needing attention can be given the provider's order id."""
-
-    record_upstream_id = forms.CharField(
-        label="Provider's order id",
-        required=False,
-        max_length=64,
-        help_text="Found the order at the provider? Enter its id: the order goes on as placed.",
-    )
-
-    class Meta:
-        model = Order
-        fields: list[str] = []
+# Unfold's label colours per status; every status is listed (unfold shows the raw value of one that is not), "default" is grey.
+STATUS_LABELS = {
+    OrderStatus.AWAITING: "info",
+    OrderStatus.SUBMITTING: "info",
+    OrderStatus.PENDING: "primary",
+    OrderStatus.IN_PROGRESS: "primary",
+    OrderStatus.PROCESSING: "primary",
+    OrderStatus.COMPLETED: "success",
+    OrderStatus.PARTIAL: "warning",
+    OrderStatus.CANCELED: "default",
+    OrderStatus.FAILED: "danger",
+    OrderStatus.NEEDS_ATTENTION: "danger",
+}
+SERVICE_CHARS = 40
+ATTENTION_FILTER = ("status__exact", OrderStatus.NEEDS_ATTENTION)
 
 
 class CustomerFilter(admin.SimpleListFilter):
@@ -71,39 +80,107 @@ def _actor(event: OrderEvent) -> str:
     return event.get_actor_display()
 
 
+def _attention_list(request: HttpRequest) -> bool:
+    key, value = ATTENTION_FILTER
+    return request.GET.get(key) == value
+
+
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
-    form = ResolveForm
-    list_display = [
-        "id",
-        "created_at",
-        "user",
-        "service",
-        "link",
-        "charge",
-        "refunded",
-        "status",
-        "upstream_order_id",
-        "start_count",
-        "remains",
-    ]
+class OrderAdmin(OrderResolutions, ReadOnlyAdmin):
+    list_display = ["id", "customer", "service_short", "status_badge", "charge_display", "created", "refunded_display", "upstream_order_id"]
+    list_display_links = ["id"]
     list_filter = ["status", CustomerFilter, "provider", "created_at"]
     search_fields = ["=id", "link", "=upstream_order_id", "user__username"]
     list_select_related = ["user", "service"]
     date_hierarchy = "created_at"
     show_full_result_count = False
     actions = ["declare_not_placed"]
-    readonly_fields = [*(f.name for f in Order._meta.fields), "history"]
+    readonly_fields = [*(f.name for f in Order._meta.fields), "customer", "history"]
+    fieldsets = [
+        (
+            "Order",
+            {"fields": ["id", "customer", "service", "link", "quantity", "runs", "interval", "total_quantity", "extra", "status", "error"]},
+        ),
+        ("Money", {"fields": ["rate", "charge", "refunded", "upstream_charge"]}),
+        (
+            "Provider",
+            {
+                "fields": [
+                    "provider",
+                    "provider_service",
+                    "upstream_order_id",
+                    "upstream_status",
+                    "start_count",
+                    "remains",
+                    "cancel_requested_at",
+                ]
+            },
+        ),
+        (
+            "Timing",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "created_at",
+                    "updated_at",
+                    "finished_at",
+                    "submit_attempts",
+                    "submitting_since",
+                    "next_attempt_at",
+                    "next_check_at",
+                    "checks",
+                    "last_checked_at",
+                    "cancel_sent_at",
+                    "form_token",
+                ],
+            },
+        ),
+        ("History", {"fields": ["history"]}),
+    ]
+    change_form_template = "admin/shop/order/change_form.html"
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is not None and obj.status == OrderStatus.NEEDS_ATTENTION and request.user.is_superuser
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        queryset = super().get_queryset(request)
+        # How long each listed order has been stuck: a subquery per row shown, only on the needs-attention list.
+        return self.with_attention_since(queryset) if _attention_list(request) else queryset
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        fields = list(self.readonly_fields)
-        return ["record_upstream_id", *fields] if self.has_change_permission(request, obj) else fields
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        if _attention_list(request):
+            return ["id", "customer", "service_short", "status_badge", "charge_display", "stuck", "reason", "created"]
+        return list(self.list_display)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.readonly_fields
+    @admin.display(description="customer", ordering="user__username")
+    def customer(self, order: Order) -> str:
+        return customer_link(order.user)
+
+    @admin.display(description="service", ordering="service__name")
+    def service_short(self, order: Order) -> str:
+        name = str(order.service)
+        return format_html('<span title="{}">{}</span>', name, Truncator(name).chars(SERVICE_CHARS))
+
+    @display(description="status", ordering="status", label=STATUS_LABELS)
+    def status_badge(self, order: Order) -> tuple[str, str]:
+        return order.status, order.get_status_display()
+
+    @admin.display(description="charge", ordering="charge")
+    def charge_display(self, order: Order) -> str:
+        return format_money(order.charge)
+
+    @admin.display(description="refunded", ordering="refunded", empty_value="")
+    def refunded_display(self, order: Order) -> str | None:
+        return format_money(order.refunded) if order.refunded else None
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, order: Order) -> str:
+        return format_html('<span class="whitespace-nowrap">{}</span>', timezone.localtime(order.created_at).strftime("%Y-%m-%d %H:%M"))
+
+    @admin.display(description="stuck for", ordering="attention_since")
+    def stuck(self, order: Order) -> str:
+        return stuck_for(getattr(order, "attention_since", None))
+
+    @admin.display(description="why")
+    def reason(self, order: Order) -> str:
+        return order.error or "No reason recorded."
 
     @admin.display(description="history")
     def history(self, obj: Order) -> str:
@@ -124,19 +201,9 @@ class OrderAdmin(ReadOnlyAdmin):
             ),
         )
         head = "<thead><tr><th>When</th><th>What</th><th>Who</th><th>Status after</th><th>Detail</th></tr></thead>"
-        return format_html('<table class="order-history">{}<tbody>{}</tbody></table>', mark_safe(head), rows)  # noqa: S308
+        return format_html('<table class="order-history bo-table">{}<tbody>{}</tbody></table>', mark_safe(head), rows)  # noqa: S308
 
-    def save_model(self, request: HttpRequest, obj: Order, form: forms.ModelForm, change: bool) -> None:
-        upstream_id = form.cleaned_data.get("record_upstream_id", "")
-        if not upstream_id:
-            self.message_user(request, "Nothing recorded: no provider order id given.", messages.WARNING)
-            return
-        try:
-            order_resolve_placed(order=obj, upstream_order_id=upstream_id, admin=request.user)
-        except TransitionError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-
-    @admin.action(description="Declare not placed at the provider (refund in full)")
+    @admin.action(description="Declare not placed at the provider (refund in full)", permissions=["resolve"])
     def declare_not_placed(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         done = 0
         for order in queryset:

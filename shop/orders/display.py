@@ -1,6 +1,35 @@
-"""How an order's figures are shown to its customer (admins see the provider's raw values)."""
+"""How an order is shown to its customer: figures, the status badge, and why a request cannot be made (admins see raw values)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shop.orders.models import Order, OrderStatus
+from shop.orders.requests import order_can_cancel, order_can_refill, order_refill_wait
+
+#: The colour of each status as customers read it (``.badge good|bad|warn|info|neutral`` in shop.css), by its customer label:
+#: a refused (Failed) order reads as Canceled, so it has that colour too.
+STATUS_TONES = {
+    "Pending": "neutral",
+    "In progress": "info",
+    "Processing": "info",
+    "Completed": "good",
+    "Partial": "warn",
+    "Canceled": "bad",
+}
+
+
+@dataclass(frozen=True)
+class CustomerStatus:
+    """An order's status as its customer sees it: the word, and the badge colour that goes with it."""
+
+    label: str
+    tone: str
+
+
+def customer_status(status: str) -> CustomerStatus:
+    label = OrderStatus.customer_label(status)
+    return CustomerStatus(label=label, tone=STATUS_TONES[label])
 
 
 def customer_remains(*, remains: int | None, total_quantity: int) -> int | None:
@@ -12,3 +41,27 @@ def customer_remains(*, remains: int | None, total_quantity: int) -> int | None:
     if remains is None:
         return None
     return min(max(remains, 0), total_quantity)
+
+
+def cancel_refusal(*, order: Order) -> str | None:
+    """Why the customer cannot cancel the order, in plain words for the web pages; None if they can."""
+    if order_can_cancel(order=order):
+        return None
+    if order.status in OrderStatus.FINAL:
+        return f"It is already {OrderStatus.customer_label(order.status)}: there is nothing left to cancel."
+    if order.cancel_requested_at is not None:
+        return "Its cancellation was already requested; the refund follows when the provider confirms."
+    if not order.provider_service.cancel:
+        return "This service does not take cancellations once the provider has the order."
+    return "It is being handed to the provider right now; try again in a few minutes."
+
+
+def refill_refusal(*, order: Order) -> str | None:
+    """Why the customer cannot ask for a refill of the order now, in plain words for the web pages; None if they can."""
+    if order_can_refill(order=order):
+        return order_refill_wait(order=order)  # a refill under way, or the cooldown after the last one
+    if not order.provider_service.refill:
+        return "This service does not offer refills."
+    if order.status not in OrderStatus.REFILLABLE:
+        return f"Only a completed or partial order can be refilled; this one is {OrderStatus.customer_label(order.status)}."
+    return "The provider has no record of this order, so it cannot be refilled."

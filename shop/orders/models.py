@@ -126,6 +126,8 @@ class Order(models.Model):
                 condition=Q(status__in=OrderStatus.ACTIVE),
             ),
             models.Index(fields=["status", "created_at"], name="order_unplaced", condition=Q(status__in=OrderStatus.UNPLACED)),
+            # The dashboard's active orders by status and the needs-attention list: unfinished orders only.
+            models.Index(fields=["status"], name="order_live_status", condition=Q(status__in=OrderStatus.LIVE)),
         ]
         constraints = [
             models.UniqueConstraint(fields=["provider", "upstream_order_id"], name="order_unique_upstream_id"),

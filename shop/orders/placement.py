@@ -15,7 +15,18 @@ from shop.catalogue.selectors import service_orderable
 from shop.orders.history import Actor, Kind, event
 from shop.orders.models import Order, OrderStatus
 from shop.orders.queries import order_insert_charged, service_for_order
-from shop.orders.types import MAX_INTERVAL, MAX_RUNS, FieldError, TypeSpec, clean_extra, clean_lines, clean_link, clean_whole, type_spec
+from shop.orders.types import (
+    MAX_INTERVAL,
+    MAX_RUNS,
+    FieldError,
+    Refusal,
+    TypeSpec,
+    clean_extra,
+    clean_lines,
+    clean_link,
+    clean_whole,
+    type_spec,
+)
 from shop.wallet.services import InsufficientFunds, WalletOnHold
 
 NOT_ENOUGH_FUNDS = "Not enough funds on balance"
@@ -31,10 +42,16 @@ class AlreadyPlaced(Exception):
 
 
 class OrderRejected(Exception):
-    """The order was not placed and nothing was written; ``errors`` maps fields to messages."""
+    """The order was not placed and nothing was written; ``errors`` maps fields to messages in the API's wording.
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    ``code`` (a ``Refusal``, or "" where the message reads well to people as it is) and ``params``
+    (the figures it names) let a page word the refusal for people without reading the message.
+    """
+
+    def __init__(self, errors: dict[str, str], *, code: str = "", params: dict[str, object] | None = None) -> None:
         self.errors = errors
+        self.code = code
+        self.params = params or {}
         super().__init__(next(iter(errors.values())))
 
     @property
@@ -67,13 +84,13 @@ def order_place(
         raise AlreadyPlaced(placed)
     service = service_for_order(service_id=service.pk if isinstance(service, Service) else service)
     if service is None or not service_orderable(service=service):
-        raise OrderRejected({"service": NOT_ORDERABLE})
+        raise OrderRejected({"service": NOT_ORDERABLE}, code=Refusal.NOT_ORDERABLE)
     spec = type_spec(service.provider_service.type)
     assert spec is not None  # service_orderable checked it
     try:
         fields = _clean(service, spec, link=link, quantity=quantity, runs=runs, interval=interval, extra=extra)
     except FieldError as exc:
-        raise OrderRejected({exc.field: exc.message}) from exc
+        raise OrderRejected({exc.field: exc.message}, code=exc.code, params=exc.params) from exc
 
     rate = service_rate(service=service, default_markup=service.default_markup)
     total = fields["quantity"] * (fields["runs"] or 1)
@@ -103,7 +120,8 @@ def order_place(
             with transaction.atomic():  # a savepoint: the clash of a twin submission must not break a caller's transaction
                 order_insert_charged(user=user, order=order, placed=placed)
     except InsufficientFunds as exc:
-        raise OrderRejected({"__all__": NOT_ENOUGH_FUNDS}) from exc
+        funds = {"charge": exc.needed, "balance": exc.available}
+        raise OrderRejected({"__all__": NOT_ENOUGH_FUNDS}, code=Refusal.SHORT_OF_FUNDS, params=funds) from exc
     except WalletOnHold as exc:
         raise OrderRejected({"__all__": f"New orders are paused: {exc.reason} Please contact support."}) from exc
     except IntegrityError:
@@ -135,9 +153,9 @@ def _clean(
         amount = 1
     if not spec.package:
         if amount < low:
-            raise FieldError("quantity", f"Quantity less than minimal {low}")
+            raise FieldError("quantity", f"Quantity less than minimal {low}", code=Refusal.BELOW_MIN, params={"min": low})
         if amount > high:
-            raise FieldError("quantity", f"Quantity more than maximum {high}")
+            raise FieldError("quantity", f"Quantity more than maximum {high}", code=Refusal.ABOVE_MAX, params={"max": high})
     drip_runs = clean_whole(runs, "runs", low=2, high=MAX_RUNS)
     drip_interval = clean_whole(interval, "interval", high=MAX_INTERVAL)  # at least 1, the default
     if drip_runs is not None or drip_interval is not None:

@@ -2,7 +2,7 @@
 
 Staff read the full events in admin; this keeps only what the customer
 needs, from each event's kind, status and the few figures that are theirs
-(charge, refund, start count, remains clamped to the order's quantity).
+(charge and refund as people read them, start count, remains clamped to the order's quantity).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from django.conf import settings
 
 from shop.orders.display import customer_remains
 from shop.orders.models import Order, OrderEvent, OrderStatus
+from shop.storefront.templatetags.shop_format import format_money
 
 Kind = OrderEvent.Kind
 
@@ -39,7 +40,9 @@ def _text(entry: OrderEvent, order: Order) -> str:
     currency = settings.SHOP_CURRENCY
     match entry.kind:
         case Kind.PLACED:
-            return f"Order placed: {detail.get('charge', order.charge)} {currency} charged." if "note" not in detail else "Order placed."
+            if "note" in detail:
+                return "Order placed."
+            return f"Order placed: {format_money(detail.get('charge', order.charge))} {currency} charged."
         case Kind.SENT:
             return "Sent for processing."
         case Kind.RETRY | Kind.HELD:
@@ -53,7 +56,7 @@ def _text(entry: OrderEvent, order: Order) -> str:
         case Kind.STATUS:
             return _status_text(entry, order)
         case Kind.REFUNDED:
-            return f"Refunded {detail.get('amount')} {currency}."
+            return f"Refunded {format_money(detail.get('amount'))} {currency}."
         case Kind.REFILL_REQUESTED:
             return f"Refill #{detail.get('refill')} requested."
         case Kind.REFILL_STATUS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from shop.core.numbers import DIGITS_ONLY, other_digits
@@ -65,13 +66,29 @@ LABELS = {
 LIST_FIELDS = {"comments", "usernames", "hashtags", "groups", "keywords"}
 
 
-class FieldError(ValueError):
-    """One field's value is wrong; the message is fit for the customer."""
+class Refusal(StrEnum):
+    """Refusals whose API v2 wording (kept exactly: resellers' software parses it) pages word for people instead.
 
-    def __init__(self, field: str, message: str) -> None:
+    A refusal carries its code and figures (``FieldError.params``, ``OrderRejected.params``),
+    so no page has to read the API's message to know what was wrong.
+    """
+
+    BAD_LINK = "bad_link"
+    BELOW_MIN = "below_min"  # params: min
+    ABOVE_MAX = "above_max"  # params: max
+    NOT_ORDERABLE = "not_orderable"
+    SHORT_OF_FUNDS = "short_of_funds"  # params: charge, balance
+
+
+class FieldError(ValueError):
+    """One field's value is wrong: ``message`` as the API words it, and a ``Refusal`` code where pages word it otherwise."""
+
+    def __init__(self, field: str, message: str, *, code: str = "", params: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.code = code
+        self.params = params or {}
 
 
 def type_spec(service_type: str) -> TypeSpec | None:
@@ -83,7 +100,7 @@ def clean_link(value: Any, field: str = "link") -> str:
     if not text:
         raise FieldError(field, f"{LABELS[field]} is required.")
     if len(text) > MAX_LINK or CONTROL_RE.search(text) or not LINK_RE.match(text):
-        raise FieldError(field, "Bad link")
+        raise FieldError(field, "Bad link", code=Refusal.BAD_LINK)
     return text
 
 

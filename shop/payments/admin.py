@@ -21,16 +21,28 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from unfold.decorators import display
+from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminURLInputWidget
 
+from shop.backoffice.links import customer_link
 from shop.core import forms as core_forms
 from shop.core.admin import ReadOnlyAdmin, ShopAdmin
 from shop.core.numbers import id_number
 from shop.orders.admin import CustomerFilter
 from shop.payments.admin_resolutions import TopUpResolutions
-from shop.payments.models import PaymentMethod, TopUp, TopUpEvent
+from shop.payments.models import PaymentMethod, TopUp, TopUpEvent, TopUpState
 from shop.payments.selectors import needs_attention
 
 Kind = PaymentMethod.Kind
+# Unfold's label colours per top-up state (every state, as the order statuses' in shop/orders/admin.py).
+TOPUP_LABELS = {
+    TopUpState.PENDING: "info",
+    TopUpState.REVIEW: "warning",
+    TopUpState.PAID: "success",
+    TopUpState.FAILED: "default",
+    TopUpState.EXPIRED: "default",
+    TopUpState.REJECTED: "danger",
+}
 GATEWAYS_WITH_KEYS = (Kind.STRIPE, Kind.CRYPTOMUS)
 HISTORY_ROWS = 500
 # A secret or restricted key, live or test (as the Stripe gateway reads its mode); a publishable key cannot create sessions.
@@ -42,7 +54,7 @@ def _secret_field(label: str) -> forms.CharField:
         label=label,
         required=False,
         strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        widget=UnfoldAdminPasswordWidget(attrs={"autocomplete": "new-password"}),
         help_text="Write-only. Leave blank to keep the current one.",
     )
 
@@ -57,7 +69,12 @@ class PaymentMethodForm(forms.ModelForm):
     new_webhook_secret = _secret_field("Webhook secret")
     # Declared for Django 6's default scheme (https) without its deprecation warning.
     api_url = forms.URLField(
-        label="API URL", required=False, max_length=200, assume_scheme="https", help_text=PaymentMethod._meta.get_field("api_url").help_text
+        label="API URL",
+        required=False,
+        max_length=200,
+        assume_scheme="https",
+        help_text=PaymentMethod._meta.get_field("api_url").help_text,
+        widget=UnfoldAdminURLInputWidget,
     )
 
     class Meta:
@@ -235,7 +252,7 @@ def _actor(event: TopUpEvent) -> str:
 
 @admin.register(TopUp)
 class TopUpAdmin(TopUpResolutions, ReadOnlyAdmin):
-    list_display = ["id", "customer", "method", "amount", "fee", "bonus", "state", "gateway_id", "created_at", "paid_at"]
+    list_display = ["id", "customer", "method", "amount", "state_badge", "fee", "bonus", "gateway_id", "created_at", "paid_at"]
     list_filter = [NeedsAttentionFilter, "state", "method", CustomerFilter, "created_at"]
     search_fields = ["=gateway_id", "=gateway_payment", "=reference", "user__username", "user__email"]
     list_select_related = ["user", "method"]
@@ -262,7 +279,11 @@ class TopUpAdmin(TopUpResolutions, ReadOnlyAdmin):
 
     @admin.display(description="customer", ordering="user__username")
     def customer(self, topup: TopUp) -> str:
-        return topup.user.get_username()
+        return customer_link(topup.user)
+
+    @display(description="state", ordering="state", label=TOPUP_LABELS)
+    def state_badge(self, topup: TopUp) -> tuple[str, str]:
+        return topup.state, topup.get_state_display()
 
     @admin.display(description="history")
     def history(self, topup: TopUp) -> str:

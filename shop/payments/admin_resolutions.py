@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from unfold.widgets import UnfoldAdminTextareaWidget
 
 from shop.payments.crediting import (
     Outcome,
@@ -42,7 +43,7 @@ def topup_resolvable(topup: TopUp) -> bool:
 class RejectForm(forms.Form):
     reason = forms.CharField(
         max_length=REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
         help_text="The customer sees it with the top-up. Nothing is credited.",
     )
 
@@ -50,7 +51,7 @@ class RejectForm(forms.Form):
 class WriteOffForm(forms.Form):
     reason = forms.CharField(
         max_length=REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
         help_text="Why the shop gives up what the reversal left owed (e.g. paid back outside the shop). Nothing is debited.",
     )
 

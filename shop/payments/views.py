@@ -31,6 +31,7 @@ from shop.payments.models import PaymentMethod, TopUp, TopUpState
 from shop.payments.quotes import cents
 from shop.payments.tasks import topup_check_soon
 from shop.storefront.pagination import page_of
+from shop.storefront.templatetags.shop_format import format_money
 from shop.wallet.selectors import balance_of
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def topup_status_json(request: HttpRequest, public_id: UUID) -> JsonResponse:
     if topup.state == TopUpState.PENDING:
         topup_check_soon(topup_id=topup.pk)
     balance = balance_of(user=request.user)
-    return JsonResponse({**_state(topup), "balance": str(balance), "balance_text": f"{balance} {settings.SHOP_CURRENCY}"})
+    return JsonResponse({**_state(topup), "balance": str(balance), "balance_text": f"{format_money(balance)} {settings.SHOP_CURRENCY}"})
 
 
 @login_required
@@ -149,7 +150,7 @@ def _urls(request: HttpRequest, topup: TopUp) -> Urls:
 
 def _state(topup: TopUp) -> dict[str, object]:
     """The top-up's state as the customer reads it, for its page, the history and the status JSON alike."""
-    money = f"{topup.credited:.2f} {topup.currency}"
+    money = f"{format_money(topup.credited)} {topup.currency}"
     words = {
         TopUpState.PENDING: "Waiting for your payment.",
         TopUpState.REVIEW: "Being checked by staff. Your balance is credited when they confirm the payment.",

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from shop.core.client_address import client_address
 from shop.reseller_api.actions import ACTIONS
@@ -25,6 +26,10 @@ from shop.reseller_api.models import ApiKey
 
 logger = logging.getLogger(__name__)
 MAX_JSON_BODY = 2 * 1024 * 1024
+#: The session entry that carries a new API key from ``api_key_new`` to its one display on ``api_page``.
+NEW_KEY_SESSION = "api_new_key"
+# A new key waits in the session only for the redirect that shows it: older, or no longer the working key, it is not shown.
+NEW_KEY_SHOWN_WITHIN = 120
 
 
 @never_cache  # replies carry balances and orders (issue 17)
@@ -93,21 +98,46 @@ def _unique_names(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return members
 
 
+@never_cache  # it may show a new key: never kept by the browser or a proxy
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_GET
 def api_page(request: HttpRequest) -> HttpResponse:
-    new_key = api_key_issue(user=request.user) if request.method == "POST" else None
+    """The key's state and the documentation; a key just made by ``api_key_new`` is shown here, once."""
+    # Carried in the session (stored server-side: SESSION_ENGINE is the database), never in the URL or the messages
+    # framework, whose cookie storage would send it back and forth; popped, so a reload no longer shows it.
+    waiting = request.session.pop(NEW_KEY_SESSION, None)
+    key = ApiKey.objects.filter(user=request.user).first()
+    new_key = None
+    if isinstance(waiting, dict) and isinstance(waiting.get("key"), str) and isinstance(waiting.get("at"), (int, float)):
+        fresh = 0 <= time.time() - waiting["at"] <= NEW_KEY_SHOWN_WITHIN
+        working = key is not None and key.revoked_at is None and waiting["key"].startswith(key.prefix)
+        new_key = waiting["key"] if fresh and working else None
     endpoint = request.build_absolute_uri(reverse("api-v2"))
     return render(
         request,
         "shop/api.html",
         {
-            "key": ApiKey.objects.filter(user=request.user).first(),
+            "key": key,
             "new_key": new_key,
             "endpoint": endpoint,
             "actions": [_doc(definition, endpoint) for definition in ACTIONS],
         },
     )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_key_new(request: HttpRequest) -> HttpResponse:
+    """GET asks first (the old key stops working); the confirmation's POST makes the key and redirects to the page that shows it.
+
+    A POST without ``confirm=yes`` changes nothing and asks again; after the redirect a reload repeats only the GET.
+    """
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        request.session[NEW_KEY_SESSION] = {"key": api_key_issue(user=request.user), "at": time.time()}
+        return redirect("api-page")
+    key = ApiKey.objects.filter(user=request.user).first()
+    return render(request, "shop/api_key_confirm.html", {"key": key, "working": key is not None and key.revoked_at is None})
 
 
 def _doc(definition, endpoint: str) -> dict[str, object]:

@@ -1,21 +1,80 @@
-"""Template context every page needs: the signed-in customer's balance (one query) and the shop currency."""
+"""Template context every page needs: the menu, the branding (cached: no query in the common case), the signed-in
+customer's balance (one query) and the shop currency."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 
+from shop.storefront.branding import branding_current
 from shop.wallet.selectors import balance_of
 
 # Pages where a customer with nothing on their balance is pointed to add funds (the menu links to it on every page).
 FUNDS_POINTER_PAGES = {"order-new", "orders", "balance", "services"}
 
+# The menu: (URL name, label, icon in static/shop/icons.svg).
+CUSTOMER_MENU = (
+    ("home", "Home", "home"),
+    ("order-new", "New order", "new"),
+    ("orders", "Orders", "orders"),
+    ("funds-add", "Add funds", "funds"),
+    ("topups", "Payments", "payments"),
+    ("balance", "Balance", "balance"),
+    ("services", "Services", "services"),
+    ("api-page", "API", "api"),
+    ("password_change", "Account", "account"),
+)
+VISITOR_MENU = (
+    ("services", "Services", "services"),
+    ("login", "Log in", "login"),
+    ("signup", "Sign up", "signup"),
+)
+# Pages that have no entry of their own mark the entry they belong under.
+SECTION_OF = {
+    "order-detail": "orders",
+    "topup-detail": "topups",
+    "password_change_done": "password_change",
+    "signup-done": "signup",
+    "password_reset": "login",
+    "password_reset_done": "login",
+    "password_reset_confirm": "login",
+    "password_reset_complete": "login",
+}
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    url: str
+    label: str
+    icon: str
+    current: str  # the aria-current value: "page" on its own page, "true" on a page under it, else ""
+
+
+def menu_items(*, signed_in: bool, url_name: str | None) -> list[MenuItem]:
+    section = SECTION_OF.get(url_name or "")
+    return [
+        MenuItem(reverse(name), label, icon, "page" if name == url_name else "true" if name == section else "")
+        for name, label, icon in (CUSTOMER_MENU if signed_in else VISITOR_MENU)
+    ]
+
 
 def shop(request: HttpRequest) -> dict[str, object]:
-    context: dict[str, object] = {"shop_currency": settings.SHOP_CURRENCY, "live_refresh_ms": settings.LIVE_REFRESH_SECONDS * 1000}
+    match = getattr(request, "resolver_match", None)
+    url_name = match.url_name if match is not None else None
+    context: dict[str, object] = {
+        "shop_currency": settings.SHOP_CURRENCY,
+        "live_refresh_ms": settings.LIVE_REFRESH_SECONDS * 1000,
+        # Read only by templates that show it (admin pages may not): the cache is asked at most once a page.
+        "branding": SimpleLazyObject(branding_current),
+    }
     user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
+    signed_in = user is not None and user.is_authenticated
+    context["nav_items"] = SimpleLazyObject(lambda: menu_items(signed_in=signed_in, url_name=url_name))
+    if signed_in:
         context["nav_balance"] = balance = balance_of(user=user)
-        match = getattr(request, "resolver_match", None)
-        context["funds_pointer"] = not balance and match is not None and match.url_name in FUNDS_POINTER_PAGES
+        context["funds_pointer"] = not balance and url_name in FUNDS_POINTER_PAGES
     return context

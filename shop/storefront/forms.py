@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from uuid import UUID
 
 from django import forms
 
 from shop.core import forms as core_forms
-from shop.orders.types import LABELS, MAX_LINES, MAX_LINK
+from shop.orders.placement import OrderRejected
+from shop.orders.types import LABELS, MAX_LINES, MAX_LINK, Refusal
+from shop.storefront.templatetags.shop_format import format_money
 
 TEXT_LIMIT = MAX_LINES * 502
+
+#: The order form's wording of the refusals whose API v2 wording is not for people (``Refusal``), with the
+#: refusal's figures in braces. The page's script words its own checks with the same sentences.
+WEB_WORDING: dict[str, str] = {
+    Refusal.BELOW_MIN: "The minimum for this service is {min}.",
+    Refusal.ABOVE_MAX: "The maximum for this service is {max}.",
+    Refusal.BAD_LINK: "Enter the full link, starting with https://",
+    Refusal.NOT_ORDERABLE: "This service is not available any more: choose another.",
+    Refusal.SHORT_OF_FUNDS: "This costs {charge} and your balance is {balance}.",
+}
+
+
+def web_wording(rejected: OrderRejected) -> str:
+    """Why the order was refused, as the order form says it; the API keeps ``rejected.message``."""
+    wording = WEB_WORDING.get(rejected.code)
+    if wording is None:
+        return rejected.message  # already written for people ("Quantity must be a whole number.", "Link is required.")
+    return wording.format(**{name: _figure(value) for name, value in rejected.params.items()})
+
+
+def _figure(value: object) -> str:
+    """A figure as people read it: money with its places (``22.75``), a count grouped (``10,000``)."""
+    if isinstance(value, Decimal):
+        return format_money(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 class OrderForm(forms.Form):
@@ -45,6 +74,7 @@ class OrderForm(forms.Form):
     dripfeed = forms.BooleanField(label="Drip-feed", required=False)
     runs = forms.CharField(label=LABELS["runs"], required=False, max_length=6, widget=forms.NumberInput(attrs={"min": 2}))
     interval = forms.CharField(label="Interval (minutes)", required=False, max_length=6, widget=forms.NumberInput(attrs={"min": 1}))
+    short_of_funds = False  # refused for the balance: the page links to Add funds beside the message
 
     def clean_form_token(self) -> UUID | None:
         """A token that is not one the shop made (tampered, truncated) counts as none: the order is still placed once."""
@@ -53,6 +83,12 @@ class OrderForm(forms.Form):
             return UUID(token) if isinstance(token, str) and len(token) <= 64 else None
         except ValueError:
             return None
+
+    def add_rejection(self, rejected: OrderRejected) -> None:
+        """Show why ``order_place`` refused the order: next to its field, or above the form (the service, the balance)."""
+        self.short_of_funds = rejected.code == Refusal.SHORT_OF_FUNDS
+        field = next(iter(rejected.errors))  # one refusal at a time: the first wrong value
+        self.add_error(field if field in self.fields and field != "service" else None, web_wording(rejected))
 
     def placement_data(self) -> dict[str, object]:
         """The cleaned values as ``order_place`` takes them (drip-feed fields only when ticked)."""
@@ -63,6 +99,19 @@ class OrderForm(forms.Form):
             data.pop("runs")
             data.pop("interval")
         return {name: value for name, value in data.items() if value not in ("", None) or name == "form_token"}
+
+
+class OrderPrefill(forms.Form):
+    """What a link to the order form may fill in (``?service=&link=&quantity=``, e.g. "Order again"); a bad value is left out."""
+
+    link = forms.CharField(required=False, max_length=MAX_LINK)
+    quantity = core_forms.IntegerField(required=False, min_value=1, max_value=10**12)
+
+    @classmethod
+    def initial(cls, data: Mapping[str, str]) -> dict[str, object]:
+        form = cls(data)
+        form.is_valid()  # cleaned_data keeps the fields that were valid
+        return {name: value for name, value in form.cleaned_data.items() if value not in ("", None)}
 
 
 class OrderSearchForm(forms.Form):

@@ -14,20 +14,24 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from shop.catalogue import selectors as catalogue
 from shop.core.numbers import id_number
-from shop.orders.display import customer_remains
+from shop.orders.display import cancel_refusal, customer_remains, customer_status, refill_refusal
 from shop.orders.history import Actor
 from shop.orders.models import Order, OrderStatus
 from shop.orders.placement import AlreadyPlaced, OrderRejected, order_place
 from shop.orders.requests import RequestRefused, order_can_cancel, order_can_refill, order_cancel, order_refill, order_refill_wait
 from shop.orders.selectors import STATUS_TABS, order_list_for_user
 from shop.orders.timeline import order_timeline
-from shop.storefront.forms import OrderForm, OrderSearchForm, ServiceFilterForm
+from shop.orders.types import CONTROL_RE, LINK_RE, MAX_LINK
+from shop.storefront.forms import WEB_WORDING, OrderForm, OrderPrefill, OrderSearchForm, ServiceFilterForm
 from shop.storefront.pagination import page_of
+from shop.storefront.selectors import customer_dashboard
+from shop.storefront.templatetags.shop_format import format_money
 from shop.wallet.selectors import balance_of, hold_of, ledger_for_user
 
 SERVICES_PER_PAGE = 100
 ORDERS_PER_PAGE = 25
 LEDGER_PER_PAGE = 50
+SEARCH_LIMIT = 20  # services a search lists at most: more words narrow it down
 
 
 def services(request: HttpRequest) -> HttpResponse:
@@ -50,7 +54,8 @@ def services(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def order_new(request: HttpRequest) -> HttpResponse:
-    form = OrderForm(request.POST or None, initial={"form_token": uuid4()})
+    # A link may fill in the form (?service=&link=&quantity=: "Order again"); what the customer posts wins.
+    form = OrderForm(request.POST or None, initial={"form_token": uuid4(), **OrderPrefill.initial(request.GET)})
     if request.method == "POST" and form.is_valid():
         try:
             order = order_place(user=request.user, service=form.cleaned_data["service"], **form.placement_data())
@@ -58,44 +63,41 @@ def order_new(request: HttpRequest) -> HttpResponse:
             messages.info(request, f"This form was already sent: it placed order #{exc.order.pk}. Nothing more was charged.")
             return redirect("order-detail", pk=exc.order.pk)
         except OrderRejected as exc:
-            for field, message in exc.errors.items():
-                form.add_error(None if field in {"__all__", "service"} or field not in form.fields else field, message)
+            form.add_rejection(exc)  # in people's words; the reseller API keeps the API's
         else:
-            messages.success(request, f"Order #{order.pk} placed: {order.charge} {settings.SHOP_CURRENCY} charged.")
+            messages.success(request, f"Order #{order.pk} placed: {format_money(order.charge)} {settings.SHOP_CURRENCY} charged.")
             return redirect("order-detail", pk=order.pk)
-    categories = list(catalogue.visible_categories())
     chosen = _chosen_service(request, form)
-    asked = ServiceFilterForm(request.GET)
-    asked_category = asked.cleaned_data["category"] if asked.is_valid() else None
-    category_ids = {category.pk for category in categories}
-    if chosen:
-        category_id = chosen.category_id
-    elif asked_category in category_ids:
-        category_id = asked_category
-    else:
-        category_id = categories[0].pk if categories else None
-    offers = catalogue.service_offers(catalogue.service_search(category_id=category_id)) if category_id else []
-    return render(
-        request,
-        "shop/order_new.html",
-        {
-            "form": form,
-            "categories": categories,
-            "category_id": category_id,
-            "offers": offers,
-            "offers_data": [offer.as_json() for offer in offers],
-            "chosen_id": chosen.pk if chosen else (offers[0].id if offers else None),
+    if request.method == "GET" and request.GET.get("service") and chosen is None:
+        # "Order again" of a service no longer offered: the link and quantity must not land on another service.
+        messages.warning(request, "That service is not available any more: choose another.")
+        form = OrderForm(initial={"form_token": form.initial["form_token"]})
+    context = {
+        "form": form,
+        **_order_choices(request, chosen),
+        # What the page's script checks as the customer types: the server's own rules and wording.
+        "order_config": {
+            "currency": settings.SHOP_CURRENCY,
+            "link_pattern": LINK_RE.pattern,
+            "control_pattern": CONTROL_RE.pattern,
+            "max_link": MAX_LINK,
+            "wording": WEB_WORDING,
         },
-        status=400 if request.method == "POST" else 200,
-    )
+    }
+    return render(request, "shop/order_new.html", context, status=400 if request.method == "POST" else 200)
 
 
 @login_required
 @require_GET
 def services_json(request: HttpRequest) -> JsonResponse:
+    """One category's services (``?category=``), or those matching ``?q=`` by name or number in every category (at most
+    ``SEARCH_LIMIT``; ``more`` says whether others match too)."""
     form = ServiceFilterForm(request.GET)
-    if not form.is_valid() or not form.cleaned_data["category"]:
-        return JsonResponse({"error": "Give a category number."}, status=400)
+    if not form.is_valid() or not (form.cleaned_data["category"] or form.cleaned_data["q"]):
+        return JsonResponse({"error": "Give a category number, or a search of at most 100 characters."}, status=400)
+    if query := form.cleaned_data["q"]:
+        offers, more = _service_search(query)
+        return JsonResponse({"services": [offer.as_json() for offer in offers], "more": more})
     offers = catalogue.service_offers(catalogue.service_search(category_id=form.cleaned_data["category"]))
     return JsonResponse({"services": [offer.as_json() for offer in offers]})
 
@@ -112,9 +114,7 @@ def orders(request: HttpRequest) -> HttpResponse:
         "shop/orders.html",
         {
             "page": page,
-            "rows": [
-                (order, OrderStatus.customer_label(order.status), _remains(order), *_requests_allowed(order)) for order in page.object_list
-            ],
+            "rows": [(order, customer_status(order.status), _remains(order), *_requests_allowed(order)) for order in page.object_list],
             "tabs": [("", "All"), *((key, label) for key, (label, _) in STATUS_TABS.items())],
             "tab": tab,
             "query": query,
@@ -135,7 +135,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "shop/order_detail.html",
         {
             "order": order,
-            "status": OrderStatus.customer_label(order.status),
+            "status": customer_status(order.status),
             "remains": _remains(order),
             "live": order.status in OrderStatus.LIVE,
             "refills": list(order.refills.all()[:20]),
@@ -148,9 +148,12 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
 def order_refill_request(request: HttpRequest, pk: int) -> HttpResponse:
-    order = get_object_or_404(Order.objects.select_related("provider", "provider_service"), pk=pk, user=request.user)
+    """GET asks first (and changes nothing); the confirmation's POST asks the provider for the refill."""
+    order = get_object_or_404(Order.objects.select_related("service", "provider", "provider_service"), pk=pk, user=request.user)
+    if request.method == "GET":
+        return _order_confirm(request, order, action="refill", refusal=refill_refusal(order=order))
     try:
         refill = order_refill(order=order, actor=Actor.web(request.user))
     except RequestRefused as exc:
@@ -161,9 +164,12 @@ def order_refill_request(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
 def order_cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
-    order = get_object_or_404(Order.objects.select_related("provider", "provider_service", "user"), pk=pk, user=request.user)
+    """GET asks first (and changes nothing); the confirmation's POST cancels, or asks the provider to."""
+    order = get_object_or_404(Order.objects.select_related("service", "provider", "provider_service", "user"), pk=pk, user=request.user)
+    if request.method == "GET":
+        return _order_confirm(request, order, action="cancel", refusal=cancel_refusal(order=order))
     try:
         order = order_cancel(order=order, actor=Actor.web(request.user))
     except RequestRefused as exc:
@@ -179,6 +185,20 @@ def order_cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("order-detail", pk=order.pk)
 
 
+def _order_confirm(request: HttpRequest, order: Order, *, action: str, refusal: str | None) -> HttpResponse:
+    """The confirmation step of a cancel or a refill: what will happen, or plainly why it cannot."""
+    back = reverse("orders") if request.GET.get("from") == "orders" else reverse("order-detail", args=[order.pk])
+    context = {
+        "order": order,
+        "status": customer_status(order.status),
+        "action": action,
+        "refusal": refusal,
+        "back": back,
+        "cancels_at_once": order.status == OrderStatus.AWAITING,
+    }
+    return render(request, "shop/order_confirm.html", context)
+
+
 @login_required
 @require_GET
 def orders_status_json(request: HttpRequest) -> JsonResponse:
@@ -192,11 +212,14 @@ def orders_status_json(request: HttpRequest) -> JsonResponse:
         {
             "orders": {
                 str(row["pk"]): {
-                    "status": OrderStatus.customer_label(row["status"]),
+                    "status": (status := customer_status(row["status"])).label,
+                    "tone": status.tone,
                     "live": row["status"] in OrderStatus.LIVE,
                     "start_count": row["start_count"],
                     "remains": customer_remains(remains=row["remains"], total_quantity=row["total_quantity"]),
                     "refunded": str(row["refunded"]),
+                    # As the pages show it (the money filter); "refunded" stays the exact figure.
+                    "refunded_shown": format_money(row["refunded"]),
                 }
                 for row in rows
             }
@@ -221,6 +244,40 @@ def _requests_allowed(order: Order) -> tuple[bool, bool]:
     return order_can_refill(order=order), order_can_cancel(order=order)
 
 
+def _service_search(query: str) -> tuple[list[catalogue.ServiceOffer], bool]:
+    """The first ``SEARCH_LIMIT`` services matching ``query`` in every category, and whether more match."""
+    offers = catalogue.service_offers(catalogue.service_search(query=query)[: SEARCH_LIMIT + 1])
+    return offers[:SEARCH_LIMIT], len(offers) > SEARCH_LIMIT
+
+
+def _order_choices(request: HttpRequest, chosen) -> dict[str, object]:
+    """What the order page offers: a search's matches in every category (``?q=``), else the services of one category
+    (the chosen service's, the asked one, or the first), and the service chosen in the list."""
+    asked = ServiceFilterForm(request.GET)
+    category_id, query = (asked.cleaned_data["category"], asked.cleaned_data["q"]) if asked.is_valid() else (None, "")
+    categories = list(catalogue.visible_categories())
+    found, more = _service_search(query) if query else ([], False)
+    offers = found if chosen is None or any(offer.id == chosen.pk for offer in found) else []
+    if not offers:
+        if chosen is not None:
+            category_id = chosen.category_id
+        elif category_id not in {category.pk for category in categories}:
+            category_id = categories[0].pk if categories else None
+        offers = catalogue.service_offers(catalogue.service_search(category_id=category_id)) if category_id else []
+    offers_data = [offer.as_json() for offer in offers]
+    chosen_data = next((data for data in offers_data if chosen is None or data["id"] == chosen.pk), None)  # else the first
+    return {
+        "categories": categories,
+        "category_id": chosen_data["category"] if chosen_data else category_id,
+        "query": query,
+        "found": found,
+        "more": more,
+        "offers_data": offers_data,
+        "chosen": chosen_data,
+        "chosen_id": chosen_data["id"] if chosen_data else None,
+    }
+
+
 def _chosen_service(request: HttpRequest, form: OrderForm):
     raw = form.data.get("service") if form.is_bound else request.GET.get("service")
     number = id_number(raw) if raw else None
@@ -229,8 +286,12 @@ def _chosen_service(request: HttpRequest, form: OrderForm):
     return catalogue.orderable_services().filter(pk=number).first()
 
 
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect(reverse("order-new") if request.user.is_authenticated else reverse("services"))
+    """The signed-in customer's dashboard; visitors go to the services."""
+    if not request.user.is_authenticated:
+        return redirect("services")
+    return render(request, "shop/home.html", {"dashboard": customer_dashboard(user=request.user)})
 
 
 @require_GET

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from unfold.admin import TabularInline
 
 from shop.core.admin import ReadOnlyAdmin
 from shop.wallet.models import LedgerEntry, Wallet
@@ -18,7 +19,7 @@ from shop.wallet.services import wallet_release
 LIFT_HOLD_PERMISSION = "shop.change_wallet"
 
 
-class LedgerEntryInline(admin.TabularInline):
+class LedgerEntryInline(TabularInline):
     model = LedgerEntry
     fields = ["created_at", "kind", "amount", "balance_after", "reason", "created_by"]
     readonly_fields = fields

@@ -1,4 +1,4 @@
-// Refreshes the status, start count and remains of the orders on the page,
+// Refreshes the status badge, start count, remains and refund of the orders on the page,
 // without a reload, for as long as any of them can still change.
 (function () {
   "use strict";
@@ -7,6 +7,24 @@
   const url = table.dataset.statusUrl;
   const ids = [...table.querySelectorAll("[data-order]")].map((row) => row.dataset.order);
   const INTERVAL = Number(table.dataset.interval) || 10000;
+  const TONES = ["good", "bad", "warn", "info", "neutral"];
+
+  function show(row, order) {
+    for (const name of ["start_count", "remains"]) {
+      const cell = row.querySelector('[data-cell="' + name + '"]');
+      if (cell) cell.textContent = order[name] === null ? "" : order[name];
+    }
+    const status = row.querySelector('[data-cell="status"]');
+    if (status) {
+      status.textContent = order.status;
+      status.classList.remove(...TONES);
+      if (TONES.includes(order.tone)) status.classList.add(order.tone);
+    }
+    const refunded = row.querySelector('[data-cell="refunded"]');
+    if (refunded) refunded.textContent = order.refunded_shown;
+    const note = row.querySelector("[data-refunded-note]");
+    if (note) note.hidden = !(Number(order.refunded) > 0);
+  }
 
   async function refresh() {
     let response;
@@ -21,10 +39,7 @@
     for (const [id, order] of Object.entries(orders)) {
       const row = table.querySelector('[data-order="' + id + '"]');
       if (!row) continue;
-      for (const name of ["status", "start_count", "remains", "refunded"]) {
-        const cell = row.querySelector('[data-cell="' + name + '"]');
-        if (cell) cell.textContent = order[name] === null ? "" : order[name];
-      }
+      show(row, order);
       live = live || order.live;
     }
     if (live) setTimeout(refresh, INTERVAL);

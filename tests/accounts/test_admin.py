@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -24,6 +25,10 @@ def balance_url(user) -> str:
     return reverse("admin:auth_user_balance", args=[user.pk])
 
 
+def overview_url(user) -> str:
+    return reverse("admin:auth_user_overview", args=[user.pk])
+
+
 def adjust(client, user, **form: str):
     data = {"amount": "12.5", "direction": "credit", "reason": "Goodwill for a late order", **form}
     return client.post(balance_url(user), data, follow=True)
@@ -33,10 +38,13 @@ def balance(user) -> Decimal:
     return Wallet.objects.get(user=user).balance
 
 
-def test_credit_writes_one_adjustment_by_the_admin(admin_client, admin_user, customer) -> None:
+def test_credit_writes_one_adjustment_by_the_admin_and_returns_to_the_overview(admin_client, admin_user, customer) -> None:
     response = adjust(admin_client, customer, amount="12.5")
     assert response.status_code == 200
-    assert "the balance is now 112.5000" in response.content.decode()
+    assert response.redirect_chain == [(overview_url(customer), 302)]  # not Django's raw user form
+    html = response.content.decode()
+    assert "the balance is now 112.5000" in html
+    assert 'id="customer-balance">112.50<' in html and "Goodwill for a late order" in html
     entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.ADJUSTMENT)
     assert (entry.amount, entry.balance_after, entry.created_by, entry.reason) == (
         Decimal("12.5"),
@@ -49,7 +57,8 @@ def test_credit_writes_one_adjustment_by_the_admin(admin_client, admin_user, cus
 
 
 def test_debit_writes_one_adjustment_by_the_admin(admin_client, admin_user, customer) -> None:
-    adjust(admin_client, customer, amount="30.0001", direction="debit", reason="Chargeback")
+    response = adjust(admin_client, customer, amount="30.0001", direction="debit", reason="Chargeback")
+    assert response.redirect_chain == [(overview_url(customer), 302)]
     entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.ADJUSTMENT)
     assert (entry.amount, entry.balance_after, entry.created_by) == (Decimal("-30.0001"), Decimal("69.9999"), admin_user)
     assert balance(customer) == Decimal("69.9999")
@@ -157,7 +166,7 @@ def test_customer_search_finds_by_username_and_email(admin_client, customer) -> 
     url = reverse("admin:auth_user_changelist")
     for query in [customer.username, customer.email]:
         html = admin_client.get(url, {"q": query}).content.decode()
-        assert f"/{customer.pk}/change/" in html and "somebody-else" not in html
+        assert f'href="{overview_url(customer)}"' in html and "somebody-else" not in html
 
 
 def test_customer_list_queries_do_not_grow_with_users(admin_client, django_assert_max_num_queries) -> None:
@@ -182,7 +191,8 @@ def test_change_page_keeps_user_admin_and_links_the_balance(admin_client, custom
     html = response.content.decode()
     assert response.status_code == 200
     assert 'name="username"' in html and "../password/" in html  # UserAdmin's form and password link
-    assert f'href="{balance_url(customer)}">Balance 100.0000: credit or debit</a>' in html
+    assert f'href="{balance_url(customer)}"' in html and "Balance 100.0000: credit or debit" in html
+    assert f'href="{overview_url(customer)}"' in html
     password = admin_client.get(reverse("admin:auth_user_password_change", args=[customer.pk]))
     assert password.status_code == 200
     assert 'name="password1"' in password.content.decode() and customer.username in password.content.decode()
@@ -207,7 +217,7 @@ def test_an_admin_setting_a_password_revokes_the_customers_api_key(admin_client,
     client.force_login(customer)
     page = client.get(reverse("api-page")).content.decode()
     assert "because an administrator changed your password" in page
-    client.post(reverse("api-page"))
+    client.post(reverse("api-key-new"), {"confirm": "yes"})
     assert ApiKey.objects.get(user=customer).revoked_at is None
 
 
@@ -234,3 +244,86 @@ def test_staff_adding_or_renaming_a_user_follow_the_username_rules(admin_client)
     change = {"username": "olga", "email": "", "date_joined_0": "2024-01-01", "date_joined_1": "00:00:00", "is_active": "on"}
     assert admin_client.post(reverse("admin:auth_user_change", args=[demo.pk]), change).status_code == 302
     assert list(UsernameSkeleton.objects.filter(user=demo).values_list("skeleton", flat=True)) == ["olga"]
+
+
+# The overview --------------------------------------------------------------------------------
+
+
+def test_customer_list_names_lead_to_the_overview(admin_client, customer) -> None:
+    html = admin_client.get(reverse("admin:auth_user_changelist")).content.decode()
+    assert f'href="{overview_url(customer)}">{customer.username}</a>' in html
+
+
+def test_overview_shows_balance_orders_top_ups_key_and_activity(admin_client, admin_user, customer) -> None:
+    from shop.models import OrderStatus, PaymentMethod, TopUp
+    from shop.wallet.services import wallet_hold
+    from tests.helpers import order_row
+
+    pending = order_row(customer, status=OrderStatus.PENDING)
+    order_row(customer, status=OrderStatus.COMPLETED)
+    order_row(customer, status=OrderStatus.COMPLETED)
+    method = PaymentMethod.objects.create(code="bank", kind="manual", name="Bank transfer", is_enabled=True)
+    TopUp.objects.create(user=customer, method=method, amount=Decimal("25"), currency="USD", state="paid", paid_at=pending.created_at)
+    key = api_key_issue(user=customer)
+    wallet_adjust(user=customer, amount=Decimal("5"), direction="credit", reason="Sorry for the wait", admin=admin_user)
+    wallet_hold(user=customer, reason="A payment was reversed.")
+
+    html = admin_client.get(overview_url(customer)).content.decode()
+    assert 'id="customer-balance">105.00<' in html
+    assert "Balance on hold:" in html and "A payment was reversed." in html
+    assert 'id="customer-status-completed">2<' in html and 'id="customer-status-pending">1<' in html
+    assert reverse("admin:shop_order_change", args=[pending.pk]) in html
+    assert "Bank transfer" in html and 'id="customer-paid">25.00<' in html
+    prefix = ApiKey.objects.get(user=customer).prefix
+    assert f"<code>{prefix}&hellip;</code>" in html or f"<code>{prefix}…</code>" in html
+    assert key not in html and key[len(prefix) :] not in html  # never the key
+    assert "Sorry for the wait" in html and f"(by {admin_user})" in html
+    assert f'href="{balance_url(customer)}"' in html  # credit or debit from here
+    assert f'href="{reverse("admin:auth_user_change", args=[customer.pk])}"' in html  # the account's own form
+
+
+def test_overview_queries_do_not_grow_with_the_customers_history(admin_client, customer, django_assert_max_num_queries) -> None:
+    from shop.models import OrderStatus
+    from tests.helpers import order_row
+
+    def load() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(overview_url(customer)).status_code == 200
+        return len(queries)
+
+    order_row(customer, status=OrderStatus.PENDING)
+    load()  # warm up: session and content types
+    few = load()
+    for status in [OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.FAILED] * 8:
+        order_row(customer, status=status)
+        wallet_credit(user=customer, amount=Decimal("1"), kind=LedgerEntry.Kind.DEPOSIT)
+    assert load() == few
+
+
+def test_overview_is_for_staff_who_may_see_customers(client, customer) -> None:
+    clerk = UserFactory(username="clerk", is_staff=True)
+    client.force_login(clerk)
+    assert client.get(overview_url(customer)).status_code == 403
+    clerk.user_permissions.add(Permission.objects.get(codename="view_user"))
+    clerk = get_user_model().objects.get(pk=clerk.pk)  # permissions are cached on the instance
+    client.force_login(clerk)
+    html = client.get(overview_url(customer)).content.decode()
+    assert 'id="customer-balance">100.00<' in html
+    assert balance_url(customer) not in html  # crediting stays with superusers
+    assert client.get(reverse("admin:auth_user_overview", args=["abc"])).status_code == 404
+
+
+def test_orders_and_top_ups_link_to_the_customers_overview(admin_client, customer) -> None:
+    from shop.models import PaymentMethod, TopUp
+    from tests.helpers import order_row
+
+    order = order_row(customer)
+    method = PaymentMethod.objects.create(code="bank", kind="manual", name="Bank transfer", is_enabled=True)
+    topup = TopUp.objects.create(user=customer, method=method, amount=Decimal("25"), currency="USD", state="review", reference="r")
+    for url in [
+        reverse("admin:shop_order_changelist"),
+        reverse("admin:shop_order_change", args=[order.pk]),
+        reverse("admin:shop_topup_changelist"),
+        reverse("admin:shop_topup_change", args=[topup.pk]),
+    ]:
+        assert overview_url(customer) in admin_client.get(url).content.decode(), url

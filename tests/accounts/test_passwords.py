@@ -40,7 +40,8 @@ def assert_a_new_key_can_be_issued(client, customer) -> None:
     client.force_login(customer)
     page = client.get(reverse("api-page")).content.decode()
     assert "was revoked" in page and "Generate a new key" in page
-    new_key = re.search(r"data-new-key>(smm_[^<]+)<", client.post(reverse("api-page")).content.decode()).group(1)
+    issued = client.post(reverse("api-key-new"), {"confirm": "yes"}, follow=True).content.decode()
+    new_key = re.search(r"data-new-key>(smm_[^<]+)<", issued).group(1)
     assert set(balance_with(client, new_key)) == {"balance", "currency"}
 
 

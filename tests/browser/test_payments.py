@@ -29,6 +29,7 @@ from django.test import override_settings
 
 from shop.models import LedgerEntry, Order, PaymentMethod, Service, TopUp, TopUpEvent, TopUpState
 from shop.payments.sandbox import Delivery, SandboxServer
+from shop.storefront.templatetags.shop_format import format_money
 from shop.wallet.selectors import balance_of
 from tests.conftest import CHROMIUM
 from tests.payments import conftest as payment_fixtures
@@ -135,7 +136,7 @@ def signed_in(browser, shop: str, username: str, **context):
     page.fill("#id_password", PASSWORD)
     page.click("main form button[type=submit]")
     expect(page).to_have_url(f"{shop}/order/")
-    expect(page.locator("[data-nav-balance]")).to_have_text("0.0000 USD")
+    expect(page.locator("[data-nav-balance]")).to_have_text("0.00 USD")
     return page
 
 
@@ -206,7 +207,7 @@ def test_a_new_customer_adds_funds_through_the_sandbox_sees_them_live_and_orders
     assert delivery.delivered and delivery.attempts == ["HTTP 200"], delivery.attempts
     expect(state.locator('[data-cell="label"]')).to_have_text("Paid", timeout=20_000)
     expect(state.locator('[data-cell="text"]')).to_have_text("Paid: 21.50 USD added to your balance.")
-    expect(page.locator("[data-nav-balance]")).to_have_text("21.5000 USD")
+    expect(page.locator("[data-nav-balance]")).to_have_text("21.50 USD")
     expect(page.locator("[data-once-paid]")).to_be_hidden()  # "added to your balance ... once paid" no longer says so
     expect(state.locator('[data-cell="pay"]')).to_be_hidden()
     assert page.evaluate("window.__notReloaded") is True
@@ -226,8 +227,8 @@ def test_a_new_customer_adds_funds_through_the_sandbox_sees_them_live_and_orders
     page.fill("#id_quantity", "1000")
     page.click("#order-form button[type=submit]")
     order = Order.objects.get(user=alice)
-    expect(page.locator(".messages")).to_contain_text(f"Order #{order.pk} placed: {order.charge} USD charged")
-    expect(page.locator("[data-nav-balance]")).to_have_text(f"{Decimal('21.5000') - order.charge} USD")
+    expect(page.locator(".messages")).to_contain_text(f"Order #{order.pk} placed: {format_money(order.charge)} USD charged")
+    expect(page.locator("[data-nav-balance]")).to_have_text(f"{format_money(Decimal('21.5000') - order.charge)} USD")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Orders", exact=True).click()
     row = page.locator(f'tbody tr[data-order="{order.pk}"]')
     expect(row).to_contain_text(f"#{order.pk}")
@@ -253,14 +254,14 @@ def test_declining_at_the_gateway_and_coming_back_credits_nothing(shop, browser,
     assert delivery.delivered, delivery.attempts
     expect(state.locator('[data-cell="label"]')).to_have_text("Failed", timeout=20_000)
     expect(state.locator('[data-cell="text"]')).to_have_text("The payment failed. Nothing was added to your balance.")
-    expect(page.locator("[data-nav-balance]")).to_have_text("0.0000 USD")
+    expect(page.locator("[data-nav-balance]")).to_have_text("0.00 USD")
     assert page.evaluate("window.__notReloaded") is True
     assert TopUp.objects.get(pk=topup.pk).state == TopUpState.FAILED
     assert balance_of(user=bob) == 0 and not LedgerEntry.objects.filter(wallet__user=bob).exists()
     # Coming back to the page again, or asking for its state, changes nothing either.
     page.reload()
     expect(state.locator('[data-cell="label"]')).to_have_text("Failed")
-    expect(page.locator("[data-nav-balance]")).to_have_text("0.0000 USD")
+    expect(page.locator("[data-nav-balance]")).to_have_text("0.00 USD")
 
 
 def test_add_funds_fits_a_390_px_wide_screen_without_sideways_scrolling(shop, browser, pay_method) -> None:

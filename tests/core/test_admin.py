@@ -40,6 +40,7 @@ BAD_FILTERS = [
     ("auth_user", {"is_staff__exact": "maybe"}, "“maybe” value must be either True or False."),
     ("shop_paymentmethod", {"kind__exact": "paypal"}, "is not one of the choices for kind."),
     ("shop_topup", {"created_at__year": "0"}, OUT_OF_RANGE),
+    ("shop_branding", {"accent__exact": "#00\x00"}, "contains a NUL character."),
 ]
 
 

@@ -68,7 +68,7 @@ def test_balance_page_survives_fuzzed_adjustments(admin_client, admin_user, shop
                 assert_nothing_written(before, after)
                 return
             outcomes["applied"] += 1
-            assert response["Location"] == reverse("admin:auth_user_change", args=[shopper.pk])
+            assert response["Location"] == reverse("admin:auth_user_overview", args=[shopper.pk])  # back to the overview
             (entry,) = LedgerEntry.objects.filter(wallet__user=shopper).order_by("-pk")[:1]
             typed = Decimal(amount.strip())
             assert entry.kind == LedgerEntry.Kind.ADJUSTMENT and entry.created_by == admin_user

@@ -1,18 +1,23 @@
-"""Admin for the retail catalogue and for orders, including the needs-attention queue."""
+"""Admin for the retail catalogue and for orders, including the needs-attention queue and its resolutions on the order's page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from panelapi.sandbox import Fault
-from shop.models import LedgerEntry, Order, OrderStatus, ProviderService, Service
+from shop.models import LedgerEntry, Order, OrderEvent, OrderStatus, ProviderService, Service
 from shop.orders.placement import order_place
 from shop.orders.submission import order_submit
+from tests.factories import UserFactory
 from tests.helpers import messages_of, order_row
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +34,13 @@ def attention_order(catalogue, customer, sandbox) -> Order:
     return order
 
 
-def test_service_list_shows_provider_and_retail_rates(admin_client, catalogue) -> None:
-    html = admin_client.get(reverse("admin:shop_service_changelist")).content.decode()
+def test_service_list_shows_the_retail_rate_before_what_it_is_made_of(admin_client, catalogue) -> None:
+    response = admin_client.get(reverse("admin:shop_service_changelist"))
+    html = response.content.decode()
     assert "0.9 USD" in html  # provider rate of service 1
-    assert "1.170000" in html  # x 1.30 default markup
+    assert "<strong>1.17</strong> USD" in html  # x 1.30 default markup, without trailing zeros
+    columns = response.context["cl"].list_display
+    assert columns[:5] == ["action_checkbox", "id", "name_short", "retail_rate", "provider_rate"]
 
 
 def test_service_form_refuses_to_widen_the_providers_limits(admin_client, catalogue) -> None:
@@ -65,17 +73,141 @@ def test_offer_in_shop_action_creates_retail_services_once(admin_client, provide
     assert Service.objects.count() == 3
 
 
-def test_needs_attention_order_can_be_given_its_upstream_id(admin_client, attention_order) -> None:
+def resolve_url(order: Order, outcome: str) -> str:
+    return reverse("admin:shop_order_resolve", args=[order.pk, outcome])
+
+
+def test_needs_attention_order_can_be_given_its_upstream_id_from_its_page(admin_client, admin_user, attention_order) -> None:
     url = reverse("admin:shop_order_change", args=[attention_order.pk])
     page = admin_client.get(url).content.decode()
-    assert 'name="record_upstream_id"' in page
-    admin_client.post(url, {"record_upstream_id": "10001"})
+    assert 'id="order-resolve-placed"' in page and 'name="upstream_order_id"' in page
+    assert f'action="{resolve_url(attention_order, "placed")}"' in page
+
+    asked = admin_client.post(resolve_url(attention_order, "placed"), {"upstream_order_id": " 10001 "})
+    assert asked.status_code == 200 and 'id="order-resolve-confirm"' in asked.content.decode()  # the confirmation, nothing done yet
+    attention_order.refresh_from_db()
+    assert attention_order.status == OrderStatus.NEEDS_ATTENTION
+
+    done = admin_client.post(resolve_url(attention_order, "placed"), {"upstream_order_id": "10001", "confirm": "1"}, follow=True)
+    assert done.redirect_chain == [(url, 302)]
+    assert messages_of(done) == [f"Order #{attention_order.pk} recorded as placed (provider's id 10001)."]
     attention_order.refresh_from_db()
     assert (attention_order.status, attention_order.upstream_order_id) == (OrderStatus.PENDING, "10001")
-    assert 'name="record_upstream_id"' not in admin_client.get(url).content.decode()
+    event = attention_order.events.get(kind=OrderEvent.Kind.RESOLVED)
+    assert (event.actor, event.actor_user, event.detail["outcome"]) == (OrderEvent.Actor.ADMIN, admin_user, "placed")
+    assert 'id="order-resolve-placed"' not in admin_client.get(url).content.decode()
+
+
+def test_needs_attention_order_can_be_declared_not_placed_from_its_page(admin_client, admin_user, attention_order) -> None:
+    url = reverse("admin:shop_order_change", args=[attention_order.pk])
+    assert 'id="order-resolve-not-placed"' in admin_client.get(url).content.decode()
+    asked = admin_client.post(resolve_url(attention_order, "not-placed")).content.decode()
+    assert "goes back to" in asked and 'id="order-resolve-confirm"' in asked
+    assert not LedgerEntry.objects.filter(order=attention_order, kind=LedgerEntry.Kind.REFUND).exists()
+
+    for _ in range(2):  # a second confirmation (a double click, a resent form) refunds nothing more
+        done = admin_client.post(resolve_url(attention_order, "not-placed"), {"confirm": "1"}, follow=True)
+        assert done.redirect_chain == [(url, 302)]
+    assert messages_of(done) == [f"Order #{attention_order.pk} no longer needs attention: nothing was changed."]
+    attention_order.refresh_from_db()
+    assert attention_order.status == OrderStatus.FAILED
+    refunds = LedgerEntry.objects.filter(order=attention_order, kind=LedgerEntry.Kind.REFUND)
+    assert list(refunds.values_list("amount", flat=True)) == [attention_order.charge]
+    event = attention_order.events.get(kind=OrderEvent.Kind.RESOLVED)
+    assert (event.actor_user, event.detail["outcome"]) == (admin_user, "not placed")
+
+
+def test_a_blank_or_taken_provider_id_records_nothing(admin_client, customer, catalogue, attention_order) -> None:
+    blank = admin_client.post(resolve_url(attention_order, "placed"), {"upstream_order_id": "  ", "confirm": "1"})
+    html = blank.content.decode()
+    assert blank.status_code == 200 and "Nothing was recorded" in html and "This field is required." in html
+    other = order_row(customer, status=OrderStatus.PENDING, service=catalogue["1"], upstream_order_id="777")  # the same provider
+    taken = admin_client.post(resolve_url(attention_order, "placed"), {"upstream_order_id": "777", "confirm": "1"}, follow=True)
+    assert messages_of(taken) == ["Another order already has the provider's id 777. Nothing was changed."]
+    attention_order.refresh_from_db()
+    assert (attention_order.status, attention_order.upstream_order_id) == (OrderStatus.NEEDS_ATTENTION, None)
+    assert other.pk != attention_order.pk
+
+
+def test_resolutions_are_post_only_for_superusers_with_the_csrf_token(client, admin_user, attention_order) -> None:
+    clerk = UserFactory(username="clerk", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_order"), Permission.objects.get(codename="change_order"))
+    client.force_login(clerk)
+    page = client.get(reverse("admin:shop_order_change", args=[attention_order.pk])).content.decode()
+    assert "Only a superuser can resolve it." in page and 'id="order-resolve-placed"' not in page
+    assert client.post(resolve_url(attention_order, "not-placed"), {"confirm": "1"}).status_code == 403
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(admin_user)
+    assert strict.post(resolve_url(attention_order, "not-placed"), {"confirm": "1"}).status_code == 403
+    client.force_login(admin_user)
+    assert client.get(resolve_url(attention_order, "not-placed")).status_code == 405
+    assert client.post(resolve_url(attention_order, "sideways"), {"confirm": "1"}).status_code == 404
+    attention_order.refresh_from_db()
+    assert attention_order.status == OrderStatus.NEEDS_ATTENTION
+
+
+def test_an_order_that_does_not_need_attention_has_no_resolution(admin_client, customer) -> None:
+    order = order_row(customer, status=OrderStatus.PENDING)
+    assert 'id="order-attention"' not in admin_client.get(reverse("admin:shop_order_change", args=[order.pk])).content.decode()
+    response = admin_client.post(resolve_url(order, "not-placed"), {"confirm": "1"}, follow=True)
+    assert messages_of(response) == [f"Order #{order.pk} no longer needs attention: nothing was changed."]
+    assert not LedgerEntry.objects.filter(order=order).exists()
+
+
+def test_needs_attention_list_says_why_and_for_how_long(admin_client, customer) -> None:
+    now = timezone.now()
+    # Stuck since its history says so (the event that moved it there) ...
+    swept = order_row(customer, status=OrderStatus.NEEDS_ATTENTION, error="No answer from the provider within 10 minutes.")
+    OrderEvent.objects.create(
+        order=swept,
+        kind=OrderEvent.Kind.UNKNOWN,
+        actor=OrderEvent.Actor.SYSTEM,
+        status=OrderStatus.NEEDS_ATTENTION,
+        created_at=now - timedelta(hours=3, minutes=5),
+    )
+    # ... or, with no such event, since it last changed.
+    quiet = order_row(customer, status=OrderStatus.NEEDS_ATTENTION, error="")
+    Order.objects.filter(pk=quiet.pk).update(updated_at=now - timedelta(days=2, hours=1))
+    order_row(customer, status=OrderStatus.PENDING)
+
+    response = admin_client.get(reverse("admin:shop_order_changelist"), {"status__exact": "needs_attention"})
+    html = response.content.decode()
+    columns = response.context["cl"].list_display[1:]
+    assert columns == ["id", "customer", "service_short", "status_badge", "charge_display", "stuck", "reason", "created"]
+    assert {order.pk for order in response.context["cl"].result_list} == {swept.pk, quiet.pk}
+    assert "3\xa0hours, 5\xa0minutes" in html and "2\xa0days, 1\xa0hour" in html
+    assert "No answer from the provider within 10 minutes." in html and "No reason recorded." in html
+    longest = admin_client.get(reverse("admin:shop_order_changelist"), {"status__exact": "needs_attention", "o": "6"})
+    assert [order.pk for order in longest.context["cl"].result_list] == [quiet.pk, swept.pk]  # stuck the longest first
+
+    page = admin_client.get(reverse("admin:shop_order_change", args=[swept.pk])).content.decode()
+    assert "Needs attention for 3\xa0hours, 5\xa0minutes" in page and "No answer from the provider within 10 minutes." in page
+
+
+def test_every_status_has_its_badge_colour() -> None:
+    from shop.orders.admin import STATUS_LABELS
+    from shop.payments.admin import TOPUP_LABELS
+    from shop.payments.models import TopUpState
+
+    assert set(STATUS_LABELS) == set(OrderStatus.values) and set(TOPUP_LABELS) == set(TopUpState.values)
+
+
+def test_order_list_starts_with_what_an_operator_scans(admin_client, customer) -> None:
+    order = order_row(customer, status=OrderStatus.PARTIAL, charge="1250.5")
+    response = admin_client.get(reverse("admin:shop_order_changelist"))
+    columns = response.context["cl"].list_display
+    assert columns[:7] == ["action_checkbox", "id", "customer", "service_short", "status_badge", "charge_display", "created"]
+    assert "link" not in columns and "remains" not in columns  # long and rarely scanned: on the order's page
+    html = response.content.decode()
+    assert "1,250.50" in html
+    assert reverse("admin:auth_user_overview", args=[customer.pk]) in html
+    assert "Partial" in html and "bg-orange-100" in html  # the status as a warning badge
+    assert f"/{order.pk}/change/" in html
 
 
 def test_declare_not_placed_action_refunds_once(admin_client, attention_order) -> None:
+    """The bulk action, beside the buttons on each order's page."""
     url = reverse("admin:shop_order_changelist")
     for _ in range(2):
         admin_client.post(url, {"action": "declare_not_placed", "_selected_action": [attention_order.pk]})
@@ -88,7 +220,8 @@ def test_declare_not_placed_action_refunds_once(admin_client, attention_order) -
 def test_order_list_filters_by_status_and_searches_by_link(admin_client, attention_order) -> None:
     url = reverse("admin:shop_order_changelist")
     assert f">{attention_order.pk}<" in admin_client.get(url, {"status__exact": "needs_attention"}).content.decode()
-    assert "0 orders" in admin_client.get(url, {"status__exact": "completed"}).content.decode()
+    completed = admin_client.get(url, {"status__exact": "completed"})
+    assert list(completed.context["cl"].result_list) == [] and "No results found" in completed.content.decode()
     assert LINK in admin_client.get(url, {"q": LINK}).content.decode()
 
 

@@ -185,7 +185,7 @@ def test_a_form_refused_for_lack_of_funds_keeps_its_token_for_the_corrected_resu
     token = rendered_token(client, catalogue["1"])
 
     refused = client.post(reverse("order-new"), order_form(catalogue["1"], token))
-    assert refused.status_code == 400 and "Not enough funds on balance" in refused.content.decode()
+    assert refused.status_code == 400 and "This costs 1.17 and your balance is 1.00." in refused.content.decode()
     assert form_token(refused.content.decode()) == token  # the page shown again is the same form
     assert not Order.objects.filter(user=poor).exists()
 
@@ -202,7 +202,7 @@ def test_a_form_refused_for_its_quantity_keeps_its_token_for_the_corrected_resub
     token = rendered_token(web, catalogue["1"])
 
     refused = web.post(reverse("order-new"), {**order_form(catalogue["1"], token), "quantity": "10"})
-    assert refused.status_code == 400 and "Quantity less than minimal 50" in refused.content.decode()
+    assert refused.status_code == 400 and "The minimum for this service is 50." in refused.content.decode()
     assert form_token(refused.content.decode()) == token
 
     placed = web.post(reverse("order-new"), order_form(catalogue["1"], token))
@@ -319,6 +319,8 @@ def test_not_enough_funds_writes_nothing(catalogue) -> None:
     with pytest.raises(OrderRejected) as refused:
         order_place(user=poor, service=catalogue["1"], link=LINK, quantity=1000)
     assert refused.value.errors == {"__all__": "Not enough funds on balance"}  # a form-wide error, not a field's
+    # What the order form needs to word it for people: the charge and the balance the debit was refused on.
+    assert (refused.value.code, refused.value.params) == ("short_of_funds", {"charge": Decimal("1.1700"), "balance": Decimal("0.0100")})
     assert not Order.objects.exists()
     assert LedgerEntry.objects.filter(wallet__user=poor).count() == 1
     assert balance(poor) == Decimal("0.01")
@@ -331,6 +333,37 @@ def test_unavailable_disabled_or_unknown_services_cannot_be_ordered(catalogue, c
     for service in (gone, disabled, 999_999):
         with pytest.raises(OrderRejected, match="Incorrect service ID"):
             order_place(user=customer, service=service, link=LINK, quantity=100)
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "params"),
+    [
+        ({"quantity": 49}, "below_min", {"min": 50}),
+        ({"quantity": -5}, "below_min", {"min": 50}),
+        ({"quantity": 10001}, "above_max", {"max": 10000}),
+        ({"quantity": 100, "link": "javascript:alert(1)"}, "bad_link", {}),
+        # Messages already written for people carry no code: pages show them as they are.
+        ({"quantity": ""}, "", {}),
+        ({"quantity": "12abc"}, "", {}),
+        ({"quantity": 100, "runs": 3, "interval": 10}, "", {}),
+    ],
+)
+def test_a_refusal_names_its_rule_and_figures_beside_the_api_wording(catalogue, customer, fields, code, params) -> None:
+    """The API answers with ``message`` (api-v2 wording, unchanged); the order form words ``code`` and ``params`` for people."""
+    with pytest.raises(OrderRejected) as caught:
+        order_place(user=customer, service=catalogue["1"], **{"link": LINK, **fields})
+    assert (caught.value.code, caught.value.params) == (code, params)
+
+
+def test_a_balance_on_hold_is_refused_in_words_already_for_people(catalogue, customer) -> None:
+    from shop.wallet.services import wallet_hold
+
+    wallet_hold(user=customer, reason="Top-up #7 was reversed.")
+    with pytest.raises(OrderRejected) as caught:
+        order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+    assert caught.value.errors == {"__all__": "New orders are paused: Top-up #7 was reversed. Please contact support."}
+    assert (caught.value.code, caught.value.params) == ("", {})
     assert not Order.objects.exists()
 
 
@@ -419,6 +452,7 @@ def test_an_unorderable_service_is_refused_on_the_service_field(catalogue, custo
     with pytest.raises(OrderRejected) as caught:
         order_place(user=customer, service=999_999, link=LINK, quantity=100)
     assert caught.value.errors == {"service": "Incorrect service ID"}
+    assert (caught.value.code, caught.value.params) == ("not_orderable", {})
 
 
 def test_an_order_placed_without_a_link_is_told_the_link_is_required(catalogue, customer) -> None:

@@ -64,7 +64,7 @@ def test_a_delivered_orders_timeline_reads_as_sentences_with_remains_clamped(web
     order_finish(order_id=order.pk, status=OrderStatus.COMPLETED, remains=-2, start_count=5, upstream_charge=None, raw="Completed")
 
     expected = [
-        "Order placed: 1.1700 USD charged.",
+        "Order placed: 1.17 USD charged.",
         "Sent for processing.",
         "Status: Pending, start count 0, remains 1000.",
         "Status: In progress, start count 5, remains 600.",
@@ -84,7 +84,7 @@ def test_a_refused_orders_timeline_says_so_without_the_providers_message(web, or
     sandbox.panel.add_fault(Fault(kind="reply", action="add", body={"error": message}, process=False))
     assert order_submit(order_id=order.pk) is SubmitOutcome.FAILED
 
-    expected = ["Order placed: 1.1700 USD charged.", "It could not be placed.", "Refunded 1.1700 USD."]
+    expected = ["Order placed: 1.17 USD charged.", "It could not be placed.", "Refunded 1.17 USD."]
     assert texts(order) == expected
     html = page(web, order)
     for line in expected:
@@ -98,7 +98,7 @@ def test_an_order_that_needs_attention_says_our_team_checks_it(web, order, sandb
     assert order_submit(order_id=order.pk) is SubmitOutcome.NEEDS_ATTENTION
     order.refresh_from_db()
 
-    assert texts(order) == ["Order placed: 1.1700 USD charged.", "Our team is checking this order."]
+    assert texts(order) == ["Order placed: 1.17 USD charged.", "Our team is checking this order."]
     assert_shows_none_of(page(web, order), order.error, "did not answer in time", "127.0.0.1")
 
 
@@ -111,7 +111,7 @@ def test_repeated_holds_and_retries_show_as_one_line(web, order, sandbox) -> Non
     provider.update(api_url=sandbox.url)
     assert order_submit(order_id=order.pk) is SubmitOutcome.PLACED
 
-    assert texts(order) == ["Order placed: 1.1700 USD charged.", WAITING, "Sent for processing."]
+    assert texts(order) == ["Order placed: 1.17 USD charged.", WAITING, "Sent for processing."]
     html = page(web, order)
     assert html.count(WAITING) == 1
     assert_shows_none_of(html, "could not connect", "Waiting for the provider's balance", PROVIDER_NAME)
@@ -131,7 +131,7 @@ def test_a_cancellation_the_provider_refuses_says_it_was_not_accepted(call, cata
     ]
     assert orders_cancel_send(order_ids=[order.pk, accepted.pk]) == 1
 
-    sent = ["Order placed: 1.1700 USD charged.", "Sent for processing.", "Cancellation requested."]
+    sent = ["Order placed: 1.17 USD charged.", "Sent for processing.", "Cancellation requested."]
     assert texts(accepted) == sent  # the shop's own sending of it is no line of the customer's
     assert texts(order) == [*sent, "The cancellation was not accepted."]
     assert_shows_none_of(page(web, order), "Incorrect order ID", "7730021", PROVIDER_NAME)

@@ -11,6 +11,7 @@ from shop.orders.types import (
     MAX_LINK,
     TYPES,
     FieldError,
+    Refusal,
     TypeSpec,
     clean_extra,
     clean_lines,
@@ -106,6 +107,33 @@ def test_a_link_is_an_http_or_https_address_with_a_host(value: str, cleaned: str
 )
 def test_anything_else_is_a_bad_link(value) -> None:
     assert error(clean_link, value) == ("link", "Bad link")
+
+
+@pytest.mark.parametrize("field", ["link", "media"])
+def test_a_bad_link_carries_its_code_for_pages_that_word_it_for_people(field: str) -> None:
+    """The message stays the API's ("Bad link"); the code lets the order form say what a link looks like instead."""
+    with pytest.raises(FieldError) as raised:
+        clean_link("instagram.com/p/abc", field)
+    assert (raised.value.field, raised.value.message, raised.value.code, raised.value.params) == (field, "Bad link", "bad_link", {})
+    assert raised.value.code is Refusal.BAD_LINK
+
+
+@pytest.mark.parametrize(("call", "args"), [(clean_link, ("",)), (clean_whole, ("12abc", "quantity")), (clean_lines, ("", "comments"))])
+def test_refusals_already_worded_for_people_carry_no_code(call, args) -> None:
+    with pytest.raises(FieldError) as raised:
+        call(*args)
+    assert (raised.value.code, raised.value.params) == ("", {})
+
+
+def test_the_refusal_codes_are_the_ones_pages_and_scripts_know() -> None:
+    """The order form's wording (shop.storefront.forms.WEB_WORDING) and its script (order-config) are keyed by these values."""
+    assert {code.name: code.value for code in Refusal} == {
+        "BAD_LINK": "bad_link",
+        "BELOW_MIN": "below_min",
+        "ABOVE_MAX": "above_max",
+        "NOT_ORDERABLE": "not_orderable",
+        "SHORT_OF_FUNDS": "short_of_funds",
+    }
 
 
 @pytest.mark.parametrize("value", [None, "", "   \n"])

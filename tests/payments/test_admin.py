@@ -447,7 +447,7 @@ def test_the_list_does_not_count_every_row_and_shows_the_columns(admin_client, l
     response = admin_client.get(reverse("admin:shop_topup_changelist"), {"q": "cs_test"})
     assert response.context["cl"].show_full_result_count is False
     html = admin_client.get(reverse("admin:shop_topup_changelist")).content.decode()
-    for column in ("customer", "method", "amount", "fee", "bonus", "state", "gateway_id", "created_at", "paid_at"):
+    for column in ("customer", "method", "amount", "state_badge", "fee", "bonus", "gateway_id", "created_at", "paid_at"):
         assert f"column-{column}" in html, column
 
 

@@ -247,13 +247,13 @@ def test_the_status_json_reports_the_state_and_the_balance_after_a_credit(web, c
         "poll_ms": 5000,
         "pay_url": topup.pay_url,
         "balance": "100.0000",
-        "balance_text": "100.0000 USD",
+        "balance_text": "100.00 USD",  # as people read it; "balance" keeps the exact figure
     }
     topup_report_apply(method=card, report=paid(topup))
     status = web.get(url).json()
     assert status["state"] == "paid" and status["text"] == "Paid: 64.50 USD added to your balance."
     assert (status["open"], status["poll_ms"], status["pay_url"]) == (False, 0, "")
-    assert status["balance_text"] == "164.5000 USD"
+    assert status["balance_text"] == "164.50 USD"
     html = web.get(reverse("topup-detail", args=[topup.public_id])).content.decode()
     assert "Paid: 64.50 USD added to your balance." in html and topup.pay_url not in html
 
@@ -344,9 +344,9 @@ def test_the_balance_page_offers_add_funds_and_links_each_top_up_line(web, card,
     assert "contact support" not in html
     assert f'href="{reverse("funds-add")}"' in html and f'href="{reverse("topups")}"' in html
     link = f'<a href="{reverse("topup-detail", args=[topup.public_id])}">top-up #{topup.pk}</a>'
-    for label, amount in (("Top-up", "+60.0000"), ("Payment fee", "-1.5000"), ("Top-up bonus", "+6.0000")):
+    for label, amount in (("Top-up", "+60.00<"), ("Payment fee", "-1.50<"), ("Top-up bonus", "+6.00<")):
         assert f"{label} · {link}" in html and amount in html
-    assert "164.5000" in html
+    assert "164.50 USD" in html and "164.5000" not in html
 
 
 def test_the_balance_page_reads_top_up_lines_without_a_query_each(web, card, customer, django_assert_max_num_queries) -> None:
@@ -367,7 +367,8 @@ def test_the_balance_page_reads_top_up_lines_without_a_query_each(web, card, cus
 def test_add_funds_and_payments_are_in_the_menu_of_every_page(web, name: str) -> None:
     html = web.get(reverse(name)).content.decode()
     nav = html[html.index('<nav class="nav"') : html.index("</nav>")]
-    assert f'href="{reverse("funds-add")}">Add funds</a>' in nav and f'href="{reverse("topups")}">Payments</a>' in nav
+    for url, label in ((reverse("funds-add"), "Add funds"), (reverse("topups"), "Payments")):
+        assert re.search(rf'<a(?: aria-current="page")? href="{url}">.*?<span>{label}</span></a>', nav), label
 
 
 def test_a_customer_with_a_zero_balance_is_pointed_to_add_funds(client, web) -> None:

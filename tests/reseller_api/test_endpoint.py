@@ -234,7 +234,7 @@ def test_the_key_is_shown_once_and_the_page_documents_every_action(client, custo
     client.force_login(customer)
     page = client.get(reverse("api-page")).content.decode()
     assert "You have no API key yet." in page
-    issued = client.post(reverse("api-page")).content.decode()
+    issued = client.post(reverse("api-key-new"), {"confirm": "yes"}, follow=True).content.decode()
     prefix = ApiKey.objects.get(user=customer).prefix
     assert prefix in issued and "shown only once" in issued
     later = client.get(reverse("api-page")).content.decode()

@@ -162,5 +162,8 @@ def test_the_api_page_says_when_and_why_a_key_was_revoked_and_offers_a_new_one(c
     assert f"Your key <code>{stored.prefix}…</code> was revoked on {when} because your password was reset." in page
     assert "Generate a new key</button>" in page
 
-    page = client.post(reverse("api-page")).content.decode()
+    # A revoked key has nothing left to lose: one click makes the new one, shown once after the redirect.
+    answer = client.post(reverse("api-key-new"), {"confirm": "yes"})
+    assert answer.status_code == 302 and answer["Location"] == reverse("api-page")
+    page = client.get(reverse("api-page")).content.decode()
     assert "shown only once" in page and "was revoked" not in page

@@ -73,7 +73,7 @@ def test_b_gets_404_on_every_page_and_button_of_a_s_orders(web_b, orders_of_a, u
         for route in routes:
             url = route.url(pk=order.pk)
             answers = {web_b.get(url).status_code, web_b.post(url).status_code}
-            # Each route takes one method (the other is a 405 that reads nothing); the one it takes is a 404.
+            # A method a route does not take is a 405 that reads nothing; each one it takes (GET, POST or both) is a 404.
             assert 404 in answers and answers <= {404, 405}, (url, answers)
     assert database_snapshot() == before
     assert upstream_calls() == calls

@@ -152,7 +152,7 @@ def test_password_reset_sets_the_password_only(client, customer, extras) -> None
 
 def test_api_key_page_issues_a_key_to_the_poster_only(client, customer, shopper_b, extras) -> None:
     client.force_login(customer)
-    assert client.post(reverse("api-page"), extras).status_code == 200
+    assert client.post(reverse("api-key-new"), {**extras, "confirm": "yes"}).status_code == 302
     assert list(ApiKey.objects.values_list("user", flat=True)) == [customer.pk]
 
 

@@ -223,7 +223,7 @@ def test_no_key_leaks_through_logs_pages_tasks_api_or_database(
             reverse("admin:auth_user_balance", args=[customer.pk]), {"amount": "50", "direction": "credit", "reason": "top-up"}, follow=True
         ),
     )
-    generated = web.post(reverse("api-page"))
+    generated = web.post(reverse("api-key-new"), {"confirm": "yes"}, follow=True)
     key = re.search(r"data-new-key>(smm_[\w-]+)<", generated.content.decode()).group(1)
     assert len(key) > 40
 

@@ -35,7 +35,7 @@ def test_services_page_lists_orderable_services_with_retail_rates(client, catalo
     Service.objects.filter(pk=catalogue["2"].pk).update(is_enabled=False)
     html = client.get(reverse("services")).content.decode()
     assert "Instagram Followers [Real, Refill 30D]" in html
-    assert "1.170000 USD" in html  # 0.90 x 1.30
+    assert "1.17 USD per 1000" in html and "1.170000" not in html  # 0.90 x 1.30, as people read it
     assert catalogue["2"].name not in html
     assert "Refill" in html and "Drip-feed" in html
 
@@ -91,7 +91,7 @@ def test_password_reset_mails_a_link(client) -> None:
 
 def test_navigation_shows_the_name_and_balance(web, customer) -> None:
     html = web.get(reverse("orders")).content.decode()
-    assert customer.username in html and "100.0000 USD" in html
+    assert customer.username in html and "100.00 USD" in html and "100.0000" not in html
 
 
 def test_new_order_page_offers_categories_services_and_their_fields(web, catalogue) -> None:
@@ -107,8 +107,8 @@ def test_placing_an_order_lands_on_the_order_with_its_number(web, catalogue, cus
     order = Order.objects.get(user=customer)
     assert response.redirect_chain[-1][0] == reverse("order-detail", args=[order.pk])
     html = response.content.decode()
-    assert f"Order #{order.pk} placed: 1.1700 USD charged." in html
-    assert "98.8300 USD" in html
+    assert f"Order #{order.pk} placed: 1.17 USD charged." in html
+    assert "98.83 USD" in html
 
 
 def test_custom_comments_order_counts_the_lines(web, catalogue, customer) -> None:
@@ -130,13 +130,13 @@ def test_drip_feed_fields_count_only_when_ticked(web, catalogue, customer) -> No
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"link": LINK, "quantity": "10"}, "Quantity less than minimal 50"),
-        ({"link": "javascript:alert(1)", "quantity": "100"}, "Bad link"),
-        ({"link": LINK, "quantity": "-3"}, "Quantity less than minimal 50"),
+        ({"link": LINK, "quantity": "10"}, "The minimum for this service is 50."),
+        ({"link": "javascript:alert(1)", "quantity": "100"}, "Enter the full link, starting with https://"),
+        ({"link": LINK, "quantity": "-3"}, "The minimum for this service is 50."),
         ({"link": LINK, "quantity": "1e3"}, "Quantity must be a whole number."),
         ({"link": LINK, "quantity": "9" * 19}, "Quantity must be a whole number."),
         ({"link": LINK, "quantity": "9" * 21}, "Ensure this value has at most 20 characters"),
-        ({"link": LINK, "quantity": "100000"}, "Quantity more than maximum 10000"),
+        ({"link": LINK, "quantity": "100000"}, "The maximum for this service is 10,000."),
     ],
 )
 def test_bad_input_shows_the_error_next_to_its_field_and_writes_nothing(web, catalogue, customer, data, message) -> None:
@@ -151,7 +151,9 @@ def test_not_enough_funds_is_said_and_nothing_is_written(client, catalogue) -> N
     poor = UserFactory()
     client.force_login(poor)
     response = client.post(reverse("order-new"), {"service": catalogue["1"].pk, "link": LINK, "quantity": "1000"})
-    assert "Not enough funds on balance" in response.content.decode()
+    html = response.content.decode()
+    assert "This costs 1.17 and your balance is 0.00." in html and f'<a href="{reverse("funds-add")}">Add funds</a></div>' in html
+    assert "Not enough funds on balance" not in html  # the API's wording stays in the API
     assert not Order.objects.exists()
 
 
@@ -211,14 +213,24 @@ def test_status_json_reports_own_orders(web, catalogue, customer) -> None:
     order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=100)
     data = web.get(reverse("orders-status"), {"ids": f"{order.pk},abc,,99999999999999999999"}).json()
     assert data == {
-        "orders": {str(order.pk): {"status": "Pending", "live": True, "start_count": None, "remains": None, "refunded": "0.0000"}}
+        "orders": {
+            str(order.pk): {
+                "status": "Pending",
+                "tone": "neutral",
+                "live": True,
+                "start_count": None,
+                "remains": None,
+                "refunded": "0.0000",
+                "refunded_shown": "0.00",
+            }
+        }
     }
 
 
 def test_balance_page_shows_the_ledger_with_running_balance(web, catalogue, customer) -> None:
     order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
     html = web.get(reverse("balance")).content.decode()
-    assert "98.8300" in html and "-1.1700" in html and "+100.0000" in html
+    assert "98.83 USD" in html and "-1.17<" in html and "+100.00<" in html and "98.8300" not in html
     assert f"order #{order.pk}" in html
 
 

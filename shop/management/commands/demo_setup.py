@@ -18,8 +18,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-sync", action="store_true", help="Do not sync the sandbox catalogue.")
+        parser.add_argument(
+            "--site-url",
+            default="http://127.0.0.1:8000",
+            help="Where the shop is served, for the logins it prints (runshop passes its own).",
+        )
 
-    def handle(self, *args: Any, no_sync: bool = False, **options: Any) -> None:
+    def handle(self, *args: Any, no_sync: bool = False, site_url: str = "http://127.0.0.1:8000", **options: Any) -> None:
         provider = demo_provider_ensure()
         periodic_tasks_ensure()
         if not no_sync:
@@ -39,6 +44,6 @@ class Command(BaseCommand):
         for label, login, where in (("Admin", admin, "/admin/"), ("Customer", customer, "/")):
             note = "" if login.created else "  (existing account: unless its password was changed)"
             self.stdout.write(
-                self.style.SUCCESS(f"{label} login: {login.username} / {login.password}  at http://127.0.0.1:8000{where}{note}")
+                self.style.SUCCESS(f"{label} login: {login.username} / {login.password}  at {site_url.rstrip('/')}{where}{note}")
             )
         self.stdout.write(f"The demo customer's balance: {balance} {settings.SHOP_CURRENCY}")

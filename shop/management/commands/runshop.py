@@ -3,11 +3,13 @@
 Starts the sandbox panel and the sandbox payment gateway, waits for them,
 loads the demo data, then the web server, a Celery worker and Celery beat.
 Output is prefixed by process name. Ctrl-C (or any process dying) stops them all.
+The address it prints, with the demo logins, is the one ``--addr`` gives the web server.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,16 +22,31 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.commands.runserver import naiveip_re
+
+DEFAULT_ADDR = "127.0.0.1:8000"
+
+
+def site_url(addr: str) -> str:
+    """The web server's root URL for ``--addr`` as runserver reads it ("8080", "0.0.0.0:8080", "[::1]:8080", "localhost:8080").
+
+    A port alone is served on 127.0.0.1, as runserver does. Raises ``CommandError`` for what runserver would refuse.
+    """
+    match = re.match(naiveip_re, addr)
+    if match is None:
+        raise CommandError(f"--addr {addr!r} is not a port number or an address:port pair (e.g. 127.0.0.1:8000).")
+    return f"http://{match['addr'] or '127.0.0.1'}:{match['port']}"
 
 
 class Command(BaseCommand):
     help = "Run the sandbox panel, the sandbox payment gateway, the web server, a Celery worker and beat together (Ctrl-C stops all)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--addr", default="127.0.0.1:8000", help="Address of the web server.")
+        parser.add_argument("--addr", default=DEFAULT_ADDR, help="Address of the web server: a port, or address:port.")
         parser.add_argument("--no-demo", action="store_true", help="Skip loading the demo data.")
 
     def handle(self, *args: Any, addr: str, no_demo: bool, **options: Any) -> None:
+        url = site_url(addr)  # before anything starts: a mistyped address stops here
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.stopping = threading.Event()
         # Explicit handlers: a shell that starts this in the background ignores
@@ -81,13 +98,13 @@ class Command(BaseCommand):
                 )
                 self._wait_for_port("sandbox payment gateway", settings.PAY_SANDBOX_HOST, settings.PAY_SANDBOX_PORT)
             if not no_demo:
-                call_command("demo_setup", stdout=self.stdout, stderr=self.stderr)
+                call_command("demo_setup", site_url=url, stdout=self.stdout, stderr=self.stderr)
             if self.stopping.is_set():
                 return
             self._start("web", [python, "manage.py", "runserver", addr, "--noreload"])
             self._start("worker", [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"])
             self._start("beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--pidfile="])
-            self.stdout.write(self.style.SUCCESS(f"The shop is up at http://{addr}/ — press Ctrl-C to stop everything."))
+            self.stdout.write(self.style.SUCCESS(f"The shop is up at {url}/ — press Ctrl-C to stop everything."))
             while not self.stopping.is_set():
                 for name, process in self.children:
                     if process.poll() is not None:
