@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint mutate bench-sync clean
+.PHONY: run test lint mutate screenshots bench-sync clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ mutate: $(VENV)/.dev-installed
 	rm -rf mutants
 	REDIS_URL= $(BIN)/mutmut run --max-children 2
 	$(BIN)/python tests/mutation_report.py
+
+# Screenshots of every customer page at 1366 and 390 px, and of the admin dashboard, into var/screenshots/
+# (tests/browser/test_pages.py takes them while it checks the pages; it needs PostgreSQL and Debian's Chromium).
+screenshots: $(VENV)/.dev-installed
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/smmshop} $(BIN)/python -m pytest -q -p no:randomly tests/browser/test_pages.py
+	@echo "Screenshots: var/screenshots/"
 
 bench-sync: $(VENV)/.dev-installed
 	$(BIN)/python bench/catalogue_sync.py

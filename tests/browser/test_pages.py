@@ -1,0 +1,298 @@
+"""Every customer page in a real browser, as a phone and as a desktop: it fits, it passes axe-core, the keyboard reaches it.
+
+One shop with a customer who has a balance, orders in several states, a top-up
+waiting for staff and one credited, and an API key; Debian's Chromium opens
+each page the customer (and an anonymous visitor) can reach:
+- at 390 px no page is wider than the screen (no sideways scrolling);
+- axe-core finds no serious or critical violation, in the light and the dark theme;
+- pressing Tab alone reaches every link, button and field shown;
+- a screenshot of each page at 1366 and 390 px goes to ``var/screenshots/``
+  (``make screenshots`` runs this file for that), and the admin dashboard's too.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connections
+from django.test import override_settings
+
+from shop.catalogue.models import Category, Provider, ProviderService, Service
+from shop.orders.models import Order, OrderStatus
+from shop.orders.placement import order_place
+from shop.payments.crediting import topup_create, topup_staff_credit
+from shop.payments.models import PaymentMethod
+from shop.reseller_api.keys import api_key_issue
+from shop.wallet.models import LedgerEntry
+from shop.wallet.services import wallet_credit
+from tests.conftest import CHROMIUM
+from tests.processes import ROOT, web_process
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+SHOTS = ROOT / "var" / "screenshots"
+PASSWORD = "pages-Password-31"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+SERIOUS = {"serious", "critical"}
+
+
+def make_user(username: str, **extra):
+    # The web server checks passwords with Django's default hasher, not the fast one of the tests.
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
+        return get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
+
+
+@pytest.fixture
+def world(transactional_db) -> dict[str, object]:
+    """A shop with something on every page: services of several kinds, orders in several states, top-ups, a key."""
+    provider = Provider.objects.create(name="Main panel", api_url="http://127.0.0.1:9/api/v2", api_key="pages-provider-key-0001")
+    followers = Category.objects.create(name="Instagram Followers", position=1)
+    comments = Category.objects.create(name="Instagram Comments", position=2)
+
+    def service(upstream_id: str, name: str, category: Category, type_: str = "Default", rate: str = "0.9", **flags) -> Service:
+        offered = ProviderService.objects.create(
+            provider=provider,
+            upstream_id=upstream_id,
+            name=name,
+            type=type_,
+            category=category.name,
+            rate=Decimal(rate),
+            min_quantity=50,
+            max_quantity=10000,
+            **flags,
+        )
+        return Service.objects.create(provider_service=offered, category=category, name=name, description=f"{name}: real-looking accounts.")
+
+    real = service("1", "Followers · Real · Refill 30 days", followers, refill=True, cancel=True, dripfeed=True)
+    service("2", "Followers · Fast", followers, rate="0.45")
+    service("3", "Comments · Custom", comments, type_="Custom Comments", rate="12.5")
+    service("4", "Followers · Package of 1000", followers, type_="Package", rate="8")
+
+    customer = make_user("pagecustomer")
+    wallet_credit(user=customer, amount=Decimal("150"), kind=LedgerEntry.Kind.ADJUSTMENT, reason="Welcome credit")
+    orders = []
+    for index, status in enumerate([OrderStatus.PENDING, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED, OrderStatus.PARTIAL]):
+        order = order_place(user=customer, service=real, link=f"https://instagram.com/some.long.profile.name.number{index}", quantity=500)
+        orders.append(order)
+        Order.objects.filter(pk=order.pk).update(status=status, start_count=1200, remains=0 if status == OrderStatus.COMPLETED else 180)
+    manual = PaymentMethod.objects.create(
+        code="bank",
+        kind=PaymentMethod.Kind.MANUAL,
+        name="Bank transfer",
+        is_enabled=True,
+        currency=settings.SHOP_CURRENCY,
+        instructions="IBAN XX00 1234 5678 9012, reference: your user name.",
+        min_amount=Decimal("5"),
+    )
+    staff = make_user("pagestaff", is_staff=True, is_superuser=True)
+    credited = topup_create(user=customer, method=manual, amount="40", reference="TRX-1001", urls=lambda topup: None)
+    topup_staff_credit(topup=credited, staff=staff)
+    waiting = topup_create(user=customer, method=manual, amount="25", reference="TRX-1002", urls=lambda topup: None)
+    api_key_issue(user=customer)
+    return {"orders": orders, "topup": waiting, "customer": customer}
+
+
+@pytest.fixture
+def shop(world):
+    with web_process(CELERY_BROKER_URL="memory://") as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+        connections.close_all()
+
+
+def customer_pages(world: dict[str, object]) -> list[tuple[str, str]]:
+    orders = world["orders"]
+    return [
+        ("home", "/"),
+        ("new-order", "/order/"),
+        ("orders", "/orders/"),
+        ("order", f"/orders/{orders[1].pk}/"),
+        ("order-cancel", f"/orders/{orders[0].pk}/cancel/"),
+        ("balance", "/balance/"),
+        ("add-funds", "/funds/"),
+        ("payments", "/funds/history/"),
+        ("topup", f"/funds/{world['topup'].public_id}/"),
+        ("services", "/services/"),
+        ("api", "/account/api/"),
+        ("password", "/accounts/password_change/"),
+    ]
+
+
+VISITOR_PAGES = [
+    ("visitor-services", "/services/"),
+    ("visitor-login", "/accounts/login/"),
+    ("visitor-signup", "/accounts/signup/"),
+    ("visitor-password-reset", "/accounts/password_reset/"),
+]
+
+
+def sign_in(context, shop: str, username: str):
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{shop}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    assert "/accounts/login/" not in page.url, "the sign-in did not go through"
+    return page
+
+
+def serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} at {[node['target'] for node in violation['nodes'][:3]]}"
+        for violation in results.response["violations"]
+        if violation["impact"] in SERIOUS
+    ]
+
+
+def overflow(page) -> int:
+    """How many pixels the page is wider than the window."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def visit_all(browser, shop: str, pages: list[tuple[str, str]], username: str | None, *, scheme: str = "light") -> dict[str, list[str]]:
+    """Each page at 390 and 1366 px: screenshots, overflow and axe findings per page (empty when all is well)."""
+    problems: dict[str, list[str]] = {}
+    for size, label in ((PHONE, "390"), (DESKTOP, "1366")):
+        context = browser.new_context(viewport=size, color_scheme=scheme)
+        page = sign_in(context, shop, username) if username else context.new_page()
+        for name, path in pages:
+            response = page.goto(f"{shop}{path}")
+            page.wait_for_load_state("networkidle")
+            found = [] if response and response.ok else [f"HTTP {response.status if response else '?'}"]
+            shoot(page, f"{name}-{label}{'-dark' if scheme == 'dark' else ''}")
+            if label == "390" and (extra := overflow(page)) > 0:
+                found.append(f"{extra} px wider than a 390 px screen")
+            found += serious_violations(page)
+            if found:
+                problems[f"{name} at {label}"] = found
+        context.close()
+    return problems
+
+
+def test_every_customer_page_fits_a_phone_and_passes_axe(shop, browser, world) -> None:
+    assert visit_all(browser, shop, customer_pages(world), "pagecustomer") == {}
+
+
+def test_every_customer_page_passes_axe_in_the_dark_theme(shop, browser, world) -> None:
+    assert visit_all(browser, shop, customer_pages(world), "pagecustomer", scheme="dark") == {}
+
+
+def test_the_pages_a_visitor_sees_fit_a_phone_and_pass_axe(shop, browser) -> None:
+    assert visit_all(browser, shop, VISITOR_PAGES, None) == {}
+
+
+# A radio group is one stop for Tab (the arrow keys move within it), so it counts once, by its name.
+FOCUS_KEY = "el => el.type === 'radio' ? `radio group ${el.name}` : el.outerHTML.slice(0, 120)"
+FOCUSABLE = (
+    "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), summary"
+)
+TAB_REACHES = f"""() => {{
+  const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  return [...document.querySelectorAll('{FOCUSABLE}')].filter(shown).filter(el => el.tabIndex >= 0).map({FOCUS_KEY});
+}}"""
+ACTIVE = f"() => document.activeElement ? ({FOCUS_KEY})(document.activeElement) : ''"
+
+
+def keyboard_misses(page, limit: int = 400) -> list[str]:
+    """The links, buttons and fields shown that pressing Tab from the top of the page never reaches."""
+    wanted = set(page.evaluate(TAB_REACHES))
+    reached: set[str] = set()
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        current = page.evaluate(ACTIVE)
+        if current in reached and reached >= wanted:
+            break
+        reached.add(current)
+    return sorted(wanted - reached)
+
+
+def test_the_keyboard_alone_reaches_everything_on_every_customer_page(shop, browser, world) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = sign_in(context, shop, "pagecustomer")
+    misses = {}
+    for name, path in customer_pages(world):
+        page.goto(f"{shop}{path}")
+        page.wait_for_load_state("networkidle")
+        if missed := keyboard_misses(page):
+            misses[name] = missed
+    assert misses == {}
+
+
+def test_the_phone_menu_opens_and_closes_with_the_keyboard(shop, browser, world) -> None:
+    from playwright.sync_api import expect
+
+    page = sign_in(browser.new_context(viewport=PHONE), shop, "pagecustomer")
+    page.goto(f"{shop}/orders/")
+    menu = page.get_by_role("navigation", name="Main")
+    toggle = page.get_by_role("button", name="Menu")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(menu.get_by_role("link", name="Add funds", exact=True)).to_be_hidden()
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(menu.get_by_role("link", name="Add funds", exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(toggle).to_be_focused()
+
+
+def test_the_theme_switch_turns_the_pages_dark_and_is_remembered(shop, browser, world) -> None:
+    from playwright.sync_api import expect
+
+    page = sign_in(browser.new_context(viewport=DESKTOP, color_scheme="light"), shop, "pagecustomer")
+    page.goto(f"{shop}/orders/")
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.get_by_role("button", name="Dark theme").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert dark != light
+    assert _luminance(dark) < 0.2 < _luminance(light)
+    page.goto(f"{shop}/balance/")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == dark
+
+
+def _luminance(css_colour: str) -> float:
+    red, green, blue = (int(part) / 255 for part in css_colour[css_colour.index("(") + 1 : css_colour.index(")")].split(",")[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def test_the_admin_dashboard_screenshot(shop, browser, world) -> None:
+    """The back office's first page, for the look to be reviewed with the customer pages; it must render for a superuser."""
+    page = sign_in(browser.new_context(viewport=DESKTOP), shop, "pagestaff")
+    response = page.goto(f"{shop}/admin/")
+    assert response is not None and response.ok
+    page.wait_for_load_state("networkidle")
+    shoot(page, "admin-dashboard-1366")
+    assert Path(SHOTS / "admin-dashboard-1366.png").stat().st_size > 10_000
