@@ -5,7 +5,7 @@ waiting for staff and one credited, and an API key; Debian's Chromium opens
 each page the customer (and an anonymous visitor) can reach:
 - at 390 px no page is wider than the screen (no sideways scrolling);
 - axe-core finds no serious or critical violation, in the light and the dark theme;
-- pressing Tab alone reaches every link, button and field shown;
+- pressing Tab alone reaches every link, button and field shown (the menu and the theme switch: test_layout.py);
 - a screenshot of each page at 1366 and 390 px goes to ``var/screenshots/``
   (``make screenshots`` runs this file for that), and the admin dashboard's too.
 """
@@ -247,45 +247,6 @@ def test_the_keyboard_alone_reaches_everything_on_every_customer_page(shop, brow
         if missed := keyboard_misses(page):
             misses[name] = missed
     assert misses == {}
-
-
-def test_the_phone_menu_opens_and_closes_with_the_keyboard(shop, browser, world) -> None:
-    from playwright.sync_api import expect
-
-    page = sign_in(browser.new_context(viewport=PHONE), shop, "pagecustomer")
-    page.goto(f"{shop}/orders/")
-    menu = page.get_by_role("navigation", name="Main")
-    toggle = page.get_by_role("button", name="Menu")
-    expect(toggle).to_have_attribute("aria-expanded", "false")
-    expect(menu.get_by_role("link", name="Add funds", exact=True)).to_be_hidden()
-    toggle.focus()
-    page.keyboard.press("Enter")
-    expect(toggle).to_have_attribute("aria-expanded", "true")
-    expect(menu.get_by_role("link", name="Add funds", exact=True)).to_be_visible()
-    page.keyboard.press("Escape")
-    expect(toggle).to_have_attribute("aria-expanded", "false")
-    expect(toggle).to_be_focused()
-
-
-def test_the_theme_switch_turns_the_pages_dark_and_is_remembered(shop, browser, world) -> None:
-    from playwright.sync_api import expect
-
-    page = sign_in(browser.new_context(viewport=DESKTOP, color_scheme="light"), shop, "pagecustomer")
-    page.goto(f"{shop}/orders/")
-    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    page.get_by_role("button", name="Dark theme").click()
-    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
-    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    assert dark != light
-    assert _luminance(dark) < 0.2 < _luminance(light)
-    page.goto(f"{shop}/balance/")
-    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
-    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == dark
-
-
-def _luminance(css_colour: str) -> float:
-    red, green, blue = (int(part) / 255 for part in css_colour[css_colour.index("(") + 1 : css_colour.index(")")].split(",")[:3])
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
 def test_the_admin_dashboard_screenshot(shop, browser, world) -> None:
