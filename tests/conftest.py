@@ -43,6 +43,12 @@ def redis_url() -> str | None:
     return url
 
 
+def xdist_index() -> int:
+    """Which pytest-xdist worker runs this process (0 without xdist): tests that need a Redis database of their own add it."""
+    digits = "".join(c for c in os.environ.get("PYTEST_XDIST_WORKER", "") if c.isdigit())
+    return int(digits or 0)
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 

@@ -20,10 +20,11 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from django.db import connection
 
-from tests.conftest import redis_url
+from tests.conftest import redis_url, xdist_index
 
 ROOT = Path(__file__).resolve().parents[1]
-BROKER_DB = 13
+# The Celery broker of the test workers: a Redis database per pytest-xdist worker (13, 14), emptied before each worker starts.
+BROKER_DB = 13 + xdist_index()
 
 
 def broker_url() -> str:

@@ -26,11 +26,11 @@ import redis
 import requests
 from django.db import connection
 
-from tests.conftest import redis_url
+from tests.conftest import redis_url, xdist_index
 from tests.processes import free_port, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_DB = 12
+REDIS_DB = 12 - xdist_index()  # one per pytest-xdist worker (12, 11), away from the brokers (13, 14)
 HOST = "shop.example"
 PROXIED = {"Host": HOST, "X-Forwarded-Proto": "https"}
 UNSET = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SHOP_ENV", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE", "STATIC_ROOT"}
