@@ -1,7 +1,17 @@
 """The app's models, defined in their domains; Django loads them from here (app label ``shop``, tables unchanged)."""
 
 from shop.accounts.models import PendingActivation, UsernameSkeleton
-from shop.catalogue.models import Category, Provider, ProviderService, Service, ServiceChange, ShopSettings, UpstreamCall
+from shop.catalogue.models import (
+    Category,
+    CustomerPrice,
+    Provider,
+    ProviderService,
+    Service,
+    ServiceChange,
+    ServiceUpdate,
+    ShopSettings,
+    UpstreamCall,
+)
 from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
 from shop.payments.models import PaymentMethod, TopUp, TopUpEvent, TopUpState
 from shop.reseller_api.models import ApiKey
@@ -12,6 +22,7 @@ __all__ = [
     "ApiKey",
     "Branding",
     "Category",
+    "CustomerPrice",
     "LedgerEntry",
     "Order",
     "OrderEvent",
@@ -23,6 +34,7 @@ __all__ = [
     "Refill",
     "Service",
     "ServiceChange",
+    "ServiceUpdate",
     "ShopSettings",
     "TopUp",
     "TopUpEvent",

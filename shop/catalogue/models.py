@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.db.models import F, Q
@@ -156,6 +157,11 @@ class ShopSettings(models.Model):
         help_text="Applies where neither the service nor its category sets one.",
         **MARKUP_FIELD,
     )
+    one_order_per_link = models.BooleanField(
+        "one active order per link",
+        default=False,
+        help_text="Refuse a new order for a link that already has an unfinished order on the same service, as panels do.",
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "shop settings"
@@ -198,7 +204,10 @@ class Service(models.Model):
     provider_service = models.ForeignKey(ProviderService, on_delete=models.PROTECT, related_name="retail_services")
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="services")
     name = models.CharField(max_length=255)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, help_text="Synced from the provider's description until an admin edits it.")
+    description_edited = models.BooleanField(
+        default=False, help_text="Set when an admin edits the description: later syncs keep the admin's text."
+    )
     position = models.PositiveIntegerField(default=0, help_text="Lower comes first within its category.")
     is_enabled = models.BooleanField("enabled", default=True)
     markup_percent = models.DecimalField(
@@ -214,6 +223,16 @@ class Service(models.Model):
     )
     min_quantity = models.BigIntegerField("min", null=True, blank=True, help_text="Blank: the provider's. Can only narrow it.")
     max_quantity = models.BigIntegerField("max", null=True, blank=True, help_text="Blank: the provider's. Can only narrow it.")
+    average_seconds = models.PositiveIntegerField(
+        "average time (seconds per 1000)",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="From the shop's last 10 completed orders of this service, scaled per 1000. Blank: not enough orders yet.",
+    )
+    # What the service updates page last announced (``shop.catalogue.updates``): the retail rate and whether it was orderable.
+    listed_rate = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True, editable=False)
+    listed = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -234,3 +253,71 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name}"
+
+
+class ServiceUpdate(models.Model):
+    """One announced change of the retail catalogue: a new service, one disabled or enabled again, a new retail rate.
+
+    Rates are the customer's (retail, before any per-customer price), never the provider's cost.
+    """
+
+    class Kind(models.TextChoices):
+        NEW = "new", "New service"
+        DISABLED = "disabled", "Disabled"
+        ENABLED = "enabled", "Enabled again"
+        RATE = "rate", "Price changed"
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="updates")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    old_rate = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    new_rate = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="rate") | (Q(old_rate__isnull=False) & Q(new_rate__isnull=False)), name="service_update_rate_has_both"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.service_id}"
+
+
+class CustomerPrice(models.Model):
+    """A customer's own price: a discount % on every service (``service`` blank), or a fixed rate per 1000 for one service.
+
+    A fixed rate for a service wins over the customer's discount; both replace the shop's retail rate for that customer only.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prices")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, null=True, blank=True, related_name="customer_prices")
+    discount_percent = models.DecimalField(
+        "discount (%)", max_digits=5, decimal_places=2, null=True, blank=True, help_text="Off the retail rate of every service."
+    )
+    fixed_rate = models.DecimalField(
+        "fixed rate per 1000", max_digits=20, decimal_places=6, null=True, blank=True, help_text="For this service, in the shop's currency."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user", "service"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(service__isnull=True) & Q(discount_percent__isnull=False) & Q(fixed_rate__isnull=True))
+                | (Q(service__isnull=False) & Q(fixed_rate__isnull=False) & Q(discount_percent__isnull=True)),
+                name="customer_price_discount_or_fixed",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_percent__isnull=True) | (Q(discount_percent__gt=0) & Q(discount_percent__lt=100)),
+                name="customer_price_discount_range",
+            ),
+            models.CheckConstraint(condition=Q(fixed_rate__isnull=True) | Q(fixed_rate__gt=0), name="customer_price_fixed_positive"),
+            models.UniqueConstraint(fields=["user"], condition=Q(service__isnull=True), name="customer_price_one_discount"),
+            models.UniqueConstraint(fields=["user", "service"], name="customer_price_one_per_service"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.discount_percent}% off" if self.service_id is None else f"{self.fixed_rate} per 1000 for #{self.service_id}"

@@ -31,23 +31,28 @@ class OrderStatus(models.TextChoices):
     CANCELED = "canceled", "Canceled"
     FAILED = "failed", "Failed"
     NEEDS_ATTENTION = "needs_attention", "Needs attention"
+    # Subscriptions orders (the provider's words): running, paused by the provider, ended by their expiry date.
+    SUB_ACTIVE = "active", "Active"
+    SUB_PAUSED = "paused", "Paused"
+    EXPIRED = "expired", "Expired"
 
     #: Charged, not yet with the provider: the submit task and the sweeper work on these.
     UNPLACED = nonmember(("awaiting", "submitting"))
     #: Placed upstream and not finished: the poller asks the provider about these.
-    ACTIVE = nonmember(("pending", "in_progress", "processing"))
+    ACTIVE = nonmember(("pending", "in_progress", "processing", "active", "paused"))
     #: The provider's answers once it has the order (``ACTIVE`` or an end it reports).
-    PLACED = nonmember(("pending", "in_progress", "processing", "completed", "partial", "canceled"))
+    PLACED = nonmember(("pending", "in_progress", "processing", "active", "paused", "completed", "partial", "canceled", "expired"))
     #: Finished statuses the provider reports.
-    UPSTREAM_FINAL = nonmember(("completed", "partial", "canceled"))
+    UPSTREAM_FINAL = nonmember(("completed", "partial", "canceled", "expired"))
     #: Nothing changes any more.
-    FINAL = nonmember(("completed", "partial", "canceled", "failed"))
+    FINAL = nonmember(("completed", "partial", "canceled", "failed", "expired"))
     #: Not final: may still change by itself, so pages keep refreshing it (the dashboard's queue too).
-    LIVE = nonmember(("awaiting", "submitting", "pending", "in_progress", "processing", "needs_attention"))
+    LIVE = nonmember(("awaiting", "submitting", "pending", "in_progress", "processing", "active", "paused", "needs_attention"))
     #: Reaching one of these gives money back: the undelivered share (Partial) or all of it.
+    #: (A subscription gives back the part of its reserve it did not use at any end: Completed and Expired too.)
     REFUNDABLE = nonmember(("partial", "canceled", "failed"))
     #: A customer may ask the provider to cancel (awaiting orders are canceled here instead).
-    CANCELLABLE = nonmember(("pending", "in_progress", "processing"))
+    CANCELLABLE = nonmember(("pending", "in_progress", "processing", "active", "paused"))
     #: A customer may ask the provider for a refill (where the service offers refills).
     REFILLABLE = nonmember(("completed", "partial"))
     #: What customers see: the shop's own steps read as Pending, a refused order as Canceled.
@@ -59,10 +64,13 @@ class OrderStatus(models.TextChoices):
             "in_progress": "In progress",
             "processing": "Processing",
             "needs_attention": "Processing",
+            "active": "Active",
+            "paused": "Paused",
             "completed": "Completed",
             "partial": "Partial",
             "canceled": "Canceled",
             "failed": "Canceled",
+            "expired": "Expired",
         }
     )
 
@@ -110,6 +118,9 @@ class Order(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True)
     checks = models.PositiveIntegerField(default=0)
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    posts_done = models.PositiveIntegerField(
+        "posts done", null=True, blank=True, help_text="Subscriptions: the posts the provider has served so far (its status reply's posts)."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -128,6 +139,10 @@ class Order(models.Model):
             models.Index(fields=["status", "created_at"], name="order_unplaced", condition=Q(status__in=OrderStatus.UNPLACED)),
             # The dashboard's active orders by status and the needs-attention list: unfinished orders only.
             models.Index(fields=["status"], name="order_live_status", condition=Q(status__in=OrderStatus.LIVE)),
+            # The link rule (one unfinished order per link and service): the service's unfinished orders only.
+            models.Index(fields=["service"], name="order_live_service", condition=Q(status__in=OrderStatus.LIVE)),
+            # A service's average time (shop.orders.averages): its last completed orders, newest first.
+            models.Index(fields=["service", "-finished_at", "-id"], name="order_completed_recent", condition=Q(status="completed")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["provider", "upstream_order_id"], name="order_unique_upstream_id"),
