@@ -20,8 +20,10 @@ _STATUS_WORDS: dict[str, UpstreamStatus] = {
     "in progress": UpstreamStatus.IN_PROGRESS,
     "inprogress": UpstreamStatus.IN_PROGRESS,
     "in_progress": UpstreamStatus.IN_PROGRESS,
-    # Drip-feed parents and subscriptions that are still running.
-    "active": UpstreamStatus.IN_PROGRESS,
+    # Drip-feed parents and subscriptions that are still running; the shop reads it by the order's type.
+    "active": UpstreamStatus.ACTIVE,
+    "paused": UpstreamStatus.PAUSED,
+    "expired": UpstreamStatus.EXPIRED,
     "processing": UpstreamStatus.PROCESSING,
     "completed": UpstreamStatus.COMPLETED,
     "complete": UpstreamStatus.COMPLETED,

@@ -116,7 +116,37 @@ def parse_status(data: Any) -> OrderStatus:
         start_count=parse.to_int(data.get("start_count")),
         remains=parse.to_int(data.get("remains")),
         currency=currency,
+        posts=_posts(data.get("posts")),
+        orders=_child_orders(data.get("orders")),
     )
+
+
+#: The most posts a subscription can have served: far above what panels take (a few thousand), far below a database integer's limit.
+MAX_POSTS_SERVED = 100_000
+
+
+def _posts(value: Any) -> int | None:
+    """A subscription's posts served; a count that cannot be one (negative, a word, above ``MAX_POSTS_SERVED``) is None, not an error."""
+    try:
+        posts = parse.to_int(value)
+    except ValueError:
+        return None
+    return posts if posts is not None and 0 <= posts <= MAX_POSTS_SERVED else None
+
+
+def _child_orders(value: Any) -> tuple[str, ...]:
+    """The ids of a subscription's (or drip-feed parent's) orders, as a list or a comma-separated text; unreadable ids are left out."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return ()
+    ids = []
+    for item in value:
+        try:
+            ids.append(parse.to_id(item))
+        except ValueError:
+            continue
+    return tuple(dict.fromkeys(ids))
 
 
 def parse_single_status(data: Any) -> OrderStatus:

@@ -16,6 +16,10 @@ class UpstreamStatus(StrEnum):
     COMPLETED = "Completed"
     PARTIAL = "Partial"
     CANCELED = "Canceled"
+    # Subscriptions (and drip-feed parents, for "Active"): running, paused by the panel, ended by their expiry date.
+    ACTIVE = "Active"
+    PAUSED = "Paused"
+    EXPIRED = "Expired"
     # A word no known panel uses: the raw word is kept and the order stays active.
     UNKNOWN = "Unknown"
 
@@ -62,7 +66,11 @@ class AddResult:
 
 @dataclass(frozen=True, slots=True)
 class OrderStatus:
-    """The state of one upstream order. ``raw_status`` is the panel's own word."""
+    """The state of one upstream order. ``raw_status`` is the panel's own word.
+
+    Subscriptions answer with ``posts`` (the posts served so far) and ``orders``
+    (the ids of the orders made for them) instead of ``remains`` and ``charge``.
+    """
 
     status: UpstreamStatus
     raw_status: str
@@ -70,6 +78,8 @@ class OrderStatus:
     start_count: int | None = None
     remains: int | None = None
     currency: str | None = None
+    posts: int | None = None
+    orders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,11 +113,18 @@ def assert_ledger_holds(user) -> None:
 
 
 def order_finish(
-    *, order_id: int, status: str, remains: int | None, start_count: int | None, upstream_charge: Decimal | None, raw: str
+    *,
+    order_id: int,
+    status: str,
+    remains: int | None,
+    start_count: int | None,
+    upstream_charge: Decimal | None,
+    raw: str,
+    posts: int | None = None,
 ) -> bool:
     """One order's final status as if the provider had reported it (``orders_finish`` for a single order, by id)."""
     order = Order.objects.values(*POLLED_FIELDS).get(pk=order_id)
-    reading = Reading(PolledOrder(**order), status, raw, start_count, remains, upstream_charge)
+    reading = Reading(PolledOrder(**order), status, raw, start_count, remains, upstream_charge, posts=posts)
     return bool(orders_finish(readings=[reading], now=timezone.now()))
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
 from .catalogue import SandboxService
 from .orders import Order, OrderView, draw_outcome, money, order_view, refill_status_word
+from .subscriptions import draw_units
 from .validation import AddError, echo_id, err, id_list, parse_add
 
 __all__ = ["PanelActions"]
@@ -53,7 +55,7 @@ class PanelActions:
         if service is None:
             return err("Incorrect service ID")
         try:
-            request = parse_add(service, params)
+            request = parse_add(service, params, now)
         except AddError as exc:
             return err(str(exc))
         if self._reject_duplicates and any(not self._view(self._orders[oid], now).final for oid in self._by_link[request.link]):
@@ -62,8 +64,13 @@ class PanelActions:
             return err("Not enough funds on balance")
         order_id = self._next_order
         outcome, remains, start_count = draw_outcome(self._seed, order_id, request.quantity)
+        sub = request.subscription
+        subscription: dict[str, object] = {}
+        if sub is not None:
+            subscription = {"sub": asdict(sub), "units": draw_units(self._seed, order_id, sub), "rate": str(service.rate)}
         self._record(
             {
+                **subscription,
                 "ev": "add",
                 "id": order_id,
                 "service": service.service,
@@ -143,8 +150,11 @@ class PanelActions:
     def _view(self, order: Order, now: float) -> OrderView:
         return order_view(order, now, self._stage)
 
-    def _status_reply(self, order: Order, now: float) -> dict[str, str]:
+    def _status_reply(self, order: Order, now: float) -> dict[str, object]:
         view = self._view(order, now)
+        if order.subscription is not None:
+            # As panels answer for subscriptions: no charge or remains; the orders made for its posts so far.
+            return {"status": view.status, "posts": str(view.posts), "orders": [order.id * 10_000 + n for n in range(1, view.posts + 1)]}
         return {
             "charge": "0" if view.status == "Canceled" else money(view.charge),
             "start_count": str(view.start_count),

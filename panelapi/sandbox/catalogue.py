@@ -104,6 +104,7 @@ _BASE: tuple[SandboxService, ...] = (
     _svc(23, _XP, "Twitter Poll Votes", "Poll", "1.90", 100, 50000, "c", "Give the answer number, from 1."),
     _svc(24, _X, "Twitter Followers [Refill 30D]", "Default", "4.25", 100, 25000, "r", "Start 0-6 h."),
     _svc(25, _X, "Twitter Retweets", "Default", "1.10", 20, 10000, "d", "Drip-feed available."),
+    _svc(26, _IGL, "Instagram Auto Likes (subscription)", "Subscriptions", "0.50", 50, 5000, "c", "Likes on each new post of a username."),
 )
 
 _PLATFORMS = ("Instagram", "YouTube", "TikTok", "Telegram", "Twitter/X", "Facebook", "Spotify")

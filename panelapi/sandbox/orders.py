@@ -8,8 +8,10 @@ panel clock and the length of a stage, so a run replays exactly.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+
+from .subscriptions import Subscription, posts_served, subscription_used
 
 __all__ = [
     "FIRST_ORDER_ID",
@@ -54,6 +56,10 @@ class Order:
     cancel_ok: bool
     canceled_at: float | None = None
     settled: bool = False  # refund (if any) already returned to the balance
+    # Subscriptions only: its fields, what each post gets, and the service's rate when placed.
+    subscription: Subscription | None = None
+    units: list[int] = field(default_factory=list)
+    rate: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,7 @@ class OrderView:
     start_count: int
     charge: Decimal
     final: bool
+    posts: int = 0  # subscriptions: posts served so far
 
 
 def draw_outcome(seed: int, order_id: int, quantity: int) -> tuple[str, int, int]:
@@ -81,6 +88,8 @@ def draw_outcome(seed: int, order_id: int, quantity: int) -> tuple[str, int, int
 
 def order_view(order: Order, now: float, stage: float) -> OrderView:
     """What `order` shows at panel time `now`: Pending for one stage, then In progress (or Processing) for two."""
+    if order.subscription is not None:
+        return subscription_view(order, now, stage)
     if order.canceled_at is not None:
         started = order.canceled_at >= order.created + stage
         return OrderView("Canceled", order.quantity, order.start_count if started else 0, ZERO, True)
@@ -94,6 +103,37 @@ def order_view(order: Order, now: float, stage: float) -> OrderView:
         status = "Processing" if order.type in PACKAGE_TYPES else "In progress"
         return OrderView(status, order.quantity - delivered, order.start_count, order.charge, False)
     return OrderView(order.outcome, order.final_remains, order.start_count, net_charge(order), True)
+
+
+def subscription_end(order: Order, stage: float) -> float:
+    """When a subscription that is not canceled ends: its last post served, or its expiry if that comes first."""
+    assert order.subscription is not None
+    done = order.created + order.subscription.total_posts * stage
+    return done if order.subscription.expires is None else min(done, order.subscription.expires)
+
+
+def subscription_view(order: Order, now: float, stage: float) -> OrderView:
+    """Active while it serves a post per stage; then Completed, Expired or Canceled, whichever came first."""
+    sub = order.subscription
+    assert sub is not None
+    end = subscription_end(order, stage)
+    if order.canceled_at is not None and order.canceled_at < end:
+        status, until = "Canceled", order.canceled_at
+    elif now >= end:
+        expired = sub.expires is not None and sub.expires < order.created + sub.total_posts * stage
+        status, until = ("Expired" if expired else "Completed"), end
+    else:
+        status, until = "Active", now
+    served = posts_served(order.created, until, stage, sub.total_posts)
+    used = subscription_used(order.units, served, order.rate)
+    return OrderView(status, 0, 0, used, status != "Active", served)
+
+
+def subscription_refund_at(order: Order, until: float, stage: float) -> Decimal:
+    """What a subscription gives back if it ends at `until`: its charge less what the posts served by then cost."""
+    assert order.subscription is not None
+    served = posts_served(order.created, min(until, subscription_end(order, stage)), stage, order.subscription.total_posts)
+    return order.charge - subscription_used(order.units, served, order.rate)
 
 
 def net_charge(order: Order) -> Decimal:

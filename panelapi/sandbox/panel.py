@@ -30,7 +30,8 @@ from .actions import PanelActions
 from .catalogue import SandboxService, build_catalogue
 from .events import EventLog
 from .faults import FAULT_KINDS, Fault
-from .orders import FIRST_ORDER_ID, PLACES, Order, money, net_charge
+from .orders import FIRST_ORDER_ID, PLACES, Order, money, net_charge, subscription_end, subscription_refund_at
+from .subscriptions import Subscription
 from .validation import AddError, err, parse_add
 
 __all__ = ["FAULT_KINDS", "AddError", "Fault", "SandboxPanel", "parse_add"]
@@ -261,20 +262,28 @@ class SandboxPanel(PanelActions):
                 refill_ok=event["refill"],
                 cancel_ok=event["cancel"],
             )
+            if "sub" in event:
+                order.subscription, order.units, order.rate = Subscription(**event["sub"]), event["units"], Decimal(event["rate"])
             self._orders[order.id] = order
             self._by_link[order.link].append(order.id)
             self._next_order = max(self._next_order, order.id + 1)
             self._balance -= order.charge
-            refund = order.charge - net_charge(order)
-            if refund:
+            if order.subscription is not None:
+                # Given back when it ends by itself; a cancel before then settles it instead.
+                due = subscription_end(order, self._stage)
+                refund = subscription_refund_at(order, due, self._stage)
+            else:
                 due = order.created + self._stage * (1 if order.outcome == "Canceled" else 3)
+                refund = order.charge - net_charge(order)
+            if refund:
                 heapq.heappush(self._refunds, (due, order.id, refund))
         elif kind == "cancel":
             order = self._orders[event["id"]]
             order.canceled_at = event["at"]
             if not order.settled:
                 order.settled = True
-                self._balance += order.charge
+                sub = order.subscription is not None
+                self._balance += subscription_refund_at(order, event["at"], self._stage) if sub else order.charge
         elif kind == "refill":
             self._refills[event["id"]] = (event["order"], event["created"])
             self._next_refill = max(self._next_refill, event["id"] + 1)

@@ -7,12 +7,14 @@ error strings, so a client is tested against the messages it will really see.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from .catalogue import SandboxService
 from .orders import PLACES
+from .subscriptions import Subscription, SubscriptionError, parse_subscription
 
 __all__ = ["MAX_IDS", "TYPE_RULES", "AddError", "AddRequest", "echo_id", "err", "id_list", "parse_add"]
 
@@ -55,9 +57,10 @@ class AddError(Exception):
 class AddRequest:
     """A validated `add`: total quantity (runs included) and its charge."""
 
-    link: str
+    link: str  # a subscription's username: one running subscription per username where duplicates are refused
     quantity: int
     charge: Decimal
+    subscription: Subscription | None = None
 
 
 def _positive_int(text: str) -> int | None:
@@ -77,8 +80,16 @@ def _runs(service: SandboxService, params: Mapping[str, str]) -> int:
     return count
 
 
-def parse_add(service: SandboxService, params: Mapping[str, str]) -> AddRequest:
-    """Validate an `add` for `service` as a real panel does, in the same order."""
+def parse_add(service: SandboxService, params: Mapping[str, str], now: float | None = None) -> AddRequest:
+    """Validate an `add` for `service` as a real panel does, in the same order; `now` dates a subscription's expiry."""
+    if service.type == "Subscriptions":
+        try:
+            sub = parse_subscription(service.min, service.max, params, time.time() if now is None else now)
+        except SubscriptionError as exc:
+            raise AddError(str(exc)) from None
+        # The most it can cost, max on every post: taken now, the unused part given back when it ends.
+        charge = (service.rate * sub.max * sub.total_posts / 1000).quantize(PLACES, ROUND_HALF_UP)
+        return AddRequest(sub.username, sub.max * sub.total_posts, charge, sub)
     rule = TYPE_RULES.get(service.type)
     if rule is None:
         raise AddError("Incorrect request")

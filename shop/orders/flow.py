@@ -7,6 +7,20 @@
     awaiting -> canceled (the customer canceled it before it was sent: full refund)
     needs attention -> pending (admin recorded the upstream id) | failed (admin: not placed, refund)
 
+    Subscriptions (the provider reports them so; ``subscription_refund`` gives back the unused reserve at any end):
+    pending / in progress / processing -> active <-> paused -> completed | canceled | expired (never partial)
+
+A subscription's refund rests on the posts the panel reports served: each
+readable figure raises ``posts_done`` and never lowers it. If the panel never
+gave one (``posts_done`` still 0 and none in the final reading), a Canceled one
+is refunded in full, as panels do for a canceled order; a Completed or Expired
+one is refunded nothing automatically (the panel says it delivered, and how
+much is unknown) and keeps a note for staff, who settle it by hand.
+
+A submitting or running order may take any status the provider reports
+(``PLACED``), as the provider's word decides; an active or paused one only the
+statuses of a subscription.
+
 Each transition is a compare-and-set UPDATE on the status, so two workers can
 never both make it; refunds and the order's history event happen in the same
 transaction as the status change, and the ledger's unique constraint allows one
@@ -32,26 +46,42 @@ from shop.wallet.models import LedgerEntry
 from shop.wallet.services import money, wallet_credit
 
 S = OrderStatus
+#: The provider's word for an ordinary order. "Active" is a drip-feed parent still running; "Paused" and
+#: "Expired" are no ordinary order's: unknown there, so the order keeps its status and stays active.
 UPSTREAM_TO_ORDER = {
     UpstreamStatus.PENDING: S.PENDING,
     UpstreamStatus.IN_PROGRESS: S.IN_PROGRESS,
     UpstreamStatus.PROCESSING: S.PROCESSING,
+    UpstreamStatus.ACTIVE: S.IN_PROGRESS,
     UpstreamStatus.COMPLETED: S.COMPLETED,
     UpstreamStatus.PARTIAL: S.PARTIAL,
     UpstreamStatus.CANCELED: S.CANCELED,
 }
+#: The provider's word for a Subscriptions order. It has no remains, so it is never Partial: a panel that says
+#: so has ended it, and it is refunded like any other end, by the posts served.
+SUBSCRIPTION_UPSTREAM_TO_ORDER = {
+    **UPSTREAM_TO_ORDER,
+    UpstreamStatus.ACTIVE: S.SUB_ACTIVE,
+    UpstreamStatus.PAUSED: S.SUB_PAUSED,
+    UpstreamStatus.PARTIAL: S.COMPLETED,
+    UpstreamStatus.EXPIRED: S.EXPIRED,
+}
 PLACED = set(S.PLACED)
+SUBSCRIPTION_RUNNING = {S.SUB_ACTIVE, S.SUB_PAUSED, S.COMPLETED, S.CANCELED, S.EXPIRED}
 ALLOWED: dict[str, set[str]] = {
     S.AWAITING: {S.SUBMITTING, S.CANCELED},
     S.SUBMITTING: {S.AWAITING, S.FAILED, S.NEEDS_ATTENTION} | PLACED,
     S.PENDING: PLACED,
     S.IN_PROGRESS: PLACED,
     S.PROCESSING: PLACED,
+    S.SUB_ACTIVE: SUBSCRIPTION_RUNNING,
+    S.SUB_PAUSED: SUBSCRIPTION_RUNNING,
     S.NEEDS_ATTENTION: {S.PENDING, S.FAILED},
     S.COMPLETED: set(),
     S.PARTIAL: set(),
     S.CANCELED: set(),
     S.FAILED: set(),
+    S.EXPIRED: set(),
 }
 # Back-off of a submission that did not go through: 15 s, 30 s, ... up to 10 min.
 RETRY_FIRST = 15
@@ -252,6 +282,27 @@ def refund_amount(*, charge: Decimal, total_quantity: int, remains: int | None) 
     """A Partial order's refund: charge x remains / quantity, remains clamped to 0..quantity."""
     undelivered = min(max(remains or 0, 0), total_quantity)
     return min(money(charge * undelivered / total_quantity), charge)
+
+
+def upstream_target(status: UpstreamStatus, *, subscription: bool) -> str | None:
+    """The shop's status for the provider's word, by the order's kind; None for a word that means nothing for it."""
+    return (SUBSCRIPTION_UPSTREAM_TO_ORDER if subscription else UPSTREAM_TO_ORDER).get(status)
+
+
+def subscription_refund(*, status: str, charge: Decimal, rate: Decimal, per_post: int, posts_done: int | None) -> Decimal:
+    """What a Subscriptions order gives back when it ends (Completed, Expired, Canceled): the reserve it did not use.
+
+    The charge reserved the most it can deliver, ``per_post`` (its max) on each
+    post ordered. A served post can have cost at most ``per_post`` units, so the
+    used part is ``posts_done x per_post x rate / 1000`` (rounded half-up to the
+    shop's places, like a charge), and the refund is the rest, never below 0.
+    ``posts_done`` None: the panel never reported the posts served; then only a
+    Canceled one comes back (in full), a Completed or Expired one gives back nothing.
+    """
+    if posts_done is None:
+        return charge if status == S.CANCELED else Decimal("0")
+    used = money(rate * per_post * max(posts_done, 0) / 1000)
+    return max(charge - used, Decimal("0"))
 
 
 def _refund(order_id: int, *, reason: str, actor: Actor = SYSTEM, by: AbstractBaseUser | None = None) -> Decimal:

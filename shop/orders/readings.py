@@ -9,14 +9,15 @@ figures) adds no event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
 
 from shop.core.bulk import Following, update_from_values
-from shop.orders.flow import TransitionError, next_check_at, refund_amount
+from shop.orders.averages import service_averages_refresh
+from shop.orders.flow import TransitionError, next_check_at, refund_amount, subscription_refund
 from shop.orders.history import EVENT_FIELDS, Kind, event_row
 from shop.orders.models import Order, OrderEvent, OrderStatus
 from shop.wallet.models import LedgerEntry
@@ -39,10 +40,31 @@ class PolledOrder:
     start_count: int | None = None
     remains: int | None = None
     upstream_status: str = ""
+    quantity: int = 0
+    rate: Decimal = Decimal("0")
+    posts_done: int | None = None  # set (0 when placed) on Subscriptions orders only: it tells them apart
+
+    @property
+    def subscription(self) -> bool:
+        return self.posts_done is not None
 
 
 #: The columns a ``PolledOrder`` is read from, in its fields' order.
-POLLED_FIELDS = ("pk", "user_id", "status", "charge", "total_quantity", "created_at", "checks", "start_count", "remains", "upstream_status")
+POLLED_FIELDS = (
+    "pk",
+    "user_id",
+    "status",
+    "charge",
+    "total_quantity",
+    "created_at",
+    "checks",
+    "start_count",
+    "remains",
+    "upstream_status",
+    "quantity",
+    "rate",
+    "posts_done",
+)
 
 
 @dataclass(frozen=True)
@@ -56,15 +78,31 @@ class Reading:
     remains: int | None
     upstream_charge: Decimal | None
     note: str = ""  # stored as the order's error: what was odd about the reading
+    posts: int | None = None  # a subscription's posts served, as the panel reported them
+
+    @property
+    def posts_done(self) -> int | None:
+        """What the order's ``posts_done`` becomes: a subscription's count from the panel, never lower (kept when it sends none)."""
+        if not self.order.subscription or self.posts is None:
+            return self.order.posts_done
+        return max(self.order.posts_done or 0, self.posts)
+
+    @property
+    def posts_served(self) -> int | None:
+        """A subscription's posts served as far as the panel ever said; None if it never reported any (still 0, none now)."""
+        if self.posts is None and not self.order.posts_done:
+            return None
+        return self.posts_done
 
     @property
     def changes_something(self) -> bool:
         before = self.order
-        return (self.status, self.raw[:64], self.start_count, self.remains) != (
+        return (self.status, self.raw[:64], self.start_count, self.remains, self.posts_done) != (
             before.status,
             before.upstream_status,
             before.start_count,
             before.remains,
+            before.posts_done,
         )
 
 
@@ -74,6 +112,7 @@ RUNNING_FIELDS = [
     "start_count",
     "remains",
     "upstream_charge",
+    "posts_done",
     "next_check_at",
     "last_checked_at",
     "checks",
@@ -111,7 +150,8 @@ def orders_finish(*, readings: list[Reading], now: datetime) -> list[int]:
     in the same transaction. Returns the ids this call finished.
     """
     _check_targets(readings, final=True)
-    refunds = {reading.order.pk: _refund_due(reading) for reading in readings}
+    readings = [_noted(reading) for reading in readings]
+    refunds = {reading.order.pk: refund_due(reading) for reading in readings}
     rows = [
         {**_figures(reading, now), "next_check_at": None, "finished_at": now, "refunded": refunds[reading.order.pk]} for reading in readings
     ]
@@ -132,7 +172,7 @@ def orders_finish(*, readings: list[Reading], now: datetime) -> list[int]:
             user_id=by_pk[pk].order.user_id,
             amount=refunds[pk],
             kind=LedgerEntry.Kind.REFUND,
-            reason=f"Order #{pk}: {'canceled by the provider' if by_pk[pk].status == S.CANCELED else 'partially delivered'}",
+            reason=f"Order #{pk}: {_refund_reason(by_pk[pk])}",
             order_id=pk,
         )
         for pk in sorted(finished)
@@ -140,6 +180,10 @@ def orders_finish(*, readings: list[Reading], now: datetime) -> list[int]:
     ]
     if credits:
         wallet_credit_many(credits=credits)
+    completed = [pk for pk in finished if by_pk[pk].status == S.COMPLETED]
+    if completed:
+        # The services these orders completed get a fresh average time, two queries for the whole batch.
+        service_averages_refresh(service_ids=Order.objects.filter(pk__in=completed).values("service_id"))
     return finished
 
 
@@ -170,7 +214,22 @@ def _status_event(reading: Reading, now: datetime) -> dict[str, object]:
         remains=reading.remains,
         upstream_charge=reading.upstream_charge,
         note=reading.note,
+        **({"posts": reading.posts_done} if reading.order.subscription else {}),
     )
+
+
+#: The note a subscription keeps when it ends Completed or Expired without the panel ever reporting its posts.
+NO_POSTS_NOTE = (
+    "Provider: no posts served were ever reported for this subscription, so its unused reserve was not refunded; "
+    "staff check with the provider and credit the customer by hand if due."
+)
+
+
+def _noted(reading: Reading) -> Reading:
+    """A finished subscription's reading, with ``NO_POSTS_NOTE`` added where its refund cannot be worked out."""
+    if not reading.order.subscription or reading.posts_served is not None or reading.status == S.CANCELED:
+        return reading
+    return replace(reading, note=f"{reading.note} {NO_POSTS_NOTE}".strip())
 
 
 def _check_targets(readings: list[Reading], *, final: bool) -> None:
@@ -188,6 +247,7 @@ def _figures(reading: Reading, now: datetime) -> dict[str, object]:
         "start_count": reading.start_count,
         "remains": reading.remains,
         "upstream_charge": reading.upstream_charge,
+        "posts_done": reading.posts_done,
         "last_checked_at": now,
         "checks": reading.order.checks + 1,
         "error": reading.note[:500],
@@ -195,9 +255,23 @@ def _figures(reading: Reading, now: datetime) -> dict[str, object]:
     }
 
 
-def _refund_due(reading: Reading) -> Decimal:
+def refund_due(reading: Reading) -> Decimal:
+    """What a reading of a finished order gives back: nothing, the undelivered share, all of it, or a subscription's unused reserve."""
+    order = reading.order
+    if order.subscription:
+        # Any end of a subscription gives back the part of its reserve the served posts did not use (``subscription_refund``).
+        return subscription_refund(
+            status=reading.status, charge=order.charge, rate=order.rate, per_post=order.quantity, posts_done=reading.posts_served
+        )
     if reading.status == S.CANCELED:
         return reading.order.charge
     if reading.status == S.PARTIAL:
         return refund_amount(charge=reading.order.charge, total_quantity=reading.order.total_quantity, remains=reading.remains)
     return Decimal("0")
+
+
+def _refund_reason(reading: Reading) -> str:
+    if reading.order.subscription:
+        served = "no posts reported" if reading.posts_served is None else f"{reading.posts_served} posts served"
+        return f"subscription {S(reading.status).label.lower()}: the reserve not used ({served})"
+    return "canceled by the provider" if reading.status == S.CANCELED else "partially delivered"

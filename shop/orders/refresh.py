@@ -12,7 +12,7 @@ from panelapi.types import OrderStatus as UpstreamOrderStatus
 from shop.catalogue.models import Provider
 from shop.catalogue.providers import provider_client
 from shop.orders import readings
-from shop.orders.flow import UPSTREAM_TO_ORDER
+from shop.orders.flow import upstream_target
 from shop.orders.models import Order, OrderStatus
 
 
@@ -76,9 +76,10 @@ def _apply_batch(
             unanswered.append((order, f"Provider: {reply.message}" if reply else "Provider: no answer for this order"))
             continue
         # An unknown word maps to no status: the order keeps its own and stays active.
-        target = UPSTREAM_TO_ORDER.get(reply.status)
+        target = upstream_target(reply.status, subscription=order.subscription)
         note = "" if target else f"Provider: unknown status '{reply.raw_status}'; the order stays as it was and is checked again later."
-        reading = readings.Reading(order, target or order.status, reply.raw_status, reply.start_count, reply.remains, reply.charge, note)
+        figures = (reply.start_count, reply.remains, reply.charge)
+        reading = readings.Reading(order, target or order.status, reply.raw_status, *figures, note, posts=reply.posts)
         if target in OrderStatus.UPSTREAM_FINAL:
             finals.append(reading)
         else:
@@ -88,7 +89,7 @@ def _apply_batch(
     if finals:
         finished = set(readings.orders_finish(readings=finals, now=now))
         result.finished += len(finished)
-        result.refunded += sum(1 for r in finals if r.order.pk in finished and r.status != OrderStatus.COMPLETED)
+        result.refunded += sum(1 for r in finals if r.order.pk in finished and readings.refund_due(r) > 0)
     if unanswered:
         result.errors += len(unanswered)
         readings.orders_postpone(failures=unanswered, now=now)

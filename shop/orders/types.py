@@ -29,6 +29,12 @@ class TypeSpec:
     needs_quantity: bool = True
     quantity_from: str | None = None  # quantity is the number of lines of this field
     package: bool = False  # one fixed bundle: the charge is the rate itself
+    subscription: bool = False  # no link: a username, min and max per post, posts (``shop.orders.subscriptions``)
+
+    @property
+    def runs(self) -> bool:
+        """Whether an order of this type may be drip-fed (where the service offers it): not a package, a list or a subscription."""
+        return not (self.package or self.quantity_from or self.subscription)
 
 
 TYPES: dict[str, TypeSpec] = {
@@ -46,6 +52,9 @@ TYPES: dict[str, TypeSpec] = {
     "Poll": TypeSpec(("answer_number",)),
     "Invites from Groups": TypeSpec(("groups",)),
     "SEO": TypeSpec(("keywords",)),
+    "Subscriptions": TypeSpec(
+        ("username", "min", "max", "posts", "old_posts", "delay", "expiry"), needs_link=False, needs_quantity=False, subscription=True
+    ),
 }
 
 LABELS = {
@@ -62,6 +71,12 @@ LABELS = {
     "keywords": "Keywords",
     "runs": "Runs",
     "interval": "Interval",
+    "min": "Minimum per post",
+    "max": "Maximum per post",
+    "posts": "Posts",
+    "old_posts": "Old posts",
+    "delay": "Delay",
+    "expiry": "Expiry",
 }
 LIST_FIELDS = {"comments", "usernames", "hashtags", "groups", "keywords"}
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
-from shop.catalogue.selectors import orderable_services, service_offers
+from shop.catalogue.selectors import customer_prices, orderable_services, service_offers
 from shop.core.numbers import id_number
 from shop.orders.display import customer_remains
 from shop.orders.history import Actor
@@ -36,6 +36,13 @@ ORDER_FIELDS = (
     "answer_number",
     "groups",
     "keywords",
+    # Subscriptions
+    "min",
+    "max",
+    "posts",
+    "old_posts",
+    "delay",
+    "expiry",
 )
 
 INCORRECT_REQUEST = "Incorrect request"
@@ -60,6 +67,14 @@ def _rate(value: Decimal) -> str:
 
 
 def _status(row: dict[str, Any], currency: str) -> dict[str, str]:
+    if row["posts_done"] is not None:
+        # A subscription, answered as panels answer for one: its posts served instead of start count and remains.
+        return {
+            "charge": str(row["charge"] - row["refunded"]),
+            "status": OrderStatus.customer_label(row["status"]),
+            "posts": str(row["posts_done"]),
+            "currency": currency,
+        }
     remains = customer_remains(remains=row["remains"], total_quantity=row["total_quantity"])
     return {
         "charge": str(row["charge"] - row["refunded"]),
@@ -124,10 +139,12 @@ def do_services(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[
             "max": str(offer.max),
             "refill": offer.refill,
             "cancel": offer.cancel,
-            "dripfeed": offer.dripfeed,
+            "dripfeed": offer.dripfeed_orderable,  # runs and interval are taken
             "desc": offer.description,
+            # Not in the API v2 family: the median of the last 10 completed orders, in minutes per 1000 (null: no data yet).
+            "average_time": offer.average_minutes,
         }
-        for offer in service_offers(orderable_services())
+        for offer in service_offers(orderable_services(), prices=customer_prices(user=user))
     ]
 
 

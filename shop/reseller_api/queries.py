@@ -10,7 +10,7 @@ from django.db import connection
 from shop.orders.models import Order
 from shop.reseller_api.models import ApiKey
 
-STATUS_FIELDS = ("pk", "status", "charge", "refunded", "start_count", "remains", "total_quantity")
+STATUS_FIELDS = ("pk", "status", "charge", "refunded", "start_count", "remains", "total_quantity", "posts_done")
 
 
 def status_rows(*, user_id: int, order_ids: set[int]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-// Refreshes the status badge, start count, remains and refund of the orders on the page,
+// Refreshes the status badge, start count, remains (a subscription's posts done) and refund of the orders on the page,
 // without a reload, for as long as any of them can still change.
 (function () {
   "use strict";
@@ -10,7 +10,7 @@
   const TONES = ["good", "bad", "warn", "info", "neutral"];
 
   function show(row, order) {
-    for (const name of ["start_count", "remains"]) {
+    for (const name of ["start_count", "remains", "posts"]) {
       const cell = row.querySelector('[data-cell="' + name + '"]');
       if (cell) cell.textContent = order[name] === null ? "" : order[name];
     }

@@ -99,13 +99,14 @@ def assert_placed_correctly(order: Order, service: Service, before: Books, after
     assert after.orders == before.orders + 1 and after.entries == before.entries + 1
     assert order.service_id == service.pk
     assert order.charge > 0
-    assert order.rate == service.fixed_rate
+    spec = TYPES[service.provider_service.type]
+    # A package's rate is its price, rounded as it is charged (``pricing.customer_rate``).
+    assert order.rate == (expected_charge(service, 1) if spec.package else service.fixed_rate)
     assert order.charge == expected_charge(service, order.total_quantity)
     (entry,) = LedgerEntry.objects.filter(order=order)
     assert entry.kind == LedgerEntry.Kind.ORDER_CHARGE and entry.amount == -order.charge
     assert after.balance == before.balance - order.charge
     after.assert_consistent()
-    spec = TYPES[service.provider_service.type]
     upstream = service.provider_service
     if not spec.package:
         assert upstream.min_quantity <= order.quantity <= upstream.max_quantity

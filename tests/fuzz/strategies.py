@@ -11,10 +11,14 @@ and template-like strings.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from shop.orders import subscriptions
+from shop.orders.types import type_spec
 from shop.reseller_api import handlers as api
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -181,14 +185,31 @@ def _good(field: str, low: int, high: int) -> st.SearchStrategy[str]:
         "answer_number": st.integers(min_value=1, max_value=100).map(str),
         "groups": st.lists(word, min_size=1, max_size=5).map("\n".join),
         "keywords": good_lines.map("\n".join),
+        # Subscriptions (``shop.orders.subscriptions``); ``order_fields`` puts min and max in order.
+        "min": st.integers(min_value=low, max_value=min(high, low + 500)).map(str),
+        "max": st.integers(min_value=low, max_value=min(high, low + 500)).map(str),
+        "posts": st.integers(min_value=1, max_value=10).map(str),
+        "old_posts": st.integers(min_value=0, max_value=5).map(str),
+        "delay": st.sampled_from(subscriptions.DELAYS).map(str),
+        "expiry": st.builds(
+            lambda days, iso: (timezone.localdate() + timedelta(days=days)).strftime("%Y-%m-%d" if iso else subscriptions.EXPIRY_FORMAT),
+            st.integers(min_value=1, max_value=subscriptions.MAX_EXPIRY_DAYS),
+            st.booleans(),
+        ),
     }[field]
+
+
+#: Dates as people and scripts write them, right and wrong: today, the past, beyond ten years, impossible days, other orders.
+DATE_WORDS = ("31/12/2099", "29/02/2023", "32/01/2030", "00/00/0000", "1/1/1", "2030-13-01", "12/31/2030", "31.12.2030", "01/01/2000")
 
 
 def _bad(field: str) -> st.SearchStrategy[str]:
     if field in ("link", "media"):
         return link_text
-    if field in ("quantity", "answer_number"):
+    if field in ("quantity", "answer_number", "min", "max", "posts", "old_posts", "delay"):
         return number_text
+    if field == "expiry":
+        return st.one_of(st.sampled_from(DATE_WORDS), any_text)
     if field in ("comments", "usernames", "hashtags", "groups", "keywords"):
         return lines_text
     return any_text
@@ -202,13 +223,17 @@ def order_fields(draw: st.DrawFn, services: list) -> tuple[object, dict[str, str
     """
     service = draw(st.sampled_from(services))
     upstream = service.provider_service
+    spec = type_spec(upstream.type)
+    own = spec.fields if spec is not None and spec.subscription else ()  # a subscription needs all of them to go through
     fuzzed = draw(st.sets(st.sampled_from((*ORDER_FIELDS, "service", "dripfeed")), max_size=3))
     fields: dict[str, str] = {}
     for name in ORDER_FIELDS:
         if name in fuzzed:
             fields[name] = draw(_bad(name))
-        elif name in ("link", "quantity") or draw(st.integers(0, 4)) == 0:  # fields of other types now and then
+        elif name in ("link", "quantity", *own) or draw(st.integers(0, 4)) == 0:  # fields of other types now and then
             fields[name] = draw(_good(name, upstream.min_quantity, upstream.max_quantity))
+    if own and not {"min", "max"} & fuzzed and int(fields["min"]) > int(fields["max"]):
+        fields["min"], fields["max"] = fields["max"], fields["min"]
     if "dripfeed" in fuzzed or (upstream.dripfeed and draw(st.booleans())):
         fields["runs"] = draw(st.one_of(st.integers(2, 10).map(str), number_text))
         fields["interval"] = draw(st.one_of(st.integers(1, 1440).map(str), number_text))

@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from panelapi.types import UpstreamStatus
 from shop.models import LedgerEntry, Order, OrderStatus, Wallet
 from shop.orders import flow
 from shop.orders.flow import (
@@ -27,7 +28,9 @@ from shop.orders.flow import (
     orders_stale_submissions_flag,
     refund_amount,
     retry_delay,
+    subscription_refund,
     transition,
+    upstream_target,
 )
 from shop.orders.models import OrderEvent
 from shop.orders.placement import order_place
@@ -36,7 +39,8 @@ from tests.helpers import assert_ledger_holds, order_row, race, refunds_of, type
 
 S = OrderStatus
 LINK = "https://instagram.com/p/abc"
-RUNNING = {S.PENDING, S.IN_PROGRESS, S.PROCESSING, S.COMPLETED, S.PARTIAL, S.CANCELED}
+SUBSCRIBED = {S.SUB_ACTIVE, S.SUB_PAUSED, S.COMPLETED, S.CANCELED, S.EXPIRED}
+RUNNING = {S.PENDING, S.IN_PROGRESS, S.PROCESSING, S.PARTIAL} | SUBSCRIBED
 # The state machine as the module's docstring draws it, written out independently of ``ALLOWED``.
 EXPECTED = {
     S.AWAITING: {S.SUBMITTING, S.CANCELED},
@@ -44,11 +48,14 @@ EXPECTED = {
     S.PENDING: RUNNING,
     S.IN_PROGRESS: RUNNING,
     S.PROCESSING: RUNNING,
+    S.SUB_ACTIVE: SUBSCRIBED,
+    S.SUB_PAUSED: SUBSCRIBED,
     S.NEEDS_ATTENTION: {S.PENDING, S.FAILED},
     S.COMPLETED: set(),
     S.PARTIAL: set(),
     S.CANCELED: set(),
     S.FAILED: set(),
+    S.EXPIRED: set(),
 }
 PAIRS = [pytest.param(source, target, id=f"{source}->{target}") for source in S.values for target in S.values]
 
@@ -198,6 +205,75 @@ def test_a_refund_is_never_more_than_the_charge_even_where_rounding_would_make_i
     # A charge finer than the ledger's 4 places would round up past itself: the charge is the ceiling.
     assert refund_amount(charge=Decimal("0.00005"), total_quantity=1, remains=1) == Decimal("0.00005")
     assert refund_amount(charge=Decimal("2.5000"), total_quantity=10, remains=10**9) == Decimal("2.5000")
+
+
+def test_a_subscription_is_never_partial_and_an_ordinary_order_is_never_active_paused_or_expired() -> None:
+    for source in (S.SUB_ACTIVE, S.SUB_PAUSED):
+        assert S.PARTIAL not in ALLOWED[source] and S.PENDING not in ALLOWED[source]
+    assert {S.SUB_ACTIVE, S.SUB_PAUSED} <= ALLOWED[S.SUB_ACTIVE] & ALLOWED[S.SUB_PAUSED]
+
+
+U = UpstreamStatus
+
+
+@pytest.mark.parametrize(
+    ("word", "ordinary", "subscription"),
+    [
+        (U.PENDING, S.PENDING, S.PENDING),
+        (U.IN_PROGRESS, S.IN_PROGRESS, S.IN_PROGRESS),
+        (U.PROCESSING, S.PROCESSING, S.PROCESSING),
+        (U.ACTIVE, S.IN_PROGRESS, S.SUB_ACTIVE),  # a drip-feed parent still running
+        (U.PAUSED, None, S.SUB_PAUSED),
+        (U.COMPLETED, S.COMPLETED, S.COMPLETED),
+        (U.PARTIAL, S.PARTIAL, S.COMPLETED),
+        (U.CANCELED, S.CANCELED, S.CANCELED),
+        (U.EXPIRED, None, S.EXPIRED),
+        (U.UNKNOWN, None, None),
+    ],
+)
+def test_the_providers_word_is_read_by_the_kind_of_order(word, ordinary, subscription) -> None:
+    assert upstream_target(word, subscription=False) == ordinary
+    assert upstream_target(word, subscription=True) == subscription
+
+
+@pytest.mark.parametrize(
+    ("posts_done", "expected"),
+    [
+        (-3, "3.0000"),
+        (0, "3.0000"),
+        (1, "2.4000"),  # 200 per post at 3.00 per 1000: 0.60 a post
+        (4, "0.6000"),
+        (5, "0"),  # every post served: nothing back
+        (6, "0"),  # more than ordered: never below nothing
+    ],
+)
+def test_a_subscription_gives_back_the_reserve_its_served_posts_did_not_use(posts_done, expected) -> None:
+    for status in (S.COMPLETED, S.EXPIRED, S.CANCELED):  # a reported figure decides, whatever the end
+        refund = subscription_refund(status=status, charge=Decimal("3.0000"), rate=Decimal("3"), per_post=200, posts_done=posts_done)
+        assert refund == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (S.CANCELED, "3.0000"),  # panels refund a canceled order in full
+        (S.COMPLETED, "0"),  # the panel says it delivered, how much is unknown: nothing back automatically
+        (S.EXPIRED, "0"),
+    ],
+)
+def test_a_subscription_whose_posts_were_never_reported_is_refunded_only_when_canceled(status, expected) -> None:
+    refund = subscription_refund(status=status, charge=Decimal("3.0000"), rate=Decimal("3"), per_post=200, posts_done=None)
+    assert refund == Decimal(expected)
+    # Reported as none served is a figure: the whole reserve back, at any end.
+    assert subscription_refund(status=status, charge=Decimal("3.0000"), rate=Decimal("3"), per_post=200, posts_done=0) == Decimal("3.0000")
+
+
+def test_a_subscriptions_used_part_is_rounded_half_up_like_a_charge() -> None:
+    # 1 post x 5 x 0.00001 / 1000 = 0.00000005: rounds to nothing used; 3 x 50 x 0.001 / 1000 = 0.00015 rounds up to 0.0002.
+    cent = {"status": S.COMPLETED, "charge": Decimal("0.0100")}
+    assert subscription_refund(**cent, rate=Decimal("0.00001"), per_post=5, posts_done=1) == Decimal("0.0100")
+    assert subscription_refund(**cent, rate=Decimal("0.001"), per_post=50, posts_done=3) == Decimal("0.0098")
+    assert subscription_refund(**cent, rate=Decimal("0.001"), per_post=150, posts_done=1) == Decimal("0.0098")
 
 
 # Submission --------------------------------------------------------------------------------------

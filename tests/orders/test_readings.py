@@ -14,6 +14,7 @@ from shop.orders.flow import TransitionError, order_claim, order_placed
 from shop.orders.models import OrderEvent
 from shop.orders.placement import order_place
 from shop.orders.readings import (
+    NO_POSTS_NOTE,
     POLLED_FIELDS,
     PolledOrder,
     Reading,
@@ -331,3 +332,126 @@ def test_the_raw_status_word_is_stored_cut_to_64_characters_on_the_order_and_in_
     orders = [Order.objects.get(pk=running_order.pk), Order.objects.get(pk=finished_order.pk)]
     assert [order.upstream_status for order in orders] == [raw[:64]] * 2
     assert [event.detail["upstream_status"] for event in status_events(running_order) + status_events(finished_order)] == [raw[:64]] * 2
+
+
+# Subscriptions ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def subscribed(customer) -> Order:
+    """A Subscriptions order at 3.00 per 1000, 200 a post on 5 posts: 3.0000 reserved, taken by the provider."""
+    service = typed_service(ProviderFactory(), "Subscriptions", rate="3.00", low=50, high=5000)
+    order = order_place(user=customer, service=service, username="shop.owner", min="100", max="200", posts="5")
+    assert order_claim(order_id=order.pk)
+    assert order_placed(order_id=order.pk, upstream_order_id=f"up-{order.pk}")
+    return Order.objects.get(pk=order.pk)
+
+
+def sub_reading(order: Order, status: str, posts: int | None, raw: str = "") -> Reading:
+    return Reading(polled(order), status, raw or status, None, None, None, posts=posts)
+
+
+def test_only_a_subscription_is_polled_as_one_and_takes_the_providers_posts(subscribed, customer, service) -> None:
+    ordinary = polled(running(customer, service))
+    assert (ordinary.subscription, polled(subscribed).subscription) == (False, True)
+    assert (polled(subscribed).quantity, polled(subscribed).rate, polled(subscribed).posts_done) == (200, Decimal("3.000000"), 0)
+    assert Reading(ordinary, S.IN_PROGRESS, "Active", None, None, None, posts=3).posts_done is None
+    assert sub_reading(subscribed, S.SUB_ACTIVE, 3).posts_done == 3
+    assert sub_reading(subscribed, S.SUB_ACTIVE, None).posts_done == 0  # no count sent: the shop's is kept
+
+
+def test_a_subscriptions_posts_never_go_down_and_only_a_figure_ever_sent_counts_as_reported() -> None:
+    def sub(before: int, posts: int | None) -> Reading:
+        order = PolledOrder(1, 1, S.SUB_ACTIVE, Decimal("3"), 1000, timezone.now(), 3, upstream_status="Active", posts_done=before)
+        return Reading(order, S.COMPLETED, "Completed", None, None, None, posts=posts)
+
+    assert [sub(3, posts).posts_done for posts in (None, 0, 2, 3, 4)] == [3, 3, 3, 3, 4]
+    assert [sub(3, posts).posts_served for posts in (None, 0, 2, 4)] == [3, 3, 3, 4]
+    assert [sub(0, posts).posts_served for posts in (None, 0, 1)] == [None, 0, 1]
+    assert sub(1, None).posts_served == 1
+
+
+def test_a_subscription_reading_changes_something_when_its_posts_do() -> None:
+    order = PolledOrder(1, 1, S.SUB_ACTIVE, Decimal("1"), 100, timezone.now(), 3, upstream_status="Active", posts_done=2)
+    assert not Reading(order, S.SUB_ACTIVE, "Active", None, None, None, posts=2).changes_something
+    assert not Reading(order, S.SUB_ACTIVE, "Active", None, None, None).changes_something
+    assert Reading(order, S.SUB_ACTIVE, "Active", None, None, None, posts=3).changes_something
+    assert Reading(order, S.SUB_PAUSED, "Paused", None, None, None, posts=2).changes_something
+
+
+def test_a_running_subscription_stores_its_posts_and_their_event(subscribed) -> None:
+    assert orders_store_running(readings=[sub_reading(subscribed, S.SUB_ACTIVE, 2, raw="Active")], now=timezone.now()) == 1
+    subscribed.refresh_from_db()
+    assert (subscribed.status, subscribed.upstream_status, subscribed.posts_done, subscribed.remains) == (S.SUB_ACTIVE, "Active", 2, None)
+    assert [(e.status, e.detail.get("posts")) for e in status_events(subscribed)] == [(S.SUB_ACTIVE, 2)]
+    assert orders_store_running(readings=[sub_reading(subscribed, S.SUB_PAUSED, None)], now=timezone.now()) == 1
+    subscribed.refresh_from_db()
+    assert (subscribed.status, subscribed.posts_done) == (S.SUB_PAUSED, 2)
+    assert refunds_of(subscribed) == []
+
+
+def test_an_ordinary_orders_event_has_no_posts(customer, service) -> None:
+    order = running(customer, service)
+    orders_store_running(readings=[Reading(polled(order), S.IN_PROGRESS, "Active", 1, 5, None, posts=4)], now=timezone.now())
+    order.refresh_from_db()
+    assert order.posts_done is None and "posts" not in status_events(order)[0].detail
+
+
+@pytest.mark.parametrize(
+    ("status", "posts", "refund", "reason"),
+    [
+        (S.COMPLETED, 5, None, ""),  # every post served: the whole reserve used
+        (S.COMPLETED, 4, "0.6000", "subscription completed: the reserve not used (4 posts served)"),
+        (S.EXPIRED, 2, "1.8000", "subscription expired: the reserve not used (2 posts served)"),
+        (S.CANCELED, 0, "3.0000", "subscription canceled: the reserve not used (0 posts served)"),
+        (S.CANCELED, None, "3.0000", "subscription canceled: the reserve not used (no posts reported)"),
+        (S.COMPLETED, 0, "3.0000", "subscription completed: the reserve not used (0 posts served)"),
+    ],
+)
+def test_a_finished_subscription_gives_back_its_unused_reserve_once(subscribed, customer, status, posts, refund, reason) -> None:
+    before = balance(customer)
+    assert orders_finish(readings=[sub_reading(subscribed, status, posts)], now=timezone.now()) == [subscribed.pk]
+    assert orders_finish(readings=[sub_reading(subscribed, status, posts)], now=timezone.now()) == []
+    subscribed.refresh_from_db()
+    assert (subscribed.status, subscribed.posts_done) == (status, posts or 0)
+    expected = Decimal(refund or "0")
+    assert refunds_of(subscribed) == ([expected] if refund else [])
+    assert subscribed.refunded == expected and balance(customer) == before + expected
+    if refund:
+        entry = LedgerEntry.objects.get(order=subscribed, kind=LedgerEntry.Kind.REFUND)
+        assert entry.reason == f"Order #{subscribed.pk}: {reason}"
+        assert OrderEvent.objects.get(order=subscribed, kind=Kind.REFUNDED).detail["amount"] == refund
+    assert_ledger_holds(customer)
+
+
+@pytest.mark.parametrize("status", [S.COMPLETED, S.EXPIRED])
+def test_a_subscription_ending_without_any_posts_reported_is_not_refunded_and_says_so_to_staff(subscribed, customer, status) -> None:
+    before = balance(customer)
+    assert orders_finish(readings=[sub_reading(subscribed, status, None)], now=timezone.now()) == [subscribed.pk]
+    subscribed.refresh_from_db()
+    assert (subscribed.status, subscribed.posts_done, subscribed.refunded) == (status, 0, Decimal("0"))
+    assert refunds_of(subscribed) == [] and balance(customer) == before
+    assert subscribed.error == NO_POSTS_NOTE
+    assert status_events(subscribed)[-1].detail["note"] == NO_POSTS_NOTE
+    assert not OrderEvent.objects.filter(order=subscribed, kind=Kind.REFUNDED).exists()
+    assert_ledger_holds(customer)
+
+
+def test_a_subscription_ending_without_a_figure_is_refunded_by_the_posts_reported_earlier(subscribed, customer) -> None:
+    orders_store_running(readings=[sub_reading(subscribed, S.SUB_ACTIVE, 4, raw="Active")], now=timezone.now())
+    # A later, lower or missing count never lowers what was served.
+    orders_store_running(readings=[sub_reading(subscribed, S.SUB_ACTIVE, 1, raw="Active")], now=timezone.now())
+    before = balance(customer)
+    assert orders_finish(readings=[sub_reading(subscribed, S.EXPIRED, None)], now=timezone.now()) == [subscribed.pk]
+    subscribed.refresh_from_db()
+    assert (subscribed.posts_done, subscribed.refunded, subscribed.error) == (4, Decimal("0.6000"), "")
+    assert balance(customer) == before + Decimal("0.6000")
+    entry = LedgerEntry.objects.get(order=subscribed, kind=LedgerEntry.Kind.REFUND)
+    assert entry.reason == f"Order #{subscribed.pk}: subscription expired: the reserve not used (4 posts served)"
+
+
+def test_a_subscription_whose_final_count_is_lower_is_refunded_by_the_highest(subscribed, customer) -> None:
+    orders_store_running(readings=[sub_reading(subscribed, S.SUB_ACTIVE, 3, raw="Active")], now=timezone.now())
+    assert orders_finish(readings=[sub_reading(subscribed, S.COMPLETED, 2)], now=timezone.now()) == [subscribed.pk]
+    subscribed.refresh_from_db()
+    assert (subscribed.posts_done, subscribed.refunded) == (3, Decimal("1.2000"))

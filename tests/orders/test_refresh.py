@@ -263,3 +263,44 @@ def test_the_result_counts_the_finished_and_the_refunded_orders_of_every_batch(c
     refunded = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND)
     assert refunded.count() == 68
     assert not refunded.filter(order__status=OrderStatus.COMPLETED).exists()
+
+
+def test_expired_on_an_ordinary_order_is_an_unknown_word_asked_at_most_hourly_once_old(customer, provider, sandbox, settings) -> None:
+    settings.ORDER_POLL_INTERVAL = 60
+    young, old = due_orders(provider, customer, 2)
+    Order.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=30))
+    replies(sandbox, {young: {"status": "Expired", "remains": "40"}, old: {"status": "Expired", "remains": "40"}})
+
+    for _ in range(3):  # read again and again: never finished, never refunded, never asked sooner than the back-off allows
+        Order.objects.update(next_check_at=timezone.now() - timedelta(seconds=1))
+        before = timezone.now()
+        result = orders_refresh(provider=provider)
+        assert (result.finished, result.refunded, result.errors) == (0, 0, 0)
+        young.refresh_from_db()
+        old.refresh_from_db()
+        for order in (young, old):
+            assert (order.status, order.upstream_status, order.remains) == (OrderStatus.PENDING, "Expired", 40)
+            assert order.error == "Provider: unknown status 'Expired'; the order stays as it was and is checked again later."
+            assert refunds_of(order) == []
+        assert timedelta(seconds=60) <= young.next_check_at - before < timedelta(seconds=61)
+        assert timedelta(hours=1) <= old.next_check_at - before < timedelta(hours=1, seconds=1)
+    assert (young.checks, old.checks) == (3, 3)
+
+
+def test_a_subscriptions_posts_beyond_any_subscription_are_ignored_and_the_batch_is_still_stored(customer, provider, sandbox) -> None:
+    service = typed_service(provider, "Subscriptions", rate="3.00", low=50, high=5000)
+    due = timezone.now() - timedelta(minutes=1)
+    fields = {"link": "", "quantity": 200, "total_quantity": 1000, "next_check_at": due}
+    huge, fine = (
+        order_row(customer, service=service, status=OrderStatus.SUB_ACTIVE, upstream_order_id=str(9101 + i), posts_done=2, **fields)
+        for i in range(2)
+    )
+    replies(sandbox, {huge: {"status": "Active", "posts": "3000000000"}, fine: {"status": "Active", "posts": "4"}})
+
+    result = orders_refresh(provider=provider)
+
+    huge.refresh_from_db()
+    fine.refresh_from_db()
+    assert (result.updated, result.errors) == (2, 0)
+    assert (huge.status, huge.posts_done, huge.checks) == (OrderStatus.SUB_ACTIVE, 2, 1)  # unreadable: the count kept
+    assert (fine.status, fine.posts_done) == (OrderStatus.SUB_ACTIVE, 4)

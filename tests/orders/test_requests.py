@@ -67,7 +67,7 @@ CANCEL_CASES = list(product(S.values, [True, False], [True, False], [True, False
 def test_a_cancel_is_for_an_unsent_order_or_a_running_one_at_a_provider_that_cancels(
     status: str, offered: bool, upstream: bool, asked: bool
 ) -> None:
-    running = status in {S.PENDING, S.IN_PROGRESS, S.PROCESSING}
+    running = status in {S.PENDING, S.IN_PROGRESS, S.PROCESSING, S.SUB_ACTIVE, S.SUB_PAUSED}
     may = status == S.AWAITING or (running and offered and upstream and not asked)
     assert order_can_cancel(order=unsaved(status, cancel=offered, upstream=upstream, asked=asked)) is may
 

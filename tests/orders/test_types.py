@@ -57,9 +57,15 @@ def test_each_type_takes_the_documented_fields(name: str) -> None:
 
 
 def test_the_shop_supports_exactly_the_documented_types() -> None:
-    assert set(TYPES) == set(DOCUMENTED)
-    assert type_spec("Subscriptions") is None  # documented upstream, not sold here
-    assert type_spec("default") is None  # type names are matched exactly
+    assert set(TYPES) == set(DOCUMENTED) | {"Subscriptions"}
+    assert type_spec("subscriptions") is None and type_spec("default") is None  # type names are matched exactly
+
+
+def test_a_subscription_takes_a_username_and_its_own_fields_and_no_link_or_quantity() -> None:
+    spec = type_spec("Subscriptions")
+    fields = ("username", "min", "max", "posts", "old_posts", "delay", "expiry")
+    assert spec == TypeSpec(fields, needs_link=False, needs_quantity=False, subscription=True)
+    assert not any(other.subscription for name, other in TYPES.items() if name != "Subscriptions")
 
 
 def test_every_field_has_a_label_and_a_counted_field_is_one_of_the_types_own() -> None:

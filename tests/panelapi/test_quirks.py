@@ -107,9 +107,11 @@ def test_refill_cancel_dripfeed_as_booleans_numbers_or_strings(client: PanelClie
         ("canceled", UpstreamStatus.CANCELED),
         ("COMPLETED", UpstreamStatus.COMPLETED),
         ("Refunded", UpstreamStatus.CANCELED),
-        ("Active", UpstreamStatus.IN_PROGRESS),
+        ("Active", UpstreamStatus.ACTIVE),
         ("processing", UpstreamStatus.PROCESSING),
         ("partial", UpstreamStatus.PARTIAL),
+        ("Paused", UpstreamStatus.PAUSED),
+        ("expired", UpstreamStatus.EXPIRED),
     ],
 )
 @responses.activate
@@ -117,6 +119,36 @@ def test_status_words_seen_in_the_wild(client: PanelClient, word: str, expected:
     reply({**STATUS, "status": word})
     status = client.status(1)
     assert (status.status, status.raw_status) == (expected, word)
+
+
+@responses.activate
+def test_a_subscription_status_reads_its_posts_and_orders_without_remains_or_charge(client: PanelClient) -> None:
+    reply({"status": "Active", "posts": "3", "orders": [501, "502", 501, None]})
+    status = client.status(1)
+    assert (status.status, status.posts, status.orders) == (UpstreamStatus.ACTIVE, 3, ("501", "502"))
+    assert (status.remains, status.charge, status.start_count) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("posts", "orders", "expected"),
+    [
+        (None, None, (None, ())),
+        ("-1", "", (None, ())),
+        ("many", {"a": 1}, (None, ())),
+        (0, "7, 8", (0, ("7", "8"))),
+        ("2,0", [True, "9"], (2, ("9",))),
+        ("100000", None, (100_000, ())),  # the most a subscription can have served
+        ("100001", None, (None, ())),  # more: a figure no subscription reaches, unreadable
+        ("3000000000", None, (None, ())),  # beyond a database integer: it would fail the whole batch's update
+        (2**63 - 1, None, (None, ())),
+    ],
+)
+@responses.activate
+def test_odd_posts_and_orders_of_a_status_are_left_out_and_the_status_still_counts(client: PanelClient, posts, orders, expected) -> None:
+    reply({**STATUS, "posts": posts, "orders": orders})
+    status = client.status(1)
+    assert (status.status, status.remains) == (UpstreamStatus.PENDING, 5)
+    assert (status.posts, status.orders) == expected
 
 
 @responses.activate

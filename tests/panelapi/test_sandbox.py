@@ -110,7 +110,7 @@ def test_json_bodies_and_get_query_strings_are_accepted(server: SandboxServer) -
 
 def test_services_reply_has_the_upstream_shape(api: Api) -> None:
     services = api("services")
-    assert len(services) == 25
+    assert len(services) == 26
     first = services[0]
     assert first == {
         "service": 1,
@@ -140,6 +140,7 @@ def test_services_reply_has_the_upstream_shape(api: Api) -> None:
         "Poll",
         "Comment Likes",
         "Invites from Groups",
+        "Subscriptions",
     }
     assert any(s["dripfeed"] for s in services) and any(s["cancel"] for s in services)
 
@@ -613,3 +614,91 @@ def test_command_line_serves_until_sigterm_without_printing_the_key(tmp_path: Pa
             process.communicate()
     assert process.returncode == 0
     assert KEY not in line + out + err and err == ""
+
+
+# -- subscriptions ------------------------------------------------------------------
+
+SUB = "26"  # Instagram Auto Likes (subscription): 0.50 per 1000, min 50, max 5000, cancel
+EXPIRY = "16/11/2023"  # T0 is 14/11/2023 22:13:20 UTC: this expires 92,800 s later, at 00:00 UTC
+
+
+def subscribe(panel: SandboxPanel, **fields: str) -> Any:
+    return direct(panel, "add", service=SUB, **{"username": "shop.owner", "min": "100", "max": "200", "posts": "3", **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"username": ""}, "Incorrect request"),
+        ({"min": ""}, "Incorrect request"),
+        ({"max": "lots"}, "Incorrect request"),
+        ({"min": "49"}, "Quantity less than minimal 50"),
+        ({"max": "5001"}, "Quantity more than maximum 5000"),
+        ({"min": "201"}, "Min quantity more than max quantity"),
+        ({"posts": ""}, "Incorrect request"),
+        ({"posts": "0"}, "Incorrect posts count"),
+        ({"posts": "9000", "old_posts": "1001"}, "Incorrect posts count"),
+        ({"old_posts": "-1"}, "Incorrect request"),
+        ({"delay": "7"}, "Incorrect delay"),
+        ({"expiry": "14/11/2023"}, "Incorrect expiry date"),
+        ({"expiry": "31/02/2030"}, "Incorrect expiry date"),
+        ({"expiry": "2030-01-01"}, "Incorrect expiry date"),
+    ],
+)
+def test_a_subscription_add_is_validated_like_a_real_panel(panel: SandboxPanel, fields: dict[str, str], error: str) -> None:
+    assert subscribe(panel, **fields) == {"error": error}
+    assert (panel.order_count, panel.balance) == (0, START)
+
+
+def test_a_subscription_is_charged_its_most_and_gets_back_what_its_posts_did_not_use(api: Api, panel: SandboxPanel) -> None:
+    reply = api("add", service=SUB, username="@shop.owner", min="100", max="200", posts="3", old_posts="1", delay="30", link="ignored")
+    order = str(reply["order"])
+    assert panel.balance == START - Decimal("0.4")  # 0.50 x 200 x (3 + 1) / 1000
+    assert api("status", order=order) == {"status": "Active", "posts": "0", "orders": []}
+    panel.advance(2.5 * STAGE)
+    first = reply["order"] * 10_000
+    assert api("status", orders=order) == {order: {"status": "Active", "posts": "2", "orders": [first + 1, first + 2]}}
+    assert panel.balance == START - Decimal("0.4")  # nothing back while it runs
+    panel.advance(1.5 * STAGE)
+    final = api("status", order=order)
+    assert (final["status"], final["posts"], "charge" in final, "remains" in final) == ("Completed", "4", False, False)
+    used = START - panel.balance
+    assert Decimal("0.2") <= used <= Decimal("0.4")  # 100 to 200 a post
+    assert api("cancel", orders=order) == [{"order": int(order), "cancel": {"error": "Order not eligible for cancel."}}]
+    assert api("refill", order=order) == {"error": "Order not eligible for refill."}
+    panel.advance(10 * STAGE)
+    assert START - panel.balance == used
+
+
+def test_a_subscription_expires_on_its_date_with_the_posts_served_by_then() -> None:
+    panel = make_panel(stage_seconds=100.0)
+    order = str(subscribe(panel, min="50", max="50", posts="1000", expiry=EXPIRY)["order"])
+    assert panel.balance == START - Decimal("25")
+    panel.advance(92_799)
+    assert direct(panel, "status", order=order)["status"] == "Active"
+    panel.advance(1)
+    reply = direct(panel, "status", order=order)
+    assert (reply["status"], reply["posts"]) == ("Expired", "928")
+    assert panel.balance == START - Decimal("23.2")  # 928 posts x 50 x 0.50 / 1000
+
+
+def test_a_canceled_subscription_keeps_its_posts_and_is_refunded_the_rest_once(panel: SandboxPanel) -> None:
+    order = str(subscribe(panel, min="200")["order"])  # exactly 200 a post: 0.10 each
+    panel.advance(2 * STAGE)
+    assert direct(panel, "cancel", orders=order) == [{"order": int(order), "cancel": 1}]
+    assert panel.balance == START - Decimal("0.2")
+    panel.advance(20 * STAGE)
+    reply = direct(panel, "status", order=order)
+    assert (reply["status"], reply["posts"], panel.balance) == ("Canceled", "2", START - Decimal("0.2"))
+
+
+def test_a_subscription_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "sandbox.jsonl"
+    first = make_panel(state_path=state)
+    order = str(subscribe(first)["order"])
+    first.advance(STAGE)
+    second = make_panel(state_path=state)
+    assert direct(second, "status", order=order) == direct(first, "status", order=order)
+    second.advance(5 * STAGE)
+    first.advance(5 * STAGE)
+    assert (second.balance, direct(second, "status", order=order)) == (first.balance, direct(first, "status", order=order))
