@@ -34,7 +34,9 @@ KEY = "bench-key-0123456789"
 
 
 def run(services: int) -> None:
+    from shop.catalogue.retail import services_import
     from shop.catalogue.sync import catalogue_sync
+    from shop.catalogue.updates import service_updates_record
     from shop.models import Provider
 
     panel = SandboxPanel(KEY, seed=1, catalogue_size=services)
@@ -47,6 +49,18 @@ def run(services: int) -> None:
         for service in panel.services[: services // 100]:
             panel.replace_service(service.service, rate=service.rate + Decimal("0.01"))
         timed("re-sync, 1% repriced", lambda: catalogue_sync(provider=provider))
+        # Retail services follow their provider's description (issue 14): one UPDATE, whatever the count.
+        services_import(provider_services=provider.services.all())
+        for service in panel.services[: services // 100]:
+            panel.replace_service(service.service, desc=f"{service.desc} (new)")
+        timed("re-sync, 1% redescribed", lambda: catalogue_sync(provider=provider))
+        # The service updates log over the whole retail catalogue.
+        timed("updates: first snapshot", service_updates_record)
+        timed("updates: nothing changed", service_updates_record)
+        for service in panel.services[: services // 100]:
+            panel.replace_service(service.service, rate=service.rate + Decimal("0.02"))
+        catalogue_sync(provider=provider)
+        timed("updates: 1% repriced", service_updates_record)
     finally:
         server.stop()
 
@@ -56,7 +70,8 @@ def timed(label: str, sync) -> None:
         started = time.perf_counter()
         result = sync()
         elapsed = time.perf_counter() - started
-    print(f"{label:>22}: {elapsed:6.3f} s wall, {len(queries):3d} SQL queries  ({result.summary()})")
+    outcome = result.summary() if hasattr(result, "summary") else f"{result} updates written"
+    print(f"{label:>24}: {elapsed:6.3f} s wall, {len(queries):3d} SQL queries  ({outcome})")
 
 
 def main() -> None:

@@ -188,6 +188,8 @@ CATALOGUE_SYNC_INTERVAL = env.int("CATALOGUE_SYNC_INTERVAL", default=3600)
 BALANCE_POLL_INTERVAL = env.int("BALANCE_POLL_INTERVAL", default=300)
 ORDER_POLL_INTERVAL = env.int("ORDER_POLL_INTERVAL", default=60)
 ORDER_SWEEP_INTERVAL = env.int("ORDER_SWEEP_INTERVAL", default=60)
+# The service updates page picks up admins' price changes (markups, fixed rates, enabling) this often; syncs at once.
+SERVICE_UPDATES_INTERVAL = env.int("SERVICE_UPDATES_INTERVAL", default=300)
 # An order still "submitting" after this long lost its answer (a worker died
 # mid-call): it goes to needs attention. Must exceed connect + read timeout.
 ORDER_SUBMIT_TIMEOUT = env.int("ORDER_SUBMIT_TIMEOUT", default=600)

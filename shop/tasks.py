@@ -3,7 +3,13 @@
 Each domain defines its tasks in its own ``tasks`` module.
 """
 
-from shop.catalogue.tasks import catalogue_sync_all, catalogue_sync_provider, provider_balance_refresh_all, upstream_call_prune_old
+from shop.catalogue.tasks import (
+    catalogue_sync_all,
+    catalogue_sync_provider,
+    provider_balance_refresh_all,
+    service_updates_record_task,
+    upstream_call_prune_old,
+)
 from shop.orders.tasks import (
     order_submit_task,
     orders_cancel_send_task,
@@ -26,6 +32,7 @@ __all__ = [
     "provider_balance_refresh_all",
     "refills_send_task",
     "requests_sweep_provider",
+    "service_updates_record_task",
     "topup_check_task",
     "topups_check_pending",
     "upstream_call_prune_old",

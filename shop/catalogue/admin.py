@@ -17,10 +17,11 @@ from django.utils.text import Truncator
 from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminPasswordWidget
 
 from panelapi.exceptions import PanelError
+from shop.catalogue.facts import average_time_words, service_is_package
 from shop.catalogue.models import MARKUP_FIELD, Category, Provider, ProviderService, Service, ServiceChange, ShopSettings, UpstreamCall
 from shop.catalogue.pricing import service_limits, service_rate
 from shop.catalogue.providers import provider_accepts_orders, provider_balance_refresh
-from shop.catalogue.retail import MARKUP_FLOOR, services_import, services_set_markup
+from shop.catalogue.retail import MARKUP_FLOOR, services_description_reset, services_import, services_set_markup
 from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
 from shop.core import forms as core_forms
 from shop.core.admin import ReadOnlyAdmin, ShopAdmin
@@ -213,6 +214,12 @@ class CategoryAdmin(ShopAdmin):
 
 
 class ServiceForm(forms.ModelForm):
+    use_provider_description = forms.BooleanField(
+        label="Use the provider's description",
+        required=False,
+        help_text="Drops the text above for the provider's; later syncs keep it up to date. A blank description does the same.",
+    )
+
     class Meta:
         model = Service
         fields = [
@@ -233,6 +240,11 @@ class ServiceForm(forms.ModelForm):
         upstream: ProviderService | None = data.get("provider_service")
         if upstream is None:
             return data
+        # An admin's own description is kept over later syncs; none (or the box ticked) follows the provider's again.
+        if data.get("use_provider_description") or not (data.get("description") or "").strip():
+            data["description"], self.instance.description_edited = upstream.description, False
+        elif "description" in self.changed_data:
+            self.instance.description_edited = True
         low, high = data.get("min_quantity"), data.get("max_quantity")
         if low is not None and low < upstream.min_quantity:
             self.add_error("min_quantity", f"Can only narrow the provider's min of {upstream.min_quantity}.")
@@ -283,7 +295,8 @@ class ServiceAdmin(ShopAdmin):
     search_fields = ["name", "provider_service__name", "provider_service__upstream_id"]
     list_select_related = ["category", "provider_service__provider"]
     raw_id_fields = ["provider_service"]
-    actions = ["enable", "disable", "set_markup"]
+    actions = ["enable", "disable", "set_markup", "use_provider_description"]
+    readonly_fields = ["description_source", "average_time"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Service]:
         # Priced many at a time: the shop-wide markup is read once per page, not per row.
@@ -313,6 +326,19 @@ class ServiceAdmin(ShopAdmin):
     @admin.display(description="available upstream", boolean=True)
     def upstream_available(self, service: Service) -> bool:
         return service.provider_service.is_available
+
+    @admin.display(description="description from")
+    def description_source(self, service: Service) -> str:
+        return "the admin's own text, kept over syncs" if service.description_edited else "the provider, copied at each sync"
+
+    @admin.display(description="average time")
+    def average_time(self, service: Service) -> str:
+        return average_time_words(service.average_seconds, package=service_is_package(service=service))
+
+    @admin.action(description="Use the provider's description for the selected services")
+    def use_provider_description(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
+        updated = services_description_reset(services=queryset)
+        self.message_user(request, f"{updated} services now show their provider's description.", messages.SUCCESS)
 
     @admin.action(description="Enable the selected services")
     def enable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from shop.catalogue.models import Category, ProviderService, Service
@@ -50,3 +50,21 @@ def services_set_markup(*, services: QuerySet[Service], markup_percent: Decimal 
         raise ValueError(f"A markup must be above {MARKUP_FLOOR}%.")
     # update() skips auto_now: set updated_at so the change shows when it happened.
     return services.update(markup_percent=markup_percent, updated_at=timezone.now())
+
+
+def _provider_description() -> Subquery:
+    return Subquery(ProviderService.objects.filter(pk=OuterRef("provider_service_id")).values("description")[:1])
+
+
+def services_description_copy(*, services: QuerySet[Service]) -> int:
+    """Give these services their provider's description, where no admin wrote their own; one UPDATE for all of them.
+
+    The catalogue sync calls it when descriptions changed upstream. Returns how many services changed.
+    """
+    stale = services.filter(description_edited=False).exclude(description=F("provider_service__description"))
+    return stale.update(description=_provider_description(), updated_at=timezone.now())
+
+
+def services_description_reset(*, services: QuerySet[Service]) -> int:
+    """Back to the provider's description: the admin's own text is dropped and later syncs copy the provider's again."""
+    return services.update(description=_provider_description(), description_edited=False, updated_at=timezone.now())

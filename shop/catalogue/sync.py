@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from panelapi.exceptions import PanelError
 from panelapi.types import ServiceInfo, SkippedItem
-from shop.catalogue.models import Provider, ProviderService, ServiceChange
+from shop.catalogue.models import Provider, ProviderService, Service, ServiceChange
 from shop.catalogue.providers import provider_client
+from shop.catalogue.retail import services_description_copy
 
 CREATE_BATCH = 1000
 UPDATE_BATCH = 500
@@ -34,6 +35,7 @@ SYNCED_FIELDS = (
     "dripfeed",
     "description",
 )
+DESCRIPTION = SYNCED_FIELDS.index("description")
 LOGGED_FIELDS = {"rate": ServiceChange.Field.RATE, "min_quantity": ServiceChange.Field.MIN, "max_quantity": ServiceChange.Field.MAX}
 
 Progress = Callable[[str], None]
@@ -143,6 +145,7 @@ def _apply(provider: Provider, entries: list[ServiceInfo], result: SyncResult, r
     new: list[ProviderService] = []
     changed: list[ProviderService] = []
     changes: list[ServiceChange] = []
+    described = False  # some provider's description changed: the retail services that follow it copy it
     for info in entries:
         row = _row(info)
         current = existing.pop(info.service_id, None)
@@ -159,6 +162,7 @@ def _apply(provider: Provider, entries: list[ServiceInfo], result: SyncResult, r
                 changes.append(
                     ServiceChange(service_id=pk, field=field_choice, old_value=str(old[index]), new_value=str(row[index]), changed_at=now)
                 )
+        described = described or old[DESCRIPTION] != row[DESCRIPTION]
         if not available:
             result.returned += 1
             changes.append(
@@ -176,6 +180,9 @@ def _apply(provider: Provider, entries: list[ServiceInfo], result: SyncResult, r
     if changed:
         ProviderService.objects.bulk_update(changed, [*SYNCED_FIELDS, "is_available", "vanished_at", "changed_at"], batch_size=UPDATE_BATCH)
         report(f"Updated {len(changed)} services")
+    if described:
+        copied = services_description_copy(services=Service.objects.filter(provider_service__provider=provider))
+        report(f"Copied the provider's description to {copied} retail services")
 
     # A service the panel listed but sent unreadable is still listed: it keeps its last good row.
     # An unreadable entry without even an id could be any service, so then none is marked gone.

@@ -15,6 +15,7 @@ from panelapi.exceptions import PanelError
 from shop.catalogue.models import Provider
 from shop.catalogue.providers import provider_balance_refresh, upstream_call_prune
 from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
+from shop.catalogue.updates import service_updates_record
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +31,20 @@ def catalogue_sync_all() -> None:
 def catalogue_sync_provider(provider_id: int) -> str:
     provider = Provider.objects.get(pk=provider_id)
     try:
-        return catalogue_sync(provider=provider).summary()
+        summary = catalogue_sync(provider=provider).summary()
     except CatalogueSyncError as exc:
         # Recorded on the provider for admins; the next periodic run tries again.
         logger.warning("catalogue sync of provider %s failed: %s", provider_id, exc)
         return str(exc)
+    # What the sync changed in the prices and services customers see goes on the updates page at once.
+    service_updates_record()
+    return summary
+
+
+@shared_task(name="shop.tasks.service_updates_record_task")
+def service_updates_record_task() -> int:
+    """Periodic: admins' changes that move retail prices or services (markups, enabling) reach the updates page."""
+    return service_updates_record()
 
 
 @shared_task(name="shop.tasks.provider_balance_refresh_all")

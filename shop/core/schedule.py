@@ -9,6 +9,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 # name shown in admin -> (task path, settings name of its default interval in seconds)
 PERIODIC_TASKS = {
     "Sync provider catalogues": ("shop.tasks.catalogue_sync_all", "CATALOGUE_SYNC_INTERVAL"),
+    "Record service updates": ("shop.tasks.service_updates_record_task", "SERVICE_UPDATES_INTERVAL"),
     "Read provider balances": ("shop.tasks.provider_balance_refresh_all", "BALANCE_POLL_INTERVAL"),
     "Refresh order statuses": ("shop.tasks.orders_refresh_all", "ORDER_POLL_INTERVAL"),
     "Sweep unsubmitted orders": ("shop.tasks.orders_sweep_task", "ORDER_SWEEP_INTERVAL"),

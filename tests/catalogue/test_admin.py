@@ -136,3 +136,71 @@ def test_api_keys_in_admin_show_neither_key_nor_hash(staff, customer) -> None:
     for url in (reverse("admin:shop_apikey_changelist"), reverse("admin:shop_apikey_change", args=[row.pk])):
         html = staff.get(url).content.decode()
         assert row.prefix in html and key not in html and row.key_hash not in html
+
+
+def _service_form(service, **changes) -> dict[str, object]:
+    form = {
+        "provider_service": service.provider_service_id,
+        "category": service.category_id,
+        "name": service.name,
+        "description": service.description,
+        "position": service.position,
+        "is_enabled": "on",
+        "markup_percent": "",
+        "fixed_rate": "",
+        "min_quantity": "",
+        "max_quantity": "",
+    }
+    return {**form, **changes}
+
+
+def test_an_admins_description_is_marked_kept_and_can_go_back_to_the_providers(staff) -> None:
+    from shop.models import Service
+    from tests.factories import ProviderServiceFactory, ServiceFactory
+
+    upstream = ProviderServiceFactory(description="The provider's text.")
+    service = ServiceFactory(provider_service=upstream, description=upstream.description)
+    url = reverse("admin:shop_service_change", args=[service.pk])
+
+    assert staff.post(url, _service_form(service, description="Our own words.")).status_code == 302
+    service.refresh_from_db()
+    assert (service.description, service.description_edited) == ("Our own words.", True)
+
+    assert staff.post(url, _service_form(service, name="Renamed")).status_code == 302  # the description untouched: still ours
+    service.refresh_from_db()
+    assert (service.name, service.description, service.description_edited) == ("Renamed", "Our own words.", True)
+
+    assert staff.post(url, _service_form(service, use_provider_description="on")).status_code == 302
+    service.refresh_from_db()
+    assert (service.description, service.description_edited) == ("The provider's text.", False)
+
+    Service.objects.filter(pk=service.pk).update(description="Ours again", description_edited=True)
+    assert staff.post(url, _service_form(service, description="")).status_code == 302  # cleared: the provider's again
+    service.refresh_from_db()
+    assert (service.description, service.description_edited) == ("The provider's text.", False)
+
+
+def test_the_use_provider_description_action_resets_the_selected_services(staff) -> None:
+    from shop.models import Service
+    from tests.factories import ProviderServiceFactory, ServiceFactory
+
+    chosen = ServiceFactory(provider_service=ProviderServiceFactory(description="Upstream A"), description="Ours", description_edited=True)
+    other = ServiceFactory(description="Ours too", description_edited=True)
+
+    response = staff.post(
+        reverse("admin:shop_service_changelist"), {"action": "use_provider_description", "_selected_action": [chosen.pk]}, follow=True
+    )
+
+    assert "1 services now show their provider's description." in [str(m) for m in response.context["messages"]]
+    assert Service.objects.filter(pk=chosen.pk).values_list("description", "description_edited").get() == ("Upstream A", False)
+    assert Service.objects.filter(pk=other.pk).values_list("description", "description_edited").get() == ("Ours too", True)
+
+
+def test_the_service_page_shows_where_the_description_comes_from_and_the_average_time(staff) -> None:
+    from tests.factories import ServiceFactory
+
+    service = ServiceFactory(average_seconds=7800, description_edited=True)
+
+    html = staff.get(reverse("admin:shop_service_change", args=[service.pk])).content.decode()
+
+    assert "the admin&#x27;s own text, kept over syncs" in html and "about 2 hours 10 minutes per 1000" in html

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from panelapi.sandbox import Fault, build_catalogue
 from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
-from shop.models import Provider, ProviderService, ServiceChange, UpstreamCall
+from shop.models import Provider, ProviderService, Service, ServiceChange, UpstreamCall
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +165,45 @@ def test_query_count_grows_by_batches_not_by_services(provider, sandbox) -> None
 @pytest.mark.postgres
 def test_query_count_is_constant_within_a_batch_on_postgres(provider, sandbox) -> None:
     assert _queries_for(provider, sandbox, 30) == _queries_for(provider, sandbox, 1000)
+
+
+# Retail descriptions follow the provider's until an admin writes their own --------------------------------------------
+
+
+def test_a_changed_provider_description_is_copied_to_retail_services_nobody_edited(catalogue, provider, sandbox) -> None:
+    first, second = sandbox.panel.services[0], sandbox.panel.services[1]
+    following, edited = catalogue[str(first.service)], catalogue[str(second.service)]
+    Service.objects.filter(pk=edited.pk).update(description="Our own words.", description_edited=True)
+    sandbox.panel.replace_service(first.service, desc="Start 0-2 h, 20K/day.")
+    sandbox.panel.replace_service(second.service, desc="The provider's new text.")
+
+    catalogue_sync(provider=provider)
+
+    following.refresh_from_db()
+    edited.refresh_from_db()
+    assert (following.description, following.description_edited) == ("Start 0-2 h, 20K/day.", False)
+    assert (edited.description, edited.description_edited) == ("Our own words.", True)
+
+
+def test_description_changes_of_many_services_are_copied_in_one_statement(catalogue, provider, sandbox) -> None:
+    for service in sandbox.panel.services[:5]:
+        sandbox.panel.replace_service(service.service, desc=f"New text {service.service}")
+
+    with CaptureQueriesContext(connection) as queries:
+        catalogue_sync(provider=provider)
+
+    copies = [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "shop_service"')]
+    assert len(copies) == 1
+    assert {s.description for s in Service.objects.filter(pk__in=[catalogue[str(s.service)].pk for s in sandbox.panel.services[:5]])} == {
+        f"New text {s.service}" for s in sandbox.panel.services[:5]
+    }
+
+
+def test_a_resync_without_description_changes_touches_no_retail_service(catalogue, provider, sandbox) -> None:
+    first = sandbox.panel.services[0]
+    sandbox.panel.replace_service(first.service, rate=first.rate + Decimal("1"))
+
+    with CaptureQueriesContext(connection) as queries:
+        catalogue_sync(provider=provider)
+
+    assert not [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "shop_service"')]
