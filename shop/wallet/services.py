@@ -192,6 +192,59 @@ def wallet_credit_many(*, credits: list[Credit]) -> list[LedgerEntry]:
     return LedgerEntry.objects.bulk_create(entries)
 
 
+@dataclass(frozen=True)
+class Debit:
+    """One debit of ``wallet_debit_many``."""
+
+    amount: Decimal
+    kind: str
+    reason: str
+    order_id: int | None = None
+
+
+def wallet_debit_many(*, user: AbstractBaseUser, debits: list[Debit]) -> list[LedgerEntry]:
+    """Many debits of one balance, all or nothing: one conditional update for their total, one entry each.
+
+    Raises ``InsufficientFunds`` when the balance is short of the total, and, as
+    an order's charge (``order_insert_charged``), ``WalletOnHold`` when it is on
+    hold; nothing is written then. Each entry's ``balance_after`` runs down from
+    the balance before, in the order given, to the balance the update left
+    (read under the update's row lock, so it is ours).
+    """
+    amounts = [money(debit.amount) for debit in debits]
+    if not amounts or any(amount <= 0 for amount in amounts):
+        raise WalletError("A debit must be more than zero.")
+    # As in wallet_debit: a refusal writes nothing, so inside the caller's transaction no savepoint is needed.
+    if connection.in_atomic_block:
+        return _debit_many(user, debits, amounts)
+    with transaction.atomic():
+        return _debit_many(user, debits, amounts)
+
+
+def _debit_many(user: AbstractBaseUser, debits: list[Debit], amounts: list[Decimal]) -> list[LedgerEntry]:
+    total = sum(amounts, Decimal("0"))
+    if not Wallet.objects.filter(user_id=user.pk, balance__gte=total, hold_reason="").update(
+        balance=F("balance") - total, updated_at=timezone.now()
+    ):
+        raise insufficient_funds(user, total)
+    wallet_id, balance_after = Wallet.objects.filter(user_id=user.pk).values_list("pk", "balance").get()
+    running = balance_after + total
+    entries: list[LedgerEntry] = []
+    for debit, amount in zip(debits, amounts, strict=True):
+        running -= amount
+        entries.append(
+            LedgerEntry(
+                wallet_id=wallet_id,
+                kind=debit.kind,
+                amount=-amount,
+                balance_after=running,
+                reason=debit.reason[:255],
+                order_id=debit.order_id,
+            )
+        )
+    return LedgerEntry.objects.bulk_create(entries)
+
+
 def _entry(
     user: AbstractBaseUser,
     *,

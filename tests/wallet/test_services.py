@@ -13,12 +13,16 @@ from shop.models import LedgerEntry, Wallet
 from shop.wallet.services import (
     ADJUST_CREDIT,
     ADJUST_DEBIT,
+    Debit,
     InsufficientFunds,
     WalletError,
+    WalletOnHold,
     money,
     wallet_adjust,
     wallet_credit,
     wallet_debit,
+    wallet_debit_many,
+    wallet_hold,
 )
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_holds, order_row, race
@@ -293,3 +297,56 @@ def test_a_debit_outside_any_transaction_names_its_top_up_too() -> None:
     assert not connection.in_atomic_block
     entry = wallet_debit(user=user, amount=Decimal("2"), kind=LedgerEntry.Kind.REVERSAL, topup=topup)
     assert LedgerEntry.objects.get(pk=entry.pk).topup_id == topup.pk
+
+
+@pytest.mark.django_db
+def test_many_debits_take_their_total_at_once_and_each_entry_has_its_running_balance() -> None:
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("10"), kind=DEPOSIT)
+    orders = [order_row(user), order_row(user), order_row(user)]
+
+    amounts = ["1", "2.5", "0.0001"]
+    debits = [Debit(Decimal(amount), CHARGE, f"Order #{order.pk}", order.pk) for amount, order in zip(amounts, orders, strict=True)]
+    entries = wallet_debit_many(user=user, debits=debits)
+
+    assert [(e.amount, e.balance_after, e.order_id) for e in entries] == [
+        (Decimal("-1.0000"), Decimal("9.0000"), orders[0].pk),
+        (Decimal("-2.5000"), Decimal("6.5000"), orders[1].pk),
+        (Decimal("-0.0001"), Decimal("6.4999"), orders[2].pk),
+    ]
+    assert Wallet.objects.get(user=user).balance == Decimal("6.4999")
+    assert_ledger_holds(user)
+
+
+@pytest.mark.django_db
+def test_many_debits_short_of_their_total_on_hold_or_of_nothing_write_nothing() -> None:
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("3"), kind=DEPOSIT)
+    debits = [Debit(Decimal("2"), ADJUST, "test"), Debit(Decimal("2"), ADJUST, "test")]  # each alone fits
+
+    with pytest.raises(InsufficientFunds) as short:
+        wallet_debit_many(user=user, debits=debits)
+    assert (short.value.needed, short.value.available) == (Decimal("4.0000"), Decimal("3.0000"))
+    for refused in ([], [Debit(Decimal("0"), ADJUST, "test")], [Debit(Decimal("-1"), ADJUST, "test")]):
+        with pytest.raises(WalletError):
+            wallet_debit_many(user=user, debits=refused)
+    wallet_hold(user=user, reason="A payment was reversed.")
+    with pytest.raises(WalletOnHold):
+        wallet_debit_many(user=user, debits=debits[:1])
+
+    assert Wallet.objects.get(user=user).balance == Decimal("3") and LedgerEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_many_debits_never_take_more_than_the_balance() -> None:
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("10"), kind=DEPOSIT)
+    debits = [Debit(Decimal("1.5"), ADJUST, "test")] * 4  # 6 each: one of two fits
+
+    outcomes = race(5, lambda: wallet_debit_many(user=user, debits=debits))
+
+    assert sum(isinstance(outcome, list) for outcome in outcomes) == 1
+    assert sum(isinstance(outcome, InsufficientFunds) for outcome in outcomes) == 4
+    assert Wallet.objects.get(user=user).balance == Decimal("4")
+    assert_ledger_holds(user)
