@@ -7,14 +7,21 @@ from shop.payments import views as payments
 from shop.reseller_api import views as reseller_api
 from shop.storefront import brand_views
 from shop.storefront import views as storefront
+from shop.storefront import views_mass as storefront_mass
+from shop.storefront import views_refills as storefront_refills
+from shop.storefront import views_updates as storefront_updates
 
 urlpatterns = [
     path("", storefront.home, name="home"),
     path("services/", storefront.services, name="services"),
     path("services.json", storefront.services_json, name="services-json"),
+    path("updates/", storefront_updates.service_updates, name="service-updates"),
+    path("updates/feed/", storefront_updates.ServiceUpdatesFeed(), name="service-updates-feed"),
     path("order/", storefront.order_new, name="order-new"),
+    path("order/mass/", storefront_mass.order_mass, name="order-mass"),
     path("orders/", storefront.orders, name="orders"),
     path("orders/status.json", storefront.orders_status_json, name="orders-status"),
+    path("orders/refills/", storefront_refills.refills, name="refills"),
     path("orders/<int:pk>/", storefront.order_detail, name="order-detail"),
     path("orders/<int:pk>/refill/", storefront.order_refill_request, name="order-refill"),
     path("orders/<int:pk>/cancel/", storefront.order_cancel_request, name="order-cancel"),

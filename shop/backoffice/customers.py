@@ -11,8 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 
+from shop.catalogue.models import CustomerPrice
 from shop.orders.models import Order, OrderEvent, OrderStatus
 from shop.payments.models import TopUp, TopUpState
 from shop.reseller_api.models import ApiKey
@@ -51,10 +52,11 @@ class CustomerOverview:
     api_key: KeyState | None
     ledger: tuple[LedgerEntry, ...]  # newest first
     events: tuple[OrderEvent, ...]  # of the latest orders, newest first
+    prices: tuple[CustomerPrice, ...]  # the customer's own prices: the discount first, then fixed rates by service
 
 
 def customer_overview(*, user: Any) -> CustomerOverview:
-    """The overview of ``user``: eight queries, however many orders, top-ups and ledger lines they have."""
+    """The overview of ``user``: nine queries, however many orders, top-ups and ledger lines they have."""
     wallet = Wallet.objects.filter(user=user).values("pk", "balance", "hold_reason").first()
     counts = dict(Order.objects.filter(user=user).order_by().values_list("status").annotate(n=Count("pk")))
     orders = tuple(Order.objects.filter(user=user).select_related("service").order_by("-id")[:LATEST])
@@ -67,6 +69,7 @@ def customer_overview(*, user: Any) -> CustomerOverview:
     events = tuple(
         OrderEvent.objects.filter(order_id__in=[order.pk for order in orders]).select_related("actor_user").order_by("-id")[:LATEST]
     )
+    prices = tuple(CustomerPrice.objects.filter(user=user).select_related("service").order_by(F("service").asc(nulls_first=True)))
     return CustomerOverview(
         wallet_id=wallet["pk"] if wallet else None,
         balance=wallet["balance"] if wallet else ZERO,
@@ -79,6 +82,7 @@ def customer_overview(*, user: Any) -> CustomerOverview:
         api_key=_key_state(key),
         ledger=ledger,
         events=events,
+        prices=prices,
     )
 
 

@@ -40,6 +40,9 @@ STATUS_LABELS = {
     OrderStatus.CANCELED: "default",
     OrderStatus.FAILED: "danger",
     OrderStatus.NEEDS_ATTENTION: "danger",
+    OrderStatus.SUB_ACTIVE: "primary",
+    OrderStatus.SUB_PAUSED: "warning",
+    OrderStatus.EXPIRED: "default",
 }
 SERVICE_CHARS = 40
 ATTENTION_FILTER = ("status__exact", OrderStatus.NEEDS_ATTENTION)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, Refill
 from shop.orders.requests import order_can_cancel, order_can_refill, order_refill_wait
 
 #: The colour of each status as customers read it (``.badge good|bad|warn|info|neutral`` in shop.css), by its customer label:
@@ -16,6 +16,28 @@ STATUS_TONES = {
     "Completed": "good",
     "Partial": "warn",
     "Canceled": "bad",
+    "Active": "info",
+    "Paused": "warn",
+    "Expired": "neutral",
+}
+
+#: The colour of a refill's status on the customer's refills page (the same ``.badge`` tones).
+REFILL_TONES = {
+    "Pending": "neutral",
+    "In progress": "info",
+    "Completed": "good",
+    "Rejected": "bad",
+    "Error": "bad",
+    "Canceled": "neutral",
+}
+
+
+#: What the refills page says of a refill that ended without one, by its status. ``Refill.error`` is the
+#: provider's own text (it may name the provider or an upstream id): admins read it, customers read these.
+REFILL_NOTES = {
+    Refill.Status.REJECTED: "The provider did not accept this refill.",
+    Refill.Status.ERROR: "The provider gave no final answer on this refill; you can ask again later.",
+    Refill.Status.CANCELED: "The provider canceled this refill.",
 }
 
 

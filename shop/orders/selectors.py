@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,8 +23,14 @@ STATUS_TABS = {
         ("partial", "Partial"),
         ("processing", "Processing"),
         ("canceled", "Canceled"),
+        # Subscriptions
+        ("active", "Active"),
+        ("paused", "Paused"),
+        ("expired", "Expired"),
     )
 }
+#: Tabs of Subscriptions orders only: the home page lists them when the customer has such orders.
+SUBSCRIPTION_TABS = frozenset({"active", "paused", "expired"})
 
 
 def order_list_for_user(*, user: AbstractBaseUser, tab: str = "", query: str = "") -> QuerySet[Order]:
@@ -64,3 +70,33 @@ def refill_history(*, order_ids: Iterable[int]) -> dict[int, RefillHistory]:
         .order_by()
     )
     return {row["order_id"]: RefillHistory(row["under_way"] > 0, row["last_asked"]) for row in rows}
+
+
+def order_live_with_link(*, service_id: int, link: str) -> bool:
+    """Whether an unfinished order (``OrderStatus.LIVE``) of the service has this link, whoever placed it (the link rule).
+
+    Any customer's: the provider refuses a second order for a link it is still working on, whoever sends it.
+    Links compare exactly as stored (stripped by ``clean_link``). ``status__in=LIVE`` is the condition of the
+    partial index ``order_live_service``: PostgreSQL reads only the service's unfinished orders, then compares links.
+    """
+    return Order.objects.filter(status__in=OrderStatus.LIVE, service_id=service_id, link=link).exists()
+
+
+def order_links_live(*, links: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which of these (service id, link) have an unfinished order (``order_live_with_link`` for many, one query)."""
+    if not links:
+        return set()
+    found = Order.objects.filter(
+        status__in=OrderStatus.LIVE, service_id__in={service for service, _ in links}, link__in={link for _, link in links}
+    ).values_list("service_id", "link")
+    return set(found) & set(links)
+
+
+def refill_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Refill]:
+    """A customer's refill requests, newest first, with the order's number and service name."""
+    return (
+        Refill.objects.filter(order__user=user)
+        .select_related("order__service")
+        .only("status", "created_at", "order__id", "order__service__name")
+        .order_by("-id")
+    )

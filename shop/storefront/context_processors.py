@@ -14,22 +14,26 @@ from shop.storefront.branding import branding_current
 from shop.wallet.selectors import balance_of
 
 # Pages where a customer with nothing on their balance is pointed to add funds (the menu links to it on every page).
-FUNDS_POINTER_PAGES = {"order-new", "orders", "balance", "services"}
+FUNDS_POINTER_PAGES = {"order-new", "order-mass", "orders", "balance", "services"}
 
 # The menu: (URL name, label, icon in static/shop/icons.svg).
 CUSTOMER_MENU = (
     ("home", "Home", "home"),
     ("order-new", "New order", "new"),
+    ("order-mass", "Mass order", "mass"),
     ("orders", "Orders", "orders"),
+    ("refills", "Refills", "refills"),
     ("funds-add", "Add funds", "funds"),
     ("topups", "Payments", "payments"),
     ("balance", "Balance", "balance"),
     ("services", "Services", "services"),
+    ("service-updates", "Updates", "updates"),
     ("api-page", "API", "api"),
     ("password_change", "Account", "account"),
 )
 VISITOR_MENU = (
     ("services", "Services", "services"),
+    ("service-updates", "Updates", "updates"),
     ("login", "Log in", "login"),
     ("signup", "Sign up", "signup"),
 )

@@ -10,6 +10,7 @@ from django import forms
 
 from shop.core import forms as core_forms
 from shop.orders.placement import OrderRejected
+from shop.orders.subscriptions import DELAYS, MAX_OLD_POSTS, MAX_POSTS
 from shop.orders.types import LABELS, MAX_LINES, MAX_LINK, Refusal
 from shop.storefront.templatetags.shop_format import format_money
 
@@ -70,6 +71,39 @@ class OrderForm(forms.Form):
     groups = forms.CharField(label="Groups (one per line)", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
     keywords = forms.CharField(
         label="Keywords (one per line)", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    # Subscriptions: a username's next posts, between min and max on each.
+    min = forms.CharField(label="Least per post", required=False, max_length=20, widget=forms.NumberInput(attrs={"min": 1}))
+    max = forms.CharField(
+        label="Most per post",
+        required=False,
+        max_length=20,
+        widget=forms.NumberInput(attrs={"min": 1}),
+        help_text="The charge reserves this much on every post.",
+    )
+    posts = forms.CharField(
+        label="New posts",
+        required=False,
+        max_length=6,
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_POSTS}),
+        help_text="How many new posts to deliver to.",
+    )
+    old_posts = forms.CharField(
+        label="Recent posts too (optional)",
+        required=False,
+        max_length=6,
+        widget=forms.NumberInput(attrs={"min": 0, "max": MAX_OLD_POSTS}),
+        help_text="Also deliver to this many of the latest posts already there.",
+    )
+    delay = forms.ChoiceField(
+        label="Delay after each post", required=False, choices=[("", "No delay"), *((str(m), f"{m} minutes") for m in DELAYS if m)]
+    )
+    expiry = forms.CharField(
+        label="Stop on (optional)",
+        required=False,
+        max_length=10,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="It ends on this date even if posts are left.",
     )
     dripfeed = forms.BooleanField(label="Drip-feed", required=False)
     runs = forms.CharField(label=LABELS["runs"], required=False, max_length=6, widget=forms.NumberInput(attrs={"min": 2}))

@@ -13,7 +13,7 @@ from django.utils import timezone
 from shop.catalogue.selectors import orderable_services
 from shop.orders.display import CustomerStatus, customer_status
 from shop.orders.models import Order, OrderStatus
-from shop.orders.selectors import STATUS_TABS, order_list_for_user
+from shop.orders.selectors import STATUS_TABS, SUBSCRIPTION_TABS, order_list_for_user
 from shop.wallet.selectors import balance_of, hold_of
 from shop.wallet.services import money
 
@@ -69,7 +69,11 @@ def customer_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -
         label = OrderStatus.customer_label(row["status"])
         by_label[label] = by_label.get(label, 0) + row["count"]
         spent += (row["charged"] or Decimal("0")) - (row["refunded"] or Decimal("0"))
-    states = [StateCount(tab=tab, label=label, count=by_label.get(label, 0)) for tab, (label, _) in STATUS_TABS.items()]
+    states = [
+        StateCount(tab=tab, label=label, count=by_label.get(label, 0))
+        for tab, (label, _) in STATUS_TABS.items()
+        if by_label.get(label) or tab not in SUBSCRIPTION_TABS
+    ]
     return Dashboard(
         balance=balance_of(user=user),
         hold=hold_of(user=user),

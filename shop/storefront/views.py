@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from shop.catalogue import selectors as catalogue
+from shop.catalogue.pricing import CustomerPrices
 from shop.core.numbers import id_number
 from shop.orders.display import cancel_refusal, customer_remains, customer_status, refill_refusal
 from shop.orders.history import Actor
@@ -20,6 +21,7 @@ from shop.orders.models import Order, OrderStatus
 from shop.orders.placement import AlreadyPlaced, OrderRejected, order_place
 from shop.orders.requests import RequestRefused, order_can_cancel, order_can_refill, order_cancel, order_refill, order_refill_wait
 from shop.orders.selectors import STATUS_TABS, order_list_for_user
+from shop.orders.subscriptions import posts_done_words
 from shop.orders.timeline import order_timeline
 from shop.orders.types import CONTROL_RE, LINK_RE, MAX_LINK
 from shop.storefront.forms import WEB_WORDING, OrderForm, OrderPrefill, OrderSearchForm, ServiceFilterForm
@@ -43,7 +45,7 @@ def services(request: HttpRequest) -> HttpResponse:
         "shop/services.html",
         {
             "page": page,
-            "offers": catalogue.service_offers(page.object_list),
+            "offers": catalogue.service_offers(page.object_list, prices=catalogue.customer_prices(user=request.user)),
             "categories": catalogue.visible_categories(),
             "category_id": category_id,
             "query": query,
@@ -65,7 +67,11 @@ def order_new(request: HttpRequest) -> HttpResponse:
         except OrderRejected as exc:
             form.add_rejection(exc)  # in people's words; the reseller API keeps the API's
         else:
-            messages.success(request, f"Order #{order.pk} placed: {format_money(order.charge)} {settings.SHOP_CURRENCY} charged.")
+            amount = f"{format_money(order.charge)} {settings.SHOP_CURRENCY}"
+            if order.posts_done is not None:  # a subscription: the charge is a reserve
+                messages.success(request, f"Order #{order.pk} placed: {amount} reserved; the part not used comes back when it ends.")
+            else:
+                messages.success(request, f"Order #{order.pk} placed: {amount} charged.")
             return redirect("order-detail", pk=order.pk)
     chosen = _chosen_service(request, form)
     if request.method == "GET" and request.GET.get("service") and chosen is None:
@@ -95,10 +101,11 @@ def services_json(request: HttpRequest) -> JsonResponse:
     form = ServiceFilterForm(request.GET)
     if not form.is_valid() or not (form.cleaned_data["category"] or form.cleaned_data["q"]):
         return JsonResponse({"error": "Give a category number, or a search of at most 100 characters."}, status=400)
+    prices = catalogue.customer_prices(user=request.user)
     if query := form.cleaned_data["q"]:
-        offers, more = _service_search(query)
+        offers, more = _service_search(query, prices)
         return JsonResponse({"services": [offer.as_json() for offer in offers], "more": more})
-    offers = catalogue.service_offers(catalogue.service_search(category_id=form.cleaned_data["category"]))
+    offers = catalogue.service_offers(catalogue.service_search(category_id=form.cleaned_data["category"]), prices=prices)
     return JsonResponse({"services": [offer.as_json() for offer in offers]})
 
 
@@ -206,7 +213,7 @@ def orders_status_json(request: HttpRequest) -> JsonResponse:
     raw = request.GET.get("ids", "")
     ids = [number for part in raw.split(",") if (number := id_number(part)) is not None][:100]
     rows = Order.objects.filter(user=request.user, pk__in=ids).values(
-        "pk", "status", "start_count", "remains", "total_quantity", "refunded"
+        "pk", "status", "start_count", "remains", "total_quantity", "refunded", "posts_done"
     )
     return JsonResponse(
         {
@@ -217,6 +224,7 @@ def orders_status_json(request: HttpRequest) -> JsonResponse:
                     "live": row["status"] in OrderStatus.LIVE,
                     "start_count": row["start_count"],
                     "remains": customer_remains(remains=row["remains"], total_quantity=row["total_quantity"]),
+                    "posts": posts_done_words(row["posts_done"]),  # subscriptions only
                     "refunded": str(row["refunded"]),
                     # As the pages show it (the money filter); "refunded" stays the exact figure.
                     "refunded_shown": format_money(row["refunded"]),
@@ -244,9 +252,9 @@ def _requests_allowed(order: Order) -> tuple[bool, bool]:
     return order_can_refill(order=order), order_can_cancel(order=order)
 
 
-def _service_search(query: str) -> tuple[list[catalogue.ServiceOffer], bool]:
-    """The first ``SEARCH_LIMIT`` services matching ``query`` in every category, and whether more match."""
-    offers = catalogue.service_offers(catalogue.service_search(query=query)[: SEARCH_LIMIT + 1])
+def _service_search(query: str, prices: CustomerPrices) -> tuple[list[catalogue.ServiceOffer], bool]:
+    """The first ``SEARCH_LIMIT`` services matching ``query`` in every category, priced for the customer, and whether more match."""
+    offers = catalogue.service_offers(catalogue.service_search(query=query)[: SEARCH_LIMIT + 1], prices=prices)
     return offers[:SEARCH_LIMIT], len(offers) > SEARCH_LIMIT
 
 
@@ -256,14 +264,15 @@ def _order_choices(request: HttpRequest, chosen) -> dict[str, object]:
     asked = ServiceFilterForm(request.GET)
     category_id, query = (asked.cleaned_data["category"], asked.cleaned_data["q"]) if asked.is_valid() else (None, "")
     categories = list(catalogue.visible_categories())
-    found, more = _service_search(query) if query else ([], False)
+    prices = catalogue.customer_prices(user=request.user)
+    found, more = _service_search(query, prices) if query else ([], False)
     offers = found if chosen is None or any(offer.id == chosen.pk for offer in found) else []
     if not offers:
         if chosen is not None:
             category_id = chosen.category_id
         elif category_id not in {category.pk for category in categories}:
             category_id = categories[0].pk if categories else None
-        offers = catalogue.service_offers(catalogue.service_search(category_id=category_id)) if category_id else []
+        offers = catalogue.service_offers(catalogue.service_search(category_id=category_id), prices=prices) if category_id else []
     offers_data = [offer.as_json() for offer in offers]
     chosen_data = next((data for data in offers_data if chosen is None or data["id"] == chosen.pk), None)  # else the first
     return {

@@ -2,7 +2,8 @@
 // - a search across every category as the customer types (services-json?q=); choosing a match selects its category and service;
 // - the chosen service's facts (its description as text, price, min and max, refill, cancel, drip-feed) and its type's fields;
 // - the charge as the server computes it (rate per 1000 at 6 places x quantity / 1000, rounded half-up to 4 places,
-//   at least 0.0001; a package costs its rate; drip-feed charges quantity x runs), in whole numbers so no float rounds it;
+//   at least 0.0001; a package costs its rate; drip-feed charges quantity x runs; a subscription reserves max x (posts +
+//   old posts) and says the unused part comes back), in whole numbers so no float rounds it;
 // - the server's checks as the customer types, with the server's rules and sentences (#order-config): min and max,
 //   the link, and the balance;
 // - one order per click: Place order turns into "Placing…" and is disabled (the form's one-time token is the guarantee).
@@ -29,7 +30,10 @@
   const balanceCheck = document.getElementById("balance-check");
   const button = document.getElementById("place-order");
   const buttonLabel = button.textContent;
-  const typeFields = ["comments", "usernames", "hashtags", "hashtag", "username", "media", "answer_number", "groups", "keywords"];
+  const typeFields = ["comments", "usernames", "hashtags", "hashtag", "username", "media", "answer_number", "groups", "keywords",
+    "min", "max", "posts", "old_posts", "delay", "expiry"];
+  const chargeLabel = document.getElementById("charge-label");
+  const reserveNote = document.getElementById("reserve-note");
   let services = JSON.parse(document.getElementById("services-data").textContent);
   let linkTouched = false;
   let placing = false;
@@ -37,7 +41,7 @@
   const field = (name) => form.querySelector('[data-field="' + name + '"]');
   const input = (name) => form.elements.namedItem(name);
   const current = () => services.find((s) => String(s.id) === serviceSelect.value);
-  const dripFeeds = (service) => service.dripfeed && !service.package && !service.quantity_from;
+  const dripFeeds = (service) => service.dripfeed_orderable; // the offer's rule (ServiceOffer.dripfeed_orderable)
 
   // Figures -----------------------------------------------------------------------------------------------------------
   function grouped(whole) {
@@ -94,9 +98,22 @@
     return runs === null || runs < 2n ? null : runs;
   }
 
+  // A subscription reserves its most: max on every post (new and old), priced like any order.
+  function reservedQuantity() {
+    const most = wholeNumber(input("max").value);
+    const posts = wholeNumber(input("posts").value);
+    const old = input("old_posts").value.trim() ? wholeNumber(input("old_posts").value) : 0n;
+    if (most === null || posts === null || old === null || posts < 1n || old < 0n) return null;
+    return most * (posts + old);
+  }
+
   function chargeUnits(service) {
     const perThousand = units(service.rate, 6);
     if (service.package) return atLeastOne(halfUp(perThousand, 100n));
+    if (service.subscription) {
+      const reserved = reservedQuantity();
+      return reserved === null || reserved <= 0n ? null : atLeastOne(halfUp(perThousand * reserved, 100000n));
+    }
     const quantity = quantityOf(service);
     const runs = runsOf(service);
     if (quantity === null || quantity <= 0n || runs === null) return null;
@@ -159,7 +176,7 @@
   }
 
   function quantityProblem(service) {
-    if (!service || service.package) return "";
+    if (!service || service.package || service.subscription) return "";
     let count;
     if (service.quantity_from) {
       count = BigInt(lines(input(service.quantity_from).value));
@@ -186,7 +203,7 @@
 
   function linkProblem() {
     const text = input("link").value.trim();
-    if (!text) return "";
+    if (!text || current()?.needs_link === false) return "";
     const wrong = text.length > config.max_link || controlPattern.test(text) || !linkPattern.test(text);
     return wrong ? say("bad_link", {}) : "";
   }
@@ -210,6 +227,22 @@
       text.textContent = service.description;
       info.append(text);
     }
+    const badges = [
+      ["Refill", service.refill],
+      ["Cancel", service.cancel],
+      ["Drip-feed", dripFeeds(service)],
+    ].filter(([, offered]) => offered);
+    if (badges.length) {
+      const line = document.createElement("p");
+      line.className = "service-badges";
+      badges.forEach(([label]) => {
+        const badge = document.createElement("span");
+        badge.className = "badge info";
+        badge.textContent = label;
+        line.append(badge, " ");
+      });
+      info.append(line);
+    }
     const facts = document.createElement("dl");
     const fact = (term, value) => {
       const row = document.createElement("div");
@@ -221,10 +254,18 @@
       facts.append(row);
     };
     fact("Price", pricePer(service));
+    if (service.retail_rate !== null && service.retail_rate !== undefined) {
+      const own = document.createElement("span");
+      own.className = "muted small own-price";
+      own.textContent = "Your price · retail " + pricePer({ ...service, rate: service.retail_rate });
+      facts.lastChild.lastChild.append(" ", own);
+    }
     if (!service.package) {
       fact("Minimum", grouped(service.min));
       fact("Maximum", grouped(service.max));
     }
+    const average = service.average_time || "not enough data";
+    fact("Average time", average.charAt(0).toUpperCase() + average.slice(1));
     fact("Refill", service.refill ? "Available" : "Not available");
     fact("Cancel", service.cancel ? "Available" : "Not available");
     fact("Drip-feed", dripFeeds(service) ? "Available" : "Not available");
@@ -237,6 +278,13 @@
     renderFacts(service);
     if (!service) return;
     field("quantity").hidden = !service.needs_quantity;
+    field("link").hidden = service.needs_link === false;
+    chargeLabel.textContent = service.subscription ? "Reserved now:" : "Charge:";
+    reserveNote.hidden = !service.subscription;
+    ["min", "max"].forEach((name) => {
+      input(name).min = service.min;
+      input(name).max = service.max;
+    });
     typeFields.forEach((name) => {
       field(name).hidden = !service.fields.includes(name);
     });

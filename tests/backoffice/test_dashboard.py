@@ -110,6 +110,8 @@ def test_figures_count_active_orders_per_status_whenever_placed(known_orders) ->
         "pending": 1,
         "in_progress": 1,
         "processing": 0,
+        "active": 0,
+        "paused": 0,
         "needs_attention": 1,
     }
     assert _needs_attention(dashboard_figures(now=NOW)) == 1

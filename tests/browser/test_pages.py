@@ -21,9 +21,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import override_settings
+from django.utils import timezone
 
-from shop.catalogue.models import Category, Provider, ProviderService, Service
-from shop.orders.models import Order, OrderStatus
+from shop.catalogue.models import Category, CustomerPrice, Provider, ProviderService, Service, ServiceUpdate
+from shop.orders.models import Order, OrderStatus, Refill
 from shop.orders.placement import order_place
 from shop.payments.crediting import topup_create, topup_staff_credit
 from shop.payments.models import PaymentMethod
@@ -71,7 +72,7 @@ def world(transactional_db) -> dict[str, object]:
         return Service.objects.create(provider_service=offered, category=category, name=name, description=f"{name}: real-looking accounts.")
 
     real = service("1", "Followers · Real · Refill 30 days", followers, refill=True, cancel=True, dripfeed=True)
-    service("2", "Followers · Fast", followers, rate="0.45")
+    fast = service("2", "Followers · Fast", followers, rate="0.45")
     service("3", "Comments · Custom", comments, type_="Custom Comments", rate="12.5")
     service("4", "Followers · Package of 1000", followers, type_="Package", rate="8")
 
@@ -96,6 +97,15 @@ def world(transactional_db) -> dict[str, object]:
     topup_staff_credit(topup=credited, staff=staff)
     waiting = topup_create(user=customer, method=manual, amount="25", reference="TRX-1002", urls=lambda topup: None)
     api_key_issue(user=customer)
+    Refill.objects.create(order=orders[2], status=Refill.Status.COMPLETED)
+    Refill.objects.create(order=orders[3], status=Refill.Status.REJECTED, error="The provider does not refill this order any more.")
+    # The customer's own prices: pages show "Your price" beside the retail one.
+    CustomerPrice.objects.create(user=customer, discount_percent=Decimal("10"))
+    CustomerPrice.objects.create(user=customer, service=fast, fixed_rate=Decimal("0.4"))
+    # The service updates page: a price change and a new service to list.
+    now = timezone.now()
+    ServiceUpdate.objects.create(service=real, kind="rate", old_rate=Decimal("1.1"), new_rate=Decimal("1.17"), created_at=now)
+    ServiceUpdate.objects.create(service=fast, kind="new", new_rate=Decimal("0.585"), created_at=now)
     return {"orders": orders, "topup": waiting, "customer": customer}
 
 
@@ -125,7 +135,9 @@ def customer_pages(world: dict[str, object]) -> list[tuple[str, str]]:
     return [
         ("home", "/"),
         ("new-order", "/order/"),
+        ("mass-order", "/order/mass/"),
         ("orders", "/orders/"),
+        ("refills", "/orders/refills/"),
         ("order", f"/orders/{orders[1].pk}/"),
         ("order-cancel", f"/orders/{orders[0].pk}/cancel/"),
         ("balance", "/balance/"),
@@ -133,6 +145,7 @@ def customer_pages(world: dict[str, object]) -> list[tuple[str, str]]:
         ("payments", "/funds/history/"),
         ("topup", f"/funds/{world['topup'].public_id}/"),
         ("services", "/services/"),
+        ("updates", "/updates/"),
         ("api", "/account/api/"),
         ("password", "/accounts/password_change/"),
     ]
@@ -140,6 +153,7 @@ def customer_pages(world: dict[str, object]) -> list[tuple[str, str]]:
 
 VISITOR_PAGES = [
     ("visitor-services", "/services/"),
+    ("visitor-updates", "/updates/"),
     ("visitor-login", "/accounts/login/"),
     ("visitor-signup", "/accounts/signup/"),
     ("visitor-password-reset", "/accounts/password_reset/"),

@@ -39,7 +39,7 @@ WAYS = {
     "hidden-category": stop("category.is_visible", False),
     "unavailable-upstream": stop("upstream.is_available", False),
     "inactive-provider": stop("provider.is_active", False),
-    "unsupported-type": stop("upstream.type", "Subscriptions"),
+    "unsupported-type": stop("upstream.type", "Custom Comments Mentions"),
 }
 
 
@@ -104,3 +104,26 @@ def test_search_by_name_number_or_category_finds_only_orderable_services() -> No
     assert list(service_search(query=f" {slow.pk} ").values_list("pk", flat=True)) == [slow.pk]
     assert set(service_search(category_id=likes.pk).values_list("pk", flat=True)) == {fast.pk, slow.pk}
     assert not service_search(category_id=views.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("type_", "dripfeed", "orderable"),
+    [
+        ("Default", True, True),
+        ("Default", False, False),
+        ("Package", True, False),
+        ("Custom Comments", True, False),  # its quantity is its list
+        ("Subscriptions", True, False),
+    ],
+)
+def test_drip_feed_is_offered_only_where_the_service_has_it_and_its_type_takes_runs(type_, dripfeed, orderable) -> None:
+    ServiceFactory(provider_service=ProviderServiceFactory(type=type_, dripfeed=dripfeed, min_quantity=1, max_quantity=1000))
+    (offer,) = service_offers(orderable_services())
+    assert offer.dripfeed is dripfeed and offer.dripfeed_orderable is orderable
+    assert (offer.as_json()["dripfeed"], offer.as_json()["dripfeed_orderable"]) == (dripfeed, orderable)
+
+
+def test_an_offer_of_a_provider_minimum_of_0_says_1() -> None:
+    ServiceFactory(provider_service=ProviderServiceFactory(min_quantity=0, max_quantity=1000))
+    (offer,) = service_offers(orderable_services())
+    assert (offer.min, offer.max) == (1, 1000)

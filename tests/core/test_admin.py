@@ -41,6 +41,7 @@ BAD_FILTERS = [
     ("shop_paymentmethod", {"kind__exact": "paypal"}, "is not one of the choices for kind."),
     ("shop_topup", {"created_at__year": "0"}, OUT_OF_RANGE),
     ("shop_branding", {"accent__exact": "#00\x00"}, "contains a NUL character."),
+    ("shop_customerprice", {"discount_percent__gte": "abc"}, "could not be applied"),
 ]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from panelapi.sandbox import Fault
 from shop.models import ApiKey, LedgerEntry, Order, OrderStatus, Refill
@@ -44,7 +46,16 @@ def test_services_at_this_customers_prices(call, catalogue) -> None:
         "cancel": True,
         "dripfeed": False,
         "desc": "Start 0-1 h, 5-10K/day.",
+        "average_time": None,
     }
+
+
+def test_services_say_dripfeed_only_where_runs_are_taken(call, catalogue) -> None:
+    from shop.models import ProviderService
+
+    ProviderService.objects.filter(upstream_id__in=["3", "26"]).update(dripfeed=True)
+    dripfeed = {s["service"]: s["dripfeed"] for s in call(action="services")}
+    assert (dripfeed[catalogue["3"].pk], dripfeed[catalogue["26"].pk]) == (True, False)  # a Subscriptions service takes no runs
 
 
 def test_add_places_an_order_on_the_same_money_path(call, catalogue, customer) -> None:
@@ -255,3 +266,52 @@ def test_upstream_fault_never_reaches_the_reseller_as_html(call, catalogue, cust
     # The provider may have taken it: the mark stays (asked again once the claim is stale), and the reseller is told so.
     assert Order.objects.get(pk=order.pk).cancel_requested_at is not None
     assert call(action="cancel", order=str(order.pk)) == {"error": "Order not eligible for cancel."}
+
+
+# Subscriptions ------------------------------------------------------------------------------------
+
+
+def test_add_a_subscription_takes_its_fields_and_reserves_its_most(call, catalogue, customer) -> None:
+    expiry = (timezone.localdate() + timedelta(days=30)).strftime("%d/%m/%Y")
+    fields = {"username": "shop.owner", "min": "100", "max": "200", "posts": "3", "old_posts": "1", "delay": "30", "expiry": expiry}
+    reply = call(action="add", service=str(catalogue["26"].pk), **fields)
+    order = Order.objects.get(user=customer)
+    assert reply == {"order": order.pk}
+    assert (order.link, order.quantity, order.total_quantity, order.charge) == ("", 200, 800, Decimal("0.5200"))  # 0.65 x 200 x 4 / 1000
+    assert order.extra == {"username": "shop.owner", "min": 100, "max": 200, "posts": 3, "old_posts": 1, "delay": 30, "expiry": expiry}
+    assert LedgerEntry.objects.get(order=order).amount == Decimal("-0.5200")
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"min": "10"}, "Min less than minimal 50"),
+        ({"max": "5001"}, "Max more than maximum 5000"),
+        ({"posts": ""}, "Posts is required: how many new posts to deliver to (the charge reserved is for that many)."),
+        (
+            {"delay": "7"},
+            "Delay must be one of 0, 5, 10, 15, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600 minutes.",
+        ),
+        ({"expiry": "1/1/2001"}, "Expiry must be a date after today."),
+    ],
+)
+def test_add_a_subscription_refuses_bad_fields_and_writes_nothing(call, catalogue, params, error) -> None:
+    fields = {"username": "shop.owner", "min": "100", "max": "200", "posts": "3", **params}
+    assert call(action="add", service=str(catalogue["26"].pk), **fields) == {"error": error}
+    assert not Order.objects.exists()
+
+
+def test_a_subscriptions_status_has_its_posts_and_net_charge_as_panels_answer(call, catalogue, customer) -> None:
+    fields = {"username": "shop.owner", "min": "100", "max": "200", "posts": "10"}
+    order = Order.objects.get(pk=call(action="add", service=str(catalogue["26"].pk), **fields)["order"])
+    pending = {"charge": "1.3000", "status": "Pending", "posts": "0", "currency": "USD"}
+    assert call(action="status", order=str(order.pk)) == pending
+    order_submit(order_id=order.pk)
+    finished = {"remains": None, "start_count": None, "upstream_charge": None, "raw": "Expired"}
+    order_finish(order_id=order.pk, status=OrderStatus.EXPIRED, posts=3, **finished)
+    ordinary = call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="1000")["order"]
+    # 3 posts of 200 at 0.65 per 1000 used 0.39 of the 1.30 reserved: the rest came back.
+    expired = {"charge": "0.3900", "status": "Expired", "posts": "3", "currency": "USD"}
+    assert call(action="status", order=str(order.pk)) == expired
+    many = call(action="status", orders=f"{order.pk},{ordinary}")
+    assert many[str(order.pk)] == expired and set(many[str(ordinary)]) == {"charge", "start_count", "status", "remains", "currency"}

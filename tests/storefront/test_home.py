@@ -78,6 +78,13 @@ def test_orders_are_counted_by_the_state_customers_see(customer) -> None:
     assert dashboard.orders_total == 8
 
 
+def test_subscription_states_show_only_for_customers_who_have_such_orders(customer) -> None:
+    order_row(customer, status=OrderStatus.SUB_PAUSED)
+    tabs = [(state.tab, state.count) for state in customer_dashboard(user=customer).states]
+    assert ("paused", 1) in tabs
+    assert not {"active", "expired"} & {tab for tab, _ in tabs}
+
+
 def test_the_home_page_shows_the_figures_and_links_each_state_to_its_tab(web, customer) -> None:
     order_row(customer, status=OrderStatus.COMPLETED, charge="1234.5")
     html = web.get(reverse("home")).content.decode()

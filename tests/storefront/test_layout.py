@@ -12,7 +12,20 @@ from shop.models import OrderStatus
 from tests.helpers import order_row
 
 pytestmark = pytest.mark.django_db
-CUSTOMER_MENU = ["Home", "New order", "Orders", "Add funds", "Payments", "Balance", "Services", "API", "Account"]
+CUSTOMER_MENU = [
+    "Home",
+    "New order",
+    "Mass order",
+    "Orders",
+    "Refills",
+    "Add funds",
+    "Payments",
+    "Balance",
+    "Services",
+    "Updates",
+    "API",
+    "Account",
+]
 
 
 class Page(HTMLParser):
@@ -67,10 +80,11 @@ def test_a_page_under_a_menu_entry_marks_that_entry(web, customer) -> None:
     assert [(label, current) for label, _, current in page.menu if current] == [("Orders", "true")]
 
 
-def test_visitors_get_services_log_in_and_sign_up(client) -> None:
+def test_visitors_get_services_updates_log_in_and_sign_up(client) -> None:
     page = Page(client.get(reverse("login")).content.decode())
     assert page.menu == [
         ("Services", reverse("services"), None),
+        ("Updates", reverse("service-updates"), None),
         ("Log in", reverse("login"), "page"),
         ("Sign up", reverse("signup"), None),
     ]

@@ -36,6 +36,9 @@ TONES = {
     OrderStatus.PARTIAL: "warn",
     OrderStatus.CANCELED: "bad",
     OrderStatus.FAILED: "bad",
+    OrderStatus.SUB_ACTIVE: "info",
+    OrderStatus.SUB_PAUSED: "warn",
+    OrderStatus.EXPIRED: "neutral",
 }
 
 

@@ -65,6 +65,28 @@ def test_a_refusal_is_worded_for_people_on_the_web_and_as_api_v2_in_the_api(
     assert not Order.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("service", "data", "field"),
+    [
+        ("1", {"quantity": "0", "link": LINK}, "quantity"),
+        ("26", {"username": "shop.owner", "min": "0", "max": "200", "posts": "3"}, "min"),
+        ("26", {"username": "shop.owner", "min": "1", "max": "0", "posts": "3"}, "max"),
+    ],
+)
+def test_a_provider_minimum_of_0_still_orders_at_least_1(web, call, catalogue, service, data, field) -> None:
+    ProviderService.objects.filter(pk=catalogue[service].provider_service_id).update(min_quantity=0)
+    Service.objects.filter(pk=catalogue[service].pk).update(min_quantity=None)
+    form = {"service": str(catalogue[service].pk), **data}
+    response = web.post(reverse("order-new"), form)
+    assert response.status_code == 400
+    assert field_errors(response.content.decode(), field) == ["The minimum for this service is 1."]
+    name = {"quantity": "Quantity", "min": "Min", "max": "Max"}[field]
+    assert call(action="add", **form) == {"error": f"{name} less than minimal 1"}
+    assert not Order.objects.exists() and not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.ORDER_CHARGE).exists()
+    # One is the least that is taken.
+    assert "order" in call(action="add", **{**form, field: "1"})
+
+
 def test_a_service_no_longer_orderable_is_said_plainly_on_the_web_and_as_before_in_the_api(web, call, catalogue) -> None:
     gone = catalogue["1"]
     ProviderService.objects.filter(pk=gone.provider_service_id).update(is_available=False)
@@ -199,6 +221,22 @@ def test_the_drip_feed_fact_follows_the_service(web, catalogue) -> None:
     assert "<dt>Drip-feed</dt><dd>Available</dd>" in html
 
 
+@pytest.mark.parametrize("upstream_id", ["3", "26"])  # the Default service with drip-feed, and a Subscriptions one marked with it
+def test_the_drip_feed_badge_and_fact_show_only_where_drip_feed_can_be_ordered(web, catalogue, upstream_id) -> None:
+    service = catalogue[upstream_id]
+    ProviderService.objects.filter(pk=service.provider_service_id).update(dripfeed=True)
+    orderable = upstream_id == "3"
+    html = web.get(reverse("order-new"), {"service": service.pk}).content.decode()
+    facts = re.search(r'<section class="service-facts".*?</section>', html, re.S).group(0)
+    assert ('<span class="badge info">Drip-feed</span>' in facts) is orderable
+    assert f"<dt>Drip-feed</dt><dd>{'Available' if orderable else 'Not available'}</dd>" in facts
+    (data,) = [entry for entry in page_json(html, "services-data") if entry["id"] == service.pk]
+    assert (data["dripfeed"], data["dripfeed_orderable"]) == (True, orderable)
+    listed = web.get(reverse("services")).content.decode()
+    row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{re.escape(service.name)}.*?</tr>", listed, re.S).group(0)
+    assert ('<span class="badge info">Drip-feed</span>' in row) is orderable
+
+
 def test_the_page_gives_its_script_the_servers_rules_wording_and_balance(web, catalogue) -> None:
     html = web.get(reverse("order-new")).content.decode()
     config = page_json(html, "order-config")
@@ -268,3 +306,43 @@ def test_the_success_message_shows_the_charge_as_people_read_it(web, catalogue, 
     order = Order.objects.get(user=customer)
     assert order.charge == Decimal("1.7550")
     assert f"Order #{order.pk} placed: 1.755 USD charged." in response.content.decode()
+
+
+# Subscriptions ------------------------------------------------------------------------------------------------------------
+
+
+def test_a_subscription_is_ordered_on_the_form_with_its_own_fields_and_its_reserve_explained(web, catalogue, customer) -> None:
+    service = catalogue["26"]
+    page = web.get(reverse("order-new"), {"service": service.pk}).content.decode()
+    offer = next(item for item in page_json(page, "services-data") if item["id"] == service.pk)
+    assert (offer["type"], offer["subscription"], offer["needs_link"], offer["needs_quantity"]) == ("Subscriptions", True, False, False)
+    assert offer["fields"] == ["username", "min", "max", "posts", "old_posts", "delay", "expiry"]
+    for name in offer["fields"]:
+        assert f'data-field="{name}"' in page
+    assert '<option value="30">30 minutes</option>' in page and 'type="date"' in page
+    assert "The part not used comes back when it ends." in page
+
+    form = {"service": service.pk, "link": "", "quantity": "", "username": "shop.owner", "min": "100", "max": "200", "posts": "5"}
+    response = web.post(reverse("order-new"), {**form, "delay": "30"}, follow=True)
+    order = Order.objects.get(user=customer)
+    assert (order.link, order.quantity, order.total_quantity, order.charge) == ("", 200, 1000, Decimal("0.6500"))
+    assert order.extra == {"username": "shop.owner", "min": 100, "max": 200, "posts": 5, "delay": 30}
+    assert f"Order #{order.pk} placed: 0.65 USD reserved; the part not used comes back when it ends." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"min": "10"}, "min", "The minimum for this service is 50."),
+        ({"max": "9000"}, "max", "The maximum for this service is 5,000."),
+        ({"posts": ""}, "posts", "Posts is required: how many new posts to deliver to (the charge reserved is for that many)."),
+        ({"expiry": "2001-01-01"}, "expiry", "Expiry must be a date after today."),
+        ({"delay": "7"}, "delay", "Select a valid choice. 7 is not one of the available choices."),
+    ],
+)
+def test_a_wrong_subscription_field_is_said_next_to_it_and_places_nothing(web, catalogue, data, field, message) -> None:
+    form = {"service": catalogue["26"].pk, "username": "shop.owner", "min": "100", "max": "200", "posts": "5", **data}
+    response = web.post(reverse("order-new"), form)
+    assert response.status_code == 400
+    assert field_errors(response.content.decode(), field) == [message]
+    assert not Order.objects.exists()

@@ -220,11 +220,29 @@ def test_status_json_reports_own_orders(web, catalogue, customer) -> None:
                 "live": True,
                 "start_count": None,
                 "remains": None,
+                "posts": None,
                 "refunded": "0.0000",
                 "refunded_shown": "0.00",
             }
         }
     }
+
+
+def test_a_subscription_shows_its_username_posts_done_and_reserve_and_reads_the_providers_words(web, catalogue, customer) -> None:
+    order = order_place(user=customer, service=catalogue["26"], username="shop.owner", min="100", max="200", posts="5", delay="30")
+    order_submit(order_id=order.pk)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.SUB_ACTIVE, posts_done=1)
+    listing = web.get(reverse("orders")).content.decode()
+    assert "shop.owner" in listing and "1 post done" in listing and 'data-cell="posts"' in listing
+    assert '<span class="status badge info" data-cell="status">Active</span>' in listing
+    detail = web.get(reverse("order-detail", args=[order.pk])).content.decode()
+    assert "100 to 200" in detail and "5 new, 30 min after each" in detail and "1 post done" in detail
+    assert "reserved: the part not used comes back when it ends" in detail and ">Remains<" not in detail
+    order_finish(order_id=order.pk, status=OrderStatus.EXPIRED, remains=None, start_count=None, upstream_charge=None, raw="Expired")
+    data = web.get(reverse("orders-status"), {"ids": str(order.pk)}).json()["orders"][str(order.pk)]
+    assert (data["status"], data["live"], data["posts"], data["remains"]) == ("Expired", False, "1 post done", None)
+    assert data["refunded"] == "0.5200"  # 0.65 x 200 x 5 / 1000 = 0.65 reserved; 1 post of 200 used 0.13
+    assert "Expired" in web.get(reverse("order-detail", args=[order.pk])).content.decode()
 
 
 def test_balance_page_shows_the_ledger_with_running_balance(web, catalogue, customer) -> None:
