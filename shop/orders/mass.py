@@ -26,7 +26,6 @@ import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -264,7 +263,8 @@ def mass_place(*, user: AbstractBaseUser, text: str, batch: uuid.UUID, confirmed
         raise
     for order in orders:
         # One callback each: a broker failing on one order must not keep the others from being queued (the sweep requeues it).
-        transaction.on_commit(partial(_enqueue_submit, order.pk), robust=True)
+        # A lambda, not a partial: Django logs a robust callback's failure by its __qualname__, which a partial lacks.
+        transaction.on_commit(lambda pk=order.pk: _enqueue_submit(pk), robust=True)
     return orders
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from shop.models import LedgerEntry, Order, Service, ShopSettings, Wallet
+from shop.models import CustomerPrice, LedgerEntry, Order, Service, ShopSettings, Wallet
 from shop.orders import mass
 from shop.orders.flow import order_cancel_unsent
 from shop.orders.mass import (
@@ -33,8 +33,8 @@ from shop.orders.mass import (
     mass_preview,
     simple_type,
 )
-from shop.orders.models import OrderEvent
-from shop.orders.placement import LINK_BUSY, order_prepare
+from shop.orders.models import OrderEvent, OrderStatus
+from shop.orders.placement import LINK_BUSY, NOT_ORDERABLE, order_prepare
 from shop.orders.types import TYPES, Refusal
 from shop.wallet.services import InsufficientFunds, WalletOnHold, wallet_credit, wallet_hold
 from tests.factories import UserFactory
@@ -365,3 +365,180 @@ def test_two_places_of_the_same_batch_at_once_make_one_set(catalogue, customer, 
     assert Wallet.objects.get(user=customer).balance == Decimal("100") - 3 * total
     assert sorted(queued) == sorted(Order.objects.filter(user=customer).values_list("pk", flat=True))
     assert_ledger_holds(customer)
+
+
+# Rules the mutation run showed untested
+
+
+def test_old_mac_line_endings_split_lines_too() -> None:
+    text = f"\r7|{LINK}|10\r8|20|{LINK}"
+    assert mass_parse(text) == [MassLine(2, 7, LINK, "10"), MassLine(3, 8, LINK, "20")]
+
+
+def test_a_line_of_exactly_the_longest_length_is_read_and_one_more_character_is_refused() -> None:
+    head = f"12|{LINK}|"
+    longest = head + "9" * (MAX_LINE - len(head))
+    assert len(longest) == MAX_LINE
+    (parsed,) = mass_parse(longest)
+    assert parsed.problem == "" and parsed.link == LINK
+    (parsed,) = mass_parse(longest + "9")
+    assert parsed.problem == LINE_TOO_LONG
+
+
+@pytest.mark.parametrize("line", [f"12|{LINK}|{'9' * MAX_LINE}", f"abc|{LINK}|1000", f"12 {LINK} 1000"])
+def test_a_line_that_cannot_be_read_keeps_its_number_in_the_text(line: str) -> None:
+    (parsed,) = mass_parse(f"\n\n{line}")
+    assert parsed.number == 3 and parsed.problem
+
+
+def test_the_service_id_may_be_written_with_a_leading_hash_but_not_a_trailing_one() -> None:
+    assert mass_parse(f"#12|{LINK}|1000") == [MassLine(1, 12, LINK, "1000")]
+    (parsed,) = mass_parse(f"12#|{LINK}|1000")
+    assert parsed.problem == BAD_SERVICE_ID
+
+
+def test_preview_changed_and_batch_placed_say_what_happened() -> None:
+    assert str(PreviewChanged()) == "Prices or services changed since your preview: nothing was placed."
+    assert str(BatchPlaced(3)) == "This batch was already placed: 3 orders. Nothing more was charged."
+
+
+@pytest.mark.django_db
+def test_preview_prices_each_line_at_the_customers_own_prices(catalogue, customer) -> None:
+    CustomerPrice.objects.create(user=customer, discount_percent=Decimal("15"))
+    CustomerPrice.objects.create(user=customer, service=catalogue["2"], fixed_rate=Decimal("0.4"))
+    text = f"{line_of(catalogue['1'])}\n{line_of(catalogue['2'], 500)}"
+    preview = mass_preview(user=customer, text=text)
+
+    lines = (("1", 1000), ("2", 500))
+    own = [order_prepare(user=customer, service=catalogue[key].pk, link=LINK, quantity=q).charge for key, q in lines]
+    retail = [order_prepare(user=UserFactory(), service=catalogue[key].pk, link=LINK, quantity=q).charge for key, q in lines]
+    assert [result.order.charge for result in preview.valid] == own
+    assert own[0] < retail[0] and own[1] == Decimal("0.2") != retail[1]
+
+
+@pytest.mark.django_db
+def test_each_previewed_line_names_its_service_whether_valid_or_refused(catalogue, customer) -> None:
+    followers, comments = catalogue["1"], catalogue["8"]
+    text = f"{line_of(followers)}\n{line_of(followers, 5)}\n{line_of(comments, 1)}\n999999|{LINK}|100\nnonsense"
+    preview = mass_preview(user=customer, text=text)
+    assert [(r.line.number, r.service, r.order is not None) for r in preview.lines] == [
+        (1, followers, True),
+        (2, followers, False),  # below the minimum
+        (3, comments, False),  # needs its comments
+        (4, None, False),  # no such service
+        (5, None, False),
+    ]
+
+
+@pytest.mark.django_db
+def test_each_refusal_is_filed_under_the_field_at_fault(catalogue, customer) -> None:
+    ShopSettings.objects.update_or_create(pk=1, defaults={"one_order_per_link": True})
+    package, comments = catalogue["6"], catalogue["8"]
+    text = "\n".join(
+        [
+            "nonsense",  # 1
+            f"999999|{LINK}|100",  # 2
+            line_of(comments, 1),  # 3
+            line_of(package, 3),  # 4
+            line_of(catalogue["1"]),  # 5
+            line_of(catalogue["1"]),  # 6: the same link again
+        ]
+    )
+    refused = {result.line.number: result.rejected.errors for result in mass_preview(user=customer, text=text).refused}
+    assert refused == {
+        1: {"line": LAYOUT},
+        2: {"service": NOT_ORDERABLE},
+        3: {"service": NOT_SIMPLE},
+        4: {"quantity": PACKAGE_QUANTITY},
+        6: {"link": LINK_BUSY},
+    }
+
+
+@pytest.mark.django_db
+def test_a_package_line_may_write_its_quantity_as_1(catalogue, customer) -> None:
+    package = catalogue["6"]
+    preview = mass_preview(user=customer, text=f"{line_of(package, 1)}\n{package.pk} | {LINK}")
+    assert errors(preview) == {}
+    assert [result.order.charge for result in preview.valid] == [order_prepare(user=customer, service=package.pk, link=LINK).charge] * 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["", "\n  \n\r\n"])
+def test_a_blank_text_places_nothing_and_says_so(customer, queued, text: str) -> None:
+    with pytest.raises(NothingToPlace) as refused:
+        mass_place(user=customer, text=text, batch=uuid.uuid4(), confirmed=confirmed(customer, text))
+    assert str(refused.value) == "No line can be ordered: nothing was placed."
+
+
+@pytest.mark.django_db
+def test_nothing_to_place_says_nothing_was_placed(catalogue, customer, queued) -> None:
+    text = f"bad\n{line_of(catalogue['1'], 1)}"
+    with pytest.raises(NothingToPlace, match=r"^No line can be ordered: nothing was placed\.$"):
+        mass_place(user=customer, text=text, batch=uuid.uuid4(), confirmed=confirmed(customer, text))
+
+
+@pytest.mark.django_db
+def test_a_replayed_batch_is_told_it_was_placed_even_when_prices_changed_since(catalogue, customer, queued) -> None:
+    text = f"{line_of(catalogue['1'])}\n{line_of(catalogue['2'], 500)}"
+    batch, seen = uuid.uuid4(), confirmed(customer, text)
+    mass_place(user=customer, text=text, batch=batch, confirmed=seen)
+    Service.objects.filter(pk=catalogue["1"].pk).update(markup_percent=500)
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(BatchPlaced) as replay:
+        mass_place(user=customer, text=text, batch=batch, confirmed=seen)  # a reload of the Place form
+
+    assert replay.value.orders == 2
+    assert len(queries) == 1  # the batch's orders counted, nothing previewed
+    assert Order.objects.filter(user=customer).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_twin_placed_between_the_check_and_the_insert_is_named_with_its_orders(
+    catalogue, customer, queued, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    text = f"{line_of(catalogue['1'])}\n{line_of(catalogue['2'], 500)}"
+    batch, seen = uuid.uuid4(), confirmed(customer, text)
+    preview, twin = mass.mass_preview, []
+
+    def preview_while_the_twin_places(**kwargs):
+        if not twin:  # the other submission of the batch commits while this one previews
+            twin.append(1)
+            mass_place(user=customer, text=text, batch=batch, confirmed=seen)
+        return preview(**kwargs)
+
+    monkeypatch.setattr(mass, "mass_preview", preview_while_the_twin_places)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(BatchPlaced) as late:
+        mass_place(user=customer, text=text, batch=batch, confirmed=seen)
+
+    assert late.value.orders == 2
+    assert str(late.value) == "This batch was already placed: 2 orders. Nothing more was charged."
+    assert Order.objects.filter(user=customer).count() == 2
+    assert Wallet.objects.get(user=customer).balance == Decimal("100") - preview(user=customer, text=text).total
+    assert queued == list(Order.objects.filter(user=customer).order_by("pk").values_list("pk", flat=True))  # the twin's, once
+
+
+@pytest.mark.django_db
+def test_a_broker_failing_on_one_order_does_not_keep_the_others_from_being_queued(
+    catalogue, customer, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    sent: list[int] = []
+
+    def enqueue(order_id: int) -> None:
+        if not sent:
+            sent.append(-order_id)
+            raise ConnectionError("broker down")
+        sent.append(order_id)
+
+    monkeypatch.setattr(mass, "_enqueue_submit", enqueue)
+    text = "\n".join(line_of(catalogue["1"], 100 + n) for n in range(3))
+    with django_capture_on_commit_callbacks(execute=True):
+        orders = mass_place(user=customer, text=text, batch=uuid.uuid4(), confirmed=confirmed(customer, text))
+    assert sent == [-orders[0].pk, orders[1].pk, orders[2].pk]
+
+
+@pytest.mark.django_db
+def test_each_placed_event_records_the_order_awaiting_submission(catalogue, customer, queued) -> None:
+    text = f"{line_of(catalogue['1'])}\n{line_of(catalogue['2'], 500)}"
+    orders = mass_place(user=customer, text=text, batch=uuid.uuid4(), confirmed=confirmed(customer, text))
+    placed = OrderEvent.objects.filter(order__in=orders, kind=OrderEvent.Kind.PLACED)
+    assert sorted(placed.values_list("order_id", "status")) == [(order.pk, OrderStatus.AWAITING) for order in orders]
