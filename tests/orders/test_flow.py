@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from panelapi.types import UpstreamStatus
@@ -427,6 +429,14 @@ def test_a_second_refund_of_the_same_order_is_refused_by_the_ledger(charged, cus
     assert refunds_of(charged) == [charged.charge]
     assert Wallet.objects.get(user=customer).balance == Decimal("100")
     assert_ledger_holds(customer)
+
+
+def test_a_refund_reads_the_customer_with_the_order_not_in_a_query_of_its_own(charged, customer) -> None:
+    users = connection.ops.quote_name(get_user_model()._meta.db_table)
+    with CaptureQueriesContext(connection) as queries:
+        flow._refund(charged.pk, reason="canceled before it was sent")
+    assert refunds_of(charged) == [charged.charge]
+    assert [query["sql"] for query in queries.captured_queries if f"FROM {users}" in query["sql"]] == []
 
 
 def test_an_unsent_order_is_canceled_and_refunded_once_and_never_after_it_was_claimed(charged, customer) -> None:

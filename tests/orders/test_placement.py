@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from shop.models import LedgerEntry, Order, OrderStatus, ProviderService, Service, Wallet
 from shop.orders.models import OrderEvent
-from shop.orders.placement import AlreadyPlaced, OrderRejected, order_place
+from shop.orders.placement import AlreadyPlaced, OrderRejected, order_place, order_prepare
 from shop.orders.types import TYPES, TypeSpec
 from shop.wallet.selectors import ledger_differences
 from shop.wallet.services import wallet_credit
@@ -566,3 +566,36 @@ def test_a_type_that_needs_no_link_takes_none_and_stores_none(customer, monkeypa
     monkeypatch.setitem(TYPES, "Link-free", TypeSpec(needs_link=False))
     order = order_place(user=customer, service=typed_service(ProviderFactory(), "Link-free"), quantity=100)
     assert Order.objects.get(pk=order.pk).link == ""
+
+
+def test_a_providers_minimum_of_zero_still_orders_at_least_one(customer) -> None:
+    service = typed_service(ProviderFactory(), "Default", low=0)
+    assert order_place(user=customer, service=service, link=LINK, quantity=1).quantity == 1
+    with pytest.raises(OrderRejected) as caught:
+        order_place(user=customer, service=service, link=LINK, quantity=0)
+    assert caught.value.errors == {"quantity": "Quantity less than minimal 1"}
+
+
+SUBSCRIPTION = {"username": "shop.owner", "min": "100", "max": "200", "posts": "4"}
+
+
+def test_a_subscription_takes_the_blank_runs_and_interval_a_form_sends(customer) -> None:
+    service = typed_service(ProviderFactory(), "Subscriptions", dripfeed=True, low=50, high=5000)
+    order = order_place(user=customer, service=service, runs="", interval="", **SUBSCRIPTION)
+    assert (order.runs, order.interval, order.quantity, order.total_quantity) == (None, None, 200, 800)
+
+
+@pytest.mark.parametrize("drip", [{"runs": "2"}, {"interval": "10"}, {"runs": "2", "interval": ""}, {"runs": "", "interval": "10"}])
+def test_a_subscription_refuses_runs_or_interval_given_alone(customer, drip) -> None:
+    service = typed_service(ProviderFactory(), "Subscriptions", dripfeed=True, low=50, high=5000)
+    with pytest.raises(OrderRejected) as caught:
+        order_place(user=customer, service=service, **drip, **SUBSCRIPTION)
+    assert caught.value.errors == {"runs": "Drip-feed is not available for this service."}
+    assert not Order.objects.exists()
+
+
+def test_preparing_an_order_without_a_link_for_a_service_that_needs_one_says_it_is_required(customer) -> None:
+    service = typed_service(ProviderFactory(), "Default")
+    with pytest.raises(OrderRejected) as caught:
+        order_prepare(user=customer, service=service.pk, quantity=100)
+    assert caught.value.errors == {"link": "Link is required."}

@@ -13,7 +13,7 @@ from django.urls import reverse
 from shop.models import LedgerEntry, Order, OrderStatus, ShopSettings
 from shop.orders import mass
 from shop.orders.mass import NothingToPlace, PreviewChanged, mass_place, mass_preview
-from shop.orders.placement import LINK_BUSY, OrderRejected, order_place
+from shop.orders.placement import LINK_BUSY, OrderRejected, order_place, order_prepare
 from shop.orders.selectors import order_live_with_link
 from shop.wallet.selectors import balance_of
 from shop.wallet.services import wallet_credit
@@ -184,12 +184,56 @@ def test_a_mass_order_whose_link_was_taken_while_waiting_for_the_locks_places_no
     assert not Order.objects.filter(user=customer).exists() and balance_of(user=customer) == Decimal("100")
 
 
+def test_preparing_an_order_checks_the_rule_itself_unless_the_caller_will_under_the_lock(rule_on, catalogue, customer) -> None:
+    """``order_prepare`` (the mass preview's check) refuses a link with an unfinished order of the same service only."""
+    one, two = catalogue["1"], catalogue["4"]
+    order_row(UserFactory(), service=one, status=OrderStatus.PENDING, link=LINK)
+    with pytest.raises(OrderRejected) as refused:
+        order_prepare(user=customer, service=one.pk, link=LINK, quantity=1000)
+    assert refused.value.errors == {"link": MESSAGE}
+    assert order_prepare(user=customer, service=one.pk, link=LINK, quantity=1000, link_rule_later=True).link == LINK
+    assert order_prepare(user=customer, service=two.pk, link=LINK, quantity=1000).link == LINK
+    assert order_prepare(user=customer, service=one.pk, link=f"{LINK}/2", quantity=1000).link == f"{LINK}/2"
+
+    text = f"{one.pk} | {LINK} | 1000\n{two.pk} | {LINK} | 1000\n{one.pk} | {LINK}/2 | 1000"
+    preview = mass_preview(user=customer, text=text)
+    assert {result.line.number: result.rejected.errors for result in preview.lines if result.rejected} == {1: {"link": MESSAGE}}
+
+
 def test_the_lock_key_is_the_same_in_every_process_and_differs_by_service_and_link() -> None:
     from shop.orders.queries import _link_key
 
     key = _link_key(7, LINK)
     assert key == 3873966097219278040  # SHA-256 of "order-link", 7 and the link, NUL-separated, to 8 bytes: not the salted hash()
     assert len({key, _link_key(8, LINK), _link_key(7, LINK + "x"), _link_key(77, LINK[1:])}) == 4
+
+
+def _advisory_keys_held() -> set[int]:
+    """The bigint advisory locks this connection holds, as the signed keys they were taken with."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT classid::bigint, objid::bigint FROM pg_locks"
+            " WHERE locktype = 'advisory' AND objsubid = 1 AND pid = pg_backend_pid() AND granted"
+        )
+        keys = {high << 32 | low for high, low in cursor.fetchall()}
+    return {key - (1 << 64) if key >= 1 << 63 else key for key in keys}
+
+
+@pytest.mark.postgres
+def test_the_lock_is_held_on_each_service_and_link_once_until_the_transaction_ends() -> None:
+    from shop.orders.queries import _link_key, order_links_lock
+
+    links = [(7, LINK), (8, LINK), (7, LINK + "/other"), (7, LINK)]
+    assert _advisory_keys_held() == set()
+    order_links_lock(links=links)
+    assert _advisory_keys_held() == {_link_key(7, LINK), _link_key(8, LINK), _link_key(7, LINK + "/other")}
+
+
+def test_no_links_take_no_lock_and_send_no_statement(django_assert_num_queries) -> None:
+    from shop.orders.queries import order_links_lock
+
+    with django_assert_num_queries(0):
+        order_links_lock(links=[])
 
 
 # Orders at once ---------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from shop.orders.readings import (
     POLLED_FIELDS,
     PolledOrder,
     Reading,
+    _figures,
     orders_finish,
     orders_postpone,
     orders_store_running,
@@ -332,6 +333,15 @@ def test_the_raw_status_word_is_stored_cut_to_64_characters_on_the_order_and_in_
     orders = [Order.objects.get(pk=running_order.pk), Order.objects.get(pk=finished_order.pk)]
     assert [order.upstream_status for order in orders] == [raw[:64]] * 2
     assert [event.detail["upstream_status"] for event in status_events(running_order) + status_events(finished_order)] == [raw[:64]] * 2
+
+
+def test_the_figures_for_the_order_row_are_cut_to_its_columns_by_the_code_itself(customer, service) -> None:
+    """The cuts above, checked where they are made: PostgreSQL's cast would hide a longer value, SQLite would store it."""
+    long_reading = replace(reading(running(customer, service), S.IN_PROGRESS, remains=400, raw="w" * 70), note="n" * 600)
+
+    figures = _figures(long_reading, timezone.now())
+
+    assert (figures["upstream_status"], figures["error"]) == ("w" * 64, "n" * 500)
 
 
 # Subscriptions ---------------------------------------------------------------------------------------

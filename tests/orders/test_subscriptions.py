@@ -16,7 +16,16 @@ from shop.models import LedgerEntry, Order, OrderStatus, Provider, Service
 from shop.orders.placement import OrderRejected, order_place
 from shop.orders.refresh import orders_refresh
 from shop.orders.submission import order_submit, order_upstream_params
-from shop.orders.subscriptions import DELAYS, MAX_OLD_POSTS, MAX_POSTS, clean_expiry, clean_subscription, expiry_date, reserve
+from shop.orders.subscriptions import (
+    DELAYS,
+    MAX_OLD_POSTS,
+    MAX_POSTS,
+    clean_expiry,
+    clean_subscription,
+    expiry_date,
+    posts_done_words,
+    reserve,
+)
 from shop.orders.types import FieldError, Refusal
 from tests.conftest import SANDBOX_KEY
 from tests.helpers import assert_ledger_holds, refunds_of, typed_service
@@ -51,10 +60,13 @@ def test_the_fields_are_cleaned_as_add_sends_them_and_blank_optional_ones_are_le
     [
         ({"username": ""}, "username", "Username is required."),
         ({"username": "two words"}, "username", "Username is not valid: letters, digits, '.', '_' or '-'."),
+        ({"username": ["shop.owner"]}, "username", "Username must be text."),
         ({"min": ""}, "min", "Min is required: the least to deliver to each post."),
         ({"max": None}, "max", "Max is required: the most to deliver to each post."),
         ({"min": "1.5"}, "min", "Minimum per post must be a whole number."),
         ({"min": "49"}, "min", "Min less than minimal 50"),
+        ({"min": "0"}, "min", "Min less than minimal 50"),  # the service's limit, not a number's floor of 1
+        ({"max": "0"}, "max", "Max less than minimal 50"),
         ({"max": "5001"}, "max", "Max more than maximum 5000"),
         ({"min": "5001", "max": "5001"}, "min", "Min more than maximum 5000"),
         ({"min": "201"}, "min", "Minimum per post must not be more than the maximum per post."),
@@ -65,6 +77,8 @@ def test_the_fields_are_cleaned_as_add_sends_them_and_blank_optional_ones_are_le
         ({"old_posts": str(MAX_OLD_POSTS + 1)}, "old_posts", f"Old posts must be at most {MAX_OLD_POSTS}."),
         ({"delay": "7"}, "delay", f"Delay must be one of {', '.join(map(str, DELAYS))} minutes."),
         ({"delay": "-5"}, "delay", f"Delay must be one of {', '.join(map(str, DELAYS))} minutes."),
+        ({"delay": "soon"}, "delay", "Delay must be a whole number."),
+        ({"expiry": ["16/06/2030"]}, "expiry", "Expiry must be text."),
         ({"expiry": "15/06/2030"}, "expiry", "Expiry must be a date after today."),
         ({"expiry": "30/02/2031"}, "expiry", "Expiry: 30/02/2031 is not a date."),
         ({"expiry": "next week"}, "expiry", "Expiry must be a date written day/month/year, e.g. 31/12/2030."),
@@ -100,12 +114,21 @@ def test_min_may_equal_max_and_both_may_be_the_services_limits() -> None:
         ("2030-06-16", date(2030, 6, 16)),  # a browser's date field
         ("3/1/2031", date(2031, 1, 3)),
         (date(2040, 6, 13).strftime("%d/%m/%Y"), date(2040, 6, 13)),  # 3,650 days ahead: within ten years
+        ("15/06/2040", date(2040, 6, 15)),  # exactly MAX_EXPIRY_DAYS (3,653) ahead: the last day allowed
         ("", None),
         (None, None),
     ],
 )
 def test_an_expiry_is_read_day_first_or_as_a_browser_sends_it(text, expected) -> None:
     assert clean_expiry(text, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("posts_done", "words"),
+    [(None, None), (0, "0 posts done"), (1, "1 post done"), (2, "2 posts done"), (17, "17 posts done")],
+)
+def test_a_subscriptions_progress_reads_as_posts_done_and_other_orders_have_none(posts_done, words) -> None:
+    assert posts_done_words(posts_done) == words
 
 
 def test_the_expiry_of_a_placed_subscription_reads_back_as_a_date() -> None:

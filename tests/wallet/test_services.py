@@ -350,3 +350,34 @@ def test_racing_many_debits_never_take_more_than_the_balance() -> None:
     assert sum(isinstance(outcome, InsufficientFunds) for outcome in outcomes) == 4
     assert Wallet.objects.get(user=user).balance == Decimal("4")
     assert_ledger_holds(user)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debits", [[], [Debit(Decimal("1"), ADJUST, "test"), Debit(Decimal("0"), ADJUST, "test")]])
+def test_many_debits_with_none_or_one_not_above_zero_are_refused_with_the_debit_message(debits: list[Debit]) -> None:
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    with pytest.raises(WalletError) as refused:
+        wallet_debit_many(user=user, debits=debits)
+    assert type(refused.value) is WalletError
+    assert str(refused.value) == "A debit must be more than zero."
+
+
+@pytest.mark.django_db
+def test_many_debits_stamp_the_wallets_updated_at() -> None:
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    Wallet.objects.filter(user=user).update(updated_at=timezone.now() - timedelta(days=1))
+    before = timezone.now()
+    wallet_debit_many(user=user, debits=[Debit(Decimal("1"), ADJUST, "test"), Debit(Decimal("2"), ADJUST, "test")])
+    assert Wallet.objects.get(user=user).updated_at >= before
+
+
+@pytest.mark.django_db
+def test_many_debits_keep_each_reason_to_its_first_255_characters() -> None:
+    user = UserFactory()
+    wallet_credit(user=user, amount=Decimal("5"), kind=DEPOSIT)
+    reason = "r" * 255 + "cut"
+    entries = wallet_debit_many(user=user, debits=[Debit(Decimal("1"), ADJUST, reason), Debit(Decimal("1"), ADJUST, "short")])
+    assert [entry.reason for entry in entries] == ["r" * 255, "short"]
+    assert list(LedgerEntry.objects.filter(amount__lt=0).order_by("pk").values_list("reason", flat=True)) == ["r" * 255, "short"]
