@@ -9,38 +9,14 @@ from decimal import Decimal
 import pytest
 
 from shop.models import LedgerEntry, Order
-from tests.browser.test_order_form import PASSWORD, customer_with
+from tests.browser.test_order_form import PASSWORD, browser, customer_with, shop  # noqa: F401  (fixtures)
 from tests.browser.test_pages import PHONE, overflow, serious_violations, shoot
-from tests.conftest import CHROMIUM
-from tests.processes import web_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture
-def shop(transactional_db, catalogue):
-    with web_process(CELERY_BROKER_URL="memory://") as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def browser():
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
-        connections.close_all()
-
-
-def test_three_lines_previewed_then_placed_on_a_phone(shop, browser, catalogue) -> None:
+def test_three_lines_previewed_then_placed_on_a_phone(shop, browser, catalogue) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     alice = customer_with("100")
