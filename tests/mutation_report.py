@@ -61,6 +61,8 @@ def main() -> int:
         else:
             counts[module]["survived"] += 1
             survivors[module].append(f"{name}: {status}")
+    for name in sorted(equivalent - set(statuses)):
+        print(f"listed as equivalent but no such mutant (renumbered? remove it from MUTANTS.md): {name}")
     print(f"\n{'module':34} {'mutants':>8} {'killed':>7} {'equiv.':>7} {'survived':>9} {'killed %':>9}")
     below = False
     for module in sorted(counts):

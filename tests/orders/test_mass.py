@@ -96,6 +96,29 @@ def test_a_line_that_cannot_be_read_says_why(line: str, problem: str) -> None:
     assert parsed.problem == problem
 
 
+@pytest.mark.parametrize(
+    ("line", "parsed"),
+    [
+        ("12|100|200", MassLine(3, 12, problem=NO_LINK)),
+        ("12|instagram|followers", MassLine(3, 12, problem=TWO_LINKS)),
+        ("12|1000", MassLine(3, 12, "", "1000")),  # no link: refused on the link, as the New order page does
+        (f"12|{LINK}", MassLine(3, 12, LINK, "")),  # a package's line
+        ("12||1000", MassLine(3, 12, "", "1000")),
+    ],
+)
+def test_a_line_read_in_part_keeps_its_number_and_its_service(line: str, parsed: MassLine) -> None:
+    """The preview names the service of a line it refuses, and the line's number in the text."""
+    assert mass_parse(f"\n\n{line}") == [parsed]
+
+
+@pytest.mark.django_db
+def test_a_line_with_a_quantity_and_no_link_is_refused_on_its_link(catalogue, customer) -> None:
+    service = catalogue["1"]
+    (result,) = mass_preview(user=customer, text=f"{service.pk}|1000").lines
+    assert result.service == service and result.order is None
+    assert list(result.rejected.errors) == ["link"]
+
+
 def test_a_quantity_written_wrong_still_leaves_the_link_recognised() -> None:
     assert mass_parse(f"12|ten|{LINK}") == [MassLine(1, 12, LINK, "ten")]
 
