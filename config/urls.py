@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from shop.accounts import passwords
 from shop.accounts import views as accounts
+from shop.notifications import views as notifications
 from shop.payments import views as payments
 from shop.reseller_api import views as reseller_api
 from shop.storefront import brand_views
@@ -10,6 +11,7 @@ from shop.storefront import views as storefront
 from shop.storefront import views_mass as storefront_mass
 from shop.storefront import views_refills as storefront_refills
 from shop.storefront import views_updates as storefront_updates
+from shop.support import views as support
 
 urlpatterns = [
     path("", storefront.home, name="home"),
@@ -32,9 +34,14 @@ urlpatterns = [
     path("funds/<uuid:public_id>/status.json", payments.topup_status_json, name="topup-status"),
     # Gateways' servers post here (csrf-exempt; the gateway module verifies each notification).
     path("payments/notify/<slug:code>/", payments.payment_notify, name="payment-notify"),
+    path("support/", support.tickets, name="tickets"),
+    path("support/new/", support.ticket_new, name="ticket-new"),
+    path("support/<int:pk>/", support.ticket_detail, name="ticket-detail"),
+    path("support/<int:pk>/close/", support.ticket_close_request, name="ticket-close"),
     path("api/v2", reseller_api.api_v2, name="api-v2"),
     path("api/v2/", reseller_api.api_v2),
     path("account/api/", reseller_api.api_page, name="api-page"),
+    path("account/notifications/", notifications.notification_settings, name="notification-settings"),
     path("account/api/new-key/", reseller_api.api_key_new, name="api-key-new"),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/signup/done/", accounts.signup_done, name="signup-done"),

@@ -9,4 +9,5 @@ from shop.orders import admin as orders_admin  # noqa: F401
 from shop.payments import admin as payments_admin  # noqa: F401
 from shop.reseller_api import admin as reseller_api_admin  # noqa: F401
 from shop.storefront import admin as storefront_admin  # noqa: F401
+from shop.support import admin as support_admin  # noqa: F401
 from shop.wallet import admin as wallet_admin  # noqa: F401

@@ -12,10 +12,12 @@ from shop.catalogue.models import (
     ShopSettings,
     UpstreamCall,
 )
+from shop.notifications.models import NotificationSettings
 from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
 from shop.payments.models import PaymentMethod, TopUp, TopUpEvent, TopUpState
 from shop.reseller_api.models import ApiKey
 from shop.storefront.models import Branding
+from shop.support.models import Ticket, TicketMessage
 from shop.wallet.models import LedgerEntry, Wallet
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "Category",
     "CustomerPrice",
     "LedgerEntry",
+    "NotificationSettings",
     "Order",
     "OrderEvent",
     "OrderStatus",
@@ -36,6 +39,8 @@ __all__ = [
     "ServiceChange",
     "ServiceUpdate",
     "ShopSettings",
+    "Ticket",
+    "TicketMessage",
     "TopUp",
     "TopUpEvent",
     "TopUpState",

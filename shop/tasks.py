@@ -10,6 +10,7 @@ from shop.catalogue.tasks import (
     service_updates_record_task,
     upstream_call_prune_old,
 )
+from shop.notifications.tasks import notification_send_task
 from shop.orders.tasks import (
     order_submit_task,
     orders_cancel_send_task,
@@ -24,6 +25,7 @@ from shop.payments.tasks import topup_check_task, topups_check_pending
 __all__ = [
     "catalogue_sync_all",
     "catalogue_sync_provider",
+    "notification_send_task",
     "order_submit_task",
     "orders_cancel_send_task",
     "orders_refresh_all",

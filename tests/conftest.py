@@ -157,3 +157,16 @@ def queued(monkeypatch, django_capture_on_commit_callbacks) -> Queued:
     for name in ("refills_send_task", "orders_cancel_send_task", "requests_sweep_provider", "orders_refresh_provider"):
         monkeypatch.setattr(getattr(tasks, name), "delay", lambda argument, name=name: recorder.sent.append((name, argument)))
     return recorder
+
+
+@pytest.fixture
+def notified(monkeypatch) -> list[tuple[str, int]]:
+    """The notifications queued, as (kind, object id), once the transaction that caused them commits.
+
+    Wrap the action in ``django_capture_on_commit_callbacks(execute=True)`` to see them.
+    """
+    from shop.notifications.tasks import notification_send_task
+
+    sent: list[tuple[str, int]] = []
+    monkeypatch.setattr(notification_send_task, "delay", lambda kind, object_id: sent.append((kind, object_id)))
+    return sent

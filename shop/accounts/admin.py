@@ -115,6 +115,7 @@ class CustomerAdmin(ShopAdminMixin, UserAdmin, UnfoldModelAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
         user = self.get_object(request, object_id)
         extra = {"balance": money(user.balance), "hold": _hold(user)} if user is not None else {}
+        extra["may_adjust_balance"] = self.has_adjust_balance_permission(request)
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def get_urls(self) -> list[URLPattern]:
@@ -142,8 +143,27 @@ class CustomerAdmin(ShopAdminMixin, UserAdmin, UnfoldModelAdmin):
         return format_html('<a href="{}?user__id__exact={}">{}</a>', url, user.pk, user.order_count)
 
     def has_adjust_balance_permission(self, request: HttpRequest) -> bool:
-        # Money moves here: superusers only, as with resolving orders that need attention.
-        return request.user.is_superuser
+        # Money moves here: the Finance and Admin roles (shop.accounts.roles), superusers.
+        return request.user.has_perm("shop.adjust_balance")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A superuser's account (its password, email, activity) is a superuser's to change: else the Admin role
+        # could set one's password, log in as it and grant itself everything.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # No role can grant itself (or anyone) more: only superusers edit groups, permissions and the superuser flag.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        return (*fields, "is_superuser", "groups", "user_permissions")
 
     @admin.action(description="Credit or debit balance", permissions=["adjust_balance"])
     def adjust_balance(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:

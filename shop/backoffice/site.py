@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from shop.storefront.branding import branding_current
 
 NEEDS_ATTENTION_QUERY = "?status__exact=needs_attention"
+TICKETS_WAITING_QUERY = "?status__exact=open"
 
 
 def site_title(request: HttpRequest | None = None) -> str:
@@ -60,12 +61,20 @@ def _topups_active(request: HttpRequest) -> bool:
     return request.path.startswith(reverse("admin:shop_topup_changelist")) and "attention" not in request.GET
 
 
+def _tickets_active(request: HttpRequest) -> bool:
+    return request.path.startswith(reverse("admin:shop_ticket_changelist")) and request.GET.get("status__exact") != "open"
+
+
+def _tickets_waiting_active(request: HttpRequest) -> bool:
+    return request.path == reverse("admin:shop_ticket_changelist") and request.GET.get("status__exact") == "open"
+
+
 def _topup_attention_active(request: HttpRequest) -> bool:
     return request.path == reverse("admin:shop_topup_changelist") and "attention" in request.GET
 
 
 def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
-    """The sidebar's groups: Orders, Catalogue, Customers, Payments, Settings."""
+    """The sidebar's groups: Orders, Catalogue, Customers, Payments, Support, Settings."""
     return [
         _group(
             "Orders",
@@ -95,6 +104,11 @@ def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
             _item("Top-ups", "payments", "shop.topup", active=_topups_active),
             _item("Top-ups needing attention", "report", "shop.topup", "?attention=yes", active=_topup_attention_active),
             _item("Payment methods", "credit_card", "shop.paymentmethod"),
+        ),
+        _group(
+            "Support",
+            _item("Tickets waiting", "support_agent", "shop.ticket", TICKETS_WAITING_QUERY, active=_tickets_waiting_active),
+            _item("All tickets", "forum", "shop.ticket", active=_tickets_active),
         ),
         _group(
             "Settings",

@@ -10,6 +10,8 @@ from django.utils import timezone
 from panelapi.client import CallRecord, PanelClient
 from panelapi.types import Balance
 from shop.catalogue.models import Provider, UpstreamCall
+from shop.notifications.kinds import STAFF_PROVIDER_LOW
+from shop.notifications.queue import notify_later
 
 
 def provider_client(*, provider: Provider) -> PanelClient:
@@ -57,7 +59,10 @@ def provider_balance_refresh(*, provider: Provider) -> Balance:
         balance_currency=balance.currency or provider.currency,
         balance_checked_at=timezone.now(),
     )
+    was_accepting = provider_accepts_orders(provider=provider)
     provider.refresh_from_db(fields=["balance", "balance_currency", "balance_checked_at"])
+    if was_accepting and not provider_accepts_orders(provider=provider):  # crossed below the threshold: once per crossing
+        notify_later(STAFF_PROVIDER_LOW, provider.pk)
     return balance
 
 

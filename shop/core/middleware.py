@@ -25,3 +25,26 @@ class NoStoreWhenSignedIn:
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
         return response
+
+
+class AdminContentSecurityPolicy:
+    """The admin's pages get the two exceptions its theme needs, and nothing more: django-unfold's Alpine.js evaluates
+    its ``x-data`` expressions (``'unsafe-eval'``) and its templates set ``style`` attributes (``'unsafe-inline'`` styles).
+
+    Still no inline script and no other origin. Runs before ``csp.middleware.CSPMiddleware`` on the way out (it is
+    listed after it), so the policy that middleware writes is the replaced one.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # Whatever path the admin is mounted at, or prefix (SCRIPT_NAME) the site is served under.
+        match = getattr(request, "resolver_match", None)
+        if match is not None and "admin" in match.namespaces:
+            response._csp_replace = ADMIN_CSP_REPLACE  # type: ignore[attr-defined]
+        return response
+
+
+ADMIN_CSP_REPLACE = {"script-src": ["'self'", "'unsafe-eval'"], "style-src": ["'self'", "'unsafe-inline'"]}

@@ -27,6 +27,7 @@ from shop.orders.flow import TransitionError, order_resolve_not_placed, order_re
 from shop.orders.models import Order, OrderEvent, OrderStatus
 
 PLACED, NOT_PLACED = "placed", "not-placed"
+RESOLVE_PERMISSION = "shop.resolve_order"
 
 
 def needs_attention_since() -> Coalesce:
@@ -53,8 +54,8 @@ class OrderResolutions:
     """The resolution views of ``OrderAdmin`` (a ``ModelAdmin``)."""
 
     def has_resolve_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Money moves (a refund) or an order goes on upstream: superusers only, as with balance adjustments.
-        return request.user.is_superuser
+        # Money moves (a refund) or an order goes on upstream: the Support and Admin roles (shop.accounts.roles), superusers.
+        return request.user.has_perm(RESOLVE_PERMISSION)
 
     def get_urls(self) -> list[URLPattern]:
         info = f"{self.opts.app_label}_{self.opts.model_name}"

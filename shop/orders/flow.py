@@ -40,6 +40,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from panelapi.types import UpstreamStatus
+from shop.notifications.kinds import STAFF_ATTENTION
+from shop.notifications.queue import notify_later
 from shop.orders.history import SYSTEM, Actor, Kind, event_record
 from shop.orders.models import Order, OrderStatus
 from shop.wallet.models import LedgerEntry
@@ -226,6 +228,7 @@ def order_unknown(*, order_id: int, message: str) -> bool:
     unknown = transition(order_id, source=[S.SUBMITTING], target=S.NEEDS_ATTENTION, submitting_since=None, error=message[:500])
     if unknown:
         event_record(order_id=order_id, kind=Kind.UNKNOWN, status=S.NEEDS_ATTENTION, reason=message[:500])
+        notify_later(STAFF_ATTENTION, order_id)
     return unknown
 
 

@@ -16,6 +16,8 @@ from decimal import Decimal
 from django.db import transaction
 
 from shop.core.bulk import Following, update_from_values
+from shop.notifications.kinds import ORDER_REFUNDED
+from shop.notifications.queue import notify_later
 from shop.orders.averages import service_averages_refresh
 from shop.orders.flow import TransitionError, next_check_at, refund_amount, subscription_refund
 from shop.orders.history import EVENT_FIELDS, Kind, event_row
@@ -180,6 +182,7 @@ def orders_finish(*, readings: list[Reading], now: datetime) -> list[int]:
     ]
     if credits:
         wallet_credit_many(credits=credits)
+        notify_later(ORDER_REFUNDED, *(credit.order_id for credit in credits))
     completed = [pk for pk in finished if by_pk[pk].status == S.COMPLETED]
     if completed:
         # The services these orders completed get a fresh average time, two queries for the whole batch.

@@ -21,6 +21,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from shop.notifications.kinds import STAFF_TOPUP_REVIEW, TOPUP_CREDITED
+from shop.notifications.queue import notify_later
 from shop.payments.gateway import gateway_for
 from shop.payments.history import CHECK, GATEWAY, SYSTEM, Actor, ActorKind, Kind, Outcome, TopUpRefused, event_record, staff_reason
 from shop.payments.interface import REFUND, GatewayError, Report, ReportState, Urls
@@ -90,6 +92,8 @@ def topup_create(
             else "",
         )
         event_record(topup, Kind.CREATED, Actor.customer(user), {"amount": quote.amount, "fee": quote.fee, "bonus": quote.bonus})
+        if manual:  # staff check that the transfer arrived
+            notify_later(STAFF_TOPUP_REVIEW, topup.pk)
     if manual:
         return topup
     try:
@@ -192,6 +196,7 @@ def _credit(topup: TopUp, actor: Actor, facts: dict[str, Any], *, states: tuple[
                 user=user, amount=locked.bonus, kind=LedgerEntry.Kind.TOPUP_BONUS, reason=f"Bonus for top-up #{locked.pk}", topup=locked
             )
         event_record(locked, Kind.PAID, actor, {**facts, "credited": locked.credited})
+        notify_later(TOPUP_CREDITED, locked.pk)
         if locked.refunded_total or locked.disputed_total:  # a refund or dispute delivered before the payment
             reversal_settle(locked, actor, {"reversal": "recorded before the payment"})
     logger.info("top-up %s credited: %s %s", topup.pk, locked.credited, locked.currency)
@@ -209,6 +214,7 @@ def _review(topup: TopUp, actor: Actor, reason: str, facts: dict[str, Any], *, g
             return Outcome.UNCHANGED
         topup.refresh_from_db()
         event_record(topup, Kind.REVIEW, actor, {**facts, "reason": reason})
+        notify_later(STAFF_TOPUP_REVIEW, topup.pk)
     logger.warning("top-up %s needs review: %s", topup.pk, reason)
     return Outcome.REVIEW
 

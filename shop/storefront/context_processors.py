@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
 from shop.storefront.branding import branding_current
+from shop.support.selectors import unread_count
 from shop.wallet.selectors import balance_of
 
 # Pages where a customer with nothing on their balance is pointed to add funds (the menu links to it on every page).
@@ -28,6 +29,7 @@ CUSTOMER_MENU = (
     ("balance", "Balance", "balance"),
     ("services", "Services", "services"),
     ("service-updates", "Updates", "updates"),
+    ("tickets", "Support", "support"),
     ("api-page", "API", "api"),
     ("password_change", "Account", "account"),
 )
@@ -41,7 +43,10 @@ VISITOR_MENU = (
 SECTION_OF = {
     "order-detail": "orders",
     "topup-detail": "topups",
+    "ticket-new": "tickets",
+    "ticket-detail": "tickets",
     "password_change_done": "password_change",
+    "notification-settings": "password_change",
     "signup-done": "signup",
     "password_reset": "login",
     "password_reset_done": "login",
@@ -56,12 +61,14 @@ class MenuItem:
     label: str
     icon: str
     current: str  # the aria-current value: "page" on its own page, "true" on a page under it, else ""
+    count: int = 0  # shown beside the label when not 0 (Support: tickets with an answer not read yet)
 
 
-def menu_items(*, signed_in: bool, url_name: str | None) -> list[MenuItem]:
+def menu_items(*, signed_in: bool, url_name: str | None, counts: dict[str, int] | None = None) -> list[MenuItem]:
     section = SECTION_OF.get(url_name or "")
+    counts = counts or {}
     return [
-        MenuItem(reverse(name), label, icon, "page" if name == url_name else "true" if name == section else "")
+        MenuItem(reverse(name), label, icon, "page" if name == url_name else "true" if name == section else "", counts.get(name, 0))
         for name, label, icon in (CUSTOMER_MENU if signed_in else VISITOR_MENU)
     ]
 
@@ -77,7 +84,9 @@ def shop(request: HttpRequest) -> dict[str, object]:
     }
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
-    context["nav_items"] = SimpleLazyObject(lambda: menu_items(signed_in=signed_in, url_name=url_name))
+    context["nav_items"] = SimpleLazyObject(
+        lambda: menu_items(signed_in=signed_in, url_name=url_name, counts={"tickets": unread_count(user=user)} if signed_in else None)
+    )
     if signed_in:
         context["nav_balance"] = balance = balance_of(user=user)
         context["funds_pointer"] = not balance and url_name in FUNDS_POINTER_PAGES

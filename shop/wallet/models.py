@@ -22,6 +22,7 @@ class Wallet(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [("adjust_balance", "Can credit and debit balances")]
         constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative")]
 
     def __str__(self) -> str:

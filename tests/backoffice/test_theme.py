@@ -18,7 +18,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-GROUPS = ["Orders", "Catalogue", "Customers", "Payments", "Settings"]
+GROUPS = ["Orders", "Catalogue", "Customers", "Payments", "Support", "Settings"]
 
 
 def test_the_admin_site_is_unfolds() -> None:

@@ -29,6 +29,7 @@ from shop.orders.placement import order_place
 from shop.payments.crediting import topup_create, topup_staff_credit
 from shop.payments.models import PaymentMethod
 from shop.reseller_api.keys import api_key_issue
+from shop.support.services import ticket_open, ticket_reply
 from shop.wallet.models import LedgerEntry
 from shop.wallet.services import wallet_credit
 from tests.conftest import CHROMIUM
@@ -106,7 +107,16 @@ def world(transactional_db) -> dict[str, object]:
     now = timezone.now()
     ServiceUpdate.objects.create(service=real, kind="rate", old_rate=Decimal("1.1"), new_rate=Decimal("1.17"), created_at=now)
     ServiceUpdate.objects.create(service=fast, kind="new", new_rate=Decimal("0.585"), created_at=now)
-    return {"orders": orders, "topup": waiting, "customer": customer}
+    # Support: a ticket about an order, answered by staff and not read yet (the menu counts it).
+    ticket = ticket_open(
+        user=customer,
+        subject="Order stuck in progress for two days",
+        category="order",
+        body="My order has not moved since Monday. Could you check it with the provider?\nThanks!",
+        order_ids=[orders[1].pk],
+    )
+    ticket_reply(ticket=ticket, author=staff, body="We asked the provider: it restarts within 24 hours.", by_staff=True)
+    return {"orders": orders, "topup": waiting, "customer": customer, "ticket": ticket}
 
 
 @pytest.fixture
@@ -147,6 +157,10 @@ def customer_pages(world: dict[str, object]) -> list[tuple[str, str]]:
         ("services", "/services/"),
         ("updates", "/updates/"),
         ("api", "/account/api/"),
+        ("notifications", "/account/notifications/"),
+        ("support", "/support/"),
+        ("ticket-new", "/support/new/"),
+        ("ticket", f"/support/{world['ticket'].pk}/"),
         ("password", "/accounts/password_change/"),
     ]
 
@@ -194,15 +208,19 @@ def shoot(page, name: str) -> None:
 
 
 def visit_all(browser, shop: str, pages: list[tuple[str, str]], username: str | None, *, scheme: str = "light") -> dict[str, list[str]]:
-    """Each page at 390 and 1366 px: screenshots, overflow and axe findings per page (empty when all is well)."""
+    """Each page at 390 and 1366 px: screenshots, overflow, what the CSP refused and axe findings per page (empty when all is well)."""
     problems: dict[str, list[str]] = {}
     for size, label in ((PHONE, "390"), (DESKTOP, "1366")):
         context = browser.new_context(viewport=size, color_scheme=scheme)
         page = sign_in(context, shop, username) if username else context.new_page()
+        refused: list[str] = []  # what the Content-Security-Policy blocked, as Chromium reports it on the console
+        page.on("console", lambda message, into=refused: into.append(message.text) if "Content Security Policy" in message.text else None)
         for name, path in pages:
+            refused.clear()
             response = page.goto(f"{shop}{path}")
             page.wait_for_load_state("networkidle")
             found = [] if response and response.ok else [f"HTTP {response.status if response else '?'}"]
+            found += [f"CSP: {text[:200]}" for text in refused]
             shoot(page, f"{name}-{label}{'-dark' if scheme == 'dark' else ''}")
             if label == "390" and (extra := overflow(page)) > 0:
                 found.append(f"{extra} px wider than a 390 px screen")
@@ -266,8 +284,17 @@ def test_the_keyboard_alone_reaches_everything_on_every_customer_page(shop, brow
 def test_the_admin_dashboard_screenshot(shop, browser, world) -> None:
     """The back office's first page, for the look to be reviewed with the customer pages; it must render for a superuser."""
     page = sign_in(browser.new_context(viewport=DESKTOP), shop, "pagestaff")
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
     response = page.goto(f"{shop}/admin/")
     assert response is not None and response.ok
     page.wait_for_load_state("networkidle")
     shoot(page, "admin-dashboard-1366")
     assert Path(SHOTS / "admin-dashboard-1366.png").stat().st_size > 10_000
+    # The theme works under the admin's policy: Alpine.js ran (the sidebar's groups are drawn) and nothing was refused.
+    ticket = world["ticket"]
+    response = page.goto(f"{shop}/admin/shop/ticket/{ticket.pk}/change/")
+    assert response is not None and response.ok
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#ticket-thread").is_visible() and page.locator("#ticket-send").is_visible()
+    assert refused == []

@@ -134,7 +134,7 @@ def test_resolutions_are_post_only_for_superusers_with_the_csrf_token(client, ad
     clerk.user_permissions.add(Permission.objects.get(codename="view_order"), Permission.objects.get(codename="change_order"))
     client.force_login(clerk)
     page = client.get(reverse("admin:shop_order_change", args=[attention_order.pk])).content.decode()
-    assert "Only a superuser can resolve it." in page and 'id="order-resolve-placed"' not in page
+    assert "Only the Support and Admin roles can resolve it." in page and 'id="order-resolve-placed"' not in page
     assert client.post(resolve_url(attention_order, "not-placed"), {"confirm": "1"}).status_code == 403
 
     strict = Client(enforce_csrf_checks=True)

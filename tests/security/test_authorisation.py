@@ -24,6 +24,7 @@ REFILL_NOT_FOUND = {"error": "Refill not found"}
 # Shop routes with an id, and why B cannot use A's: the reset and activation links' tokens prove the user (their own tests cover them).
 ID_ROUTES = {"order-detail", "order-refill", "order-cancel"}
 TOPUP_ROUTES = {"topup-detail", "topup-status"}
+TICKET_ROUTES = {"ticket-detail", "ticket-close"}
 # Not a customer's object: a signed link from a mail, or a gateway's notification (verified by its signature).
 NOT_OWNED = {"password_reset_confirm", "signup-activate", "payment-notify"}
 
@@ -48,7 +49,26 @@ def api_b(client, shopper_b):
 
 def test_every_shop_route_with_an_id_is_in_the_matrix() -> None:
     with_ids = {route.name for route in site_routes() if route.params and not route.is_admin}
-    assert with_ids == ID_ROUTES | TOPUP_ROUTES | NOT_OWNED
+    assert with_ids == ID_ROUTES | TOPUP_ROUTES | TICKET_ROUTES | NOT_OWNED
+
+
+def test_b_gets_404_on_every_page_and_button_of_a_s_tickets_and_does_not_see_them_listed(web_b, customer, orders_of_a) -> None:
+    from shop.support.services import ticket_open, ticket_reply
+
+    ticket = ticket_open(user=customer, subject="A-SECRET-SUBJECT", category="order", body="A's words", order_ids=[orders_of_a.running.pk])
+    ticket_reply(ticket=ticket, author=customer, body="More of A's words", by_staff=False)
+    before = database_snapshot()
+    for route in (route for route in site_routes() if route.name in TICKET_ROUTES):
+        url = route.url(pk=ticket.pk)
+        answers = {web_b.get(url).status_code, web_b.post(url, {"message": "B was here"}).status_code}
+        assert 404 in answers and answers <= {404, 405}, (url, answers)
+    assert "A-SECRET-SUBJECT" not in web_b.get(reverse("tickets")).content.decode()
+    # B cannot name A's order in a ticket of their own either: refused, nothing written.
+    refused = web_b.post(
+        reverse("ticket-new"), {"subject": "s", "category": "order", "orders": str(orders_of_a.running.pk), "message": "m"}
+    )
+    assert refused.status_code == 200 and "Not one of your orders" in refused.content.decode()
+    assert database_snapshot() == before
 
 
 def test_b_gets_404_on_a_s_top_ups_and_does_not_see_them_in_the_history(web_b, customer) -> None:

@@ -23,6 +23,7 @@ CUSTOMER_MENU = [
     "Balance",
     "Services",
     "Updates",
+    "Support",
     "API",
     "Account",
 ]
