@@ -206,3 +206,12 @@ def test_a_sync_never_brings_back_a_role_group_that_was_removed() -> None:
     assert not Group.objects.filter(name=SUPPORT).exists()
     roles_sync(apps, create=True)
     assert Group.objects.get(name=SUPPORT).permissions.count() == len(ROLES[SUPPORT])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_leaves_the_role_groups_in_place() -> None:
+    from django.core.management import call_command
+
+    call_command("flush", verbosity=0, interactive=False)
+    assert set(Group.objects.filter(name__in=ROLES).values_list("name", flat=True)) == set(ROLES)
+    assert Group.objects.get(name=ADMIN).permissions.count() == Permission.objects.count()
