@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from shop.accounts import passwords
 from shop.accounts import views as accounts
+from shop.affiliates import views as affiliates
 from shop.notifications import views as notifications
 from shop.payments import views as payments
 from shop.reseller_api import views as reseller_api
@@ -41,6 +42,9 @@ urlpatterns = [
     path("api/v2", reseller_api.api_v2, name="api-v2"),
     path("api/v2/", reseller_api.api_v2),
     path("account/api/", reseller_api.api_page, name="api-page"),
+    path("affiliates/", affiliates.affiliates, name="affiliates"),
+    path("affiliates/payout/", affiliates.affiliates_payout, name="affiliates-payout"),
+    path("r/<str:code>/", affiliates.referral_landing, name="referral-landing"),
     path("account/notifications/", notifications.notification_settings, name="notification-settings"),
     path("account/api/new-key/", reseller_api.api_key_new, name="api-key-new"),
     path("accounts/signup/", accounts.signup, name="signup"),

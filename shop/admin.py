@@ -1,6 +1,7 @@
 """Django admin's entry point for the app: each domain registers its own models in its ``admin`` module."""
 
 from shop.accounts import admin as accounts_admin  # noqa: F401
+from shop.affiliates import admin as affiliates_admin  # noqa: F401
 from shop.backoffice import admin as backoffice_admin  # noqa: F401
 from shop.backoffice import admin_others  # noqa: F401  (other apps' admins on the admin's theme)
 from shop.catalogue import admin as catalogue_admin  # noqa: F401

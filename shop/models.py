@@ -1,6 +1,7 @@
 """The app's models, defined in their domains; Django loads them from here (app label ``shop``, tables unchanged)."""
 
 from shop.accounts.models import PendingActivation, UsernameSkeleton
+from shop.affiliates.models import AffiliateLink, Referral, ReferralEarning, ReferralPayout
 from shop.catalogue.models import (
     Category,
     CustomerPrice,
@@ -21,6 +22,7 @@ from shop.support.models import Ticket, TicketMessage
 from shop.wallet.models import LedgerEntry, Wallet
 
 __all__ = [
+    "AffiliateLink",
     "ApiKey",
     "Branding",
     "Category",
@@ -34,6 +36,9 @@ __all__ = [
     "PendingActivation",
     "Provider",
     "ProviderService",
+    "Referral",
+    "ReferralEarning",
+    "ReferralPayout",
     "Refill",
     "Service",
     "ServiceChange",

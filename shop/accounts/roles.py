@@ -35,6 +35,7 @@ ROLES: dict[str, tuple[str, ...] | str] = {
         "shop.view_service",
         "shop.view_category",
         "shop.view_providerservice",
+        "shop.view_referral",
     ),
     FINANCE: (
         # Credits and debits, lifting a hold, top-up approvals.
@@ -48,6 +49,9 @@ ROLES: dict[str, tuple[str, ...] | str] = {
         "auth.view_user",
         "shop.view_order",
         "shop.view_ticket",
+        "shop.view_referral",
+        "shop.view_referralearning",
+        "shop.view_referralpayout",
     ),
     ADMIN: ALL,
 }

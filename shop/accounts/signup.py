@@ -68,12 +68,14 @@ class _Mail:
     context: dict[str, str]
 
 
-def signup_register(*, username: str, email: str, password: str, address: str, site_url: str) -> None:
+def signup_register(*, username: str, email: str, password: str, address: str, site_url: str, referral_code: str | None = None) -> None:
     """Sign up ``username`` with ``email`` and ``password`` from the client ``address``, and send the one mail (see the module).
 
     ``site_url`` is the scheme and host the links in the mail start with.
     Raises ``TooManySignups`` over a limit, and ``SignupRefused`` when another
     sign-up took the username, or one that looks like it, in the meantime.
+    A new account is attributed to the owner of the referral link ``referral_code`` (when the link exists and
+    the referral is allowed: ``shop.affiliates.services.referral_attach``); the answer is the same either way.
     """
     email = email.strip().lower()
     message = signup_limit_hit(address=address, email=email)
@@ -100,10 +102,21 @@ def signup_register(*, username: str, email: str, password: str, address: str, s
                 user.save()
                 PendingActivation.objects.create(user=user)
                 username_skeletons_set(user=user)
+                if referral_code:
+                    _refer(user, referral_code)
                 mail = _Mail("signup_activation", user, {"activation_url": site_url + activation_path(user)})
     except IntegrityError as exc:  # a concurrent sign-up took the username or a lookalike since the form checked
         raise SignupRefused(LOOKALIKE) from exc
     _send(mail)
+
+
+def _refer(user: AbstractBaseUser, code: str) -> None:
+    from shop.affiliates.services import ReferralRefused, referral_attach
+
+    try:
+        referral_attach(referee=user, code=code)
+    except ReferralRefused as exc:
+        logger.info("sign-up of user %s not attributed to link %s: %s", user.pk, code, exc)
 
 
 def activation_link_lifetime() -> str:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from shop.accounts.forms import SignupForm
 from shop.accounts.signup import SignupRefused, TooManySignups, activation_link_lifetime, signup_activate, signup_register
 from shop.accounts.throttles import password_reset_limit_hit
+from shop.affiliates.views import referral_code_of
 from shop.core.client_address import client_address
 
 
@@ -29,6 +30,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 password=data["password1"],
                 address=client_address(request),
                 site_url=request.build_absolute_uri("/").rstrip("/"),
+                referral_code=referral_code_of(request),
             )
         except SignupRefused as exc:
             form.add_error(None, str(exc))

@@ -98,6 +98,9 @@ def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
             _item("Wallets", "account_balance_wallet", "shop.wallet"),
             _item("Ledger", "menu_book", "shop.ledgerentry"),
             _item("API keys", "key", "shop.apikey"),
+            _item("Referrals", "share", "shop.referral"),
+            _item("Referral earnings", "savings", "shop.referralearning"),
+            _item("Referral payouts", "payments", "shop.referralpayout"),
         ),
         _group(
             "Payments",

@@ -162,12 +162,30 @@ class ShopSettings(models.Model):
         default=False,
         help_text="Refuse a new order for a link that already has an unfinished order on the same service, as panels do.",
     )
+    referral_percent = models.DecimalField(
+        "referral earnings (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("5"),
+        help_text="What a referrer earns of each top-up their referrals pay (not of bonuses or admin credits). 0: no earnings.",
+    )
+    referral_payout_minimum = models.DecimalField(
+        "referral payout minimum",
+        max_digits=14,
+        decimal_places=4,
+        default=Decimal("10"),
+        help_text="Earnings move to the referrer's balance once they reach this much, when the referrer asks.",
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "shop settings"
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="shop_settings_single_row"),
             models.CheckConstraint(condition=Q(default_markup_percent__gt=-100), name="shop_settings_markup_above_minus_100"),
+            models.CheckConstraint(
+                condition=Q(referral_percent__gte=0, referral_percent__lte=50), name="shop_settings_referral_percent_0_to_50"
+            ),
+            models.CheckConstraint(condition=Q(referral_payout_minimum__gt=0), name="shop_settings_referral_minimum_positive"),
         ]
 
     def __str__(self) -> str:

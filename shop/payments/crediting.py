@@ -21,6 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from shop.affiliates.services import referral_earn
 from shop.notifications.kinds import STAFF_TOPUP_REVIEW, TOPUP_CREDITED
 from shop.notifications.queue import notify_later
 from shop.payments.gateway import gateway_for
@@ -197,6 +198,7 @@ def _credit(topup: TopUp, actor: Actor, facts: dict[str, Any], *, states: tuple[
             )
         event_record(locked, Kind.PAID, actor, {**facts, "credited": locked.credited})
         notify_later(TOPUP_CREDITED, locked.pk)
+        referral_earn(topup=locked)  # the referrer's share of what was paid, in the same transaction
         if locked.refunded_total or locked.disputed_total:  # a refund or dispute delivered before the payment
             reversal_settle(locked, actor, {"reversal": "recorded before the payment"})
     logger.info("top-up %s credited: %s %s", topup.pk, locked.credited, locked.currency)

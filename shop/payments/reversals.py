@@ -19,6 +19,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from shop.affiliates.services import referral_reverse
 from shop.payments.history import Actor, Kind, Outcome, TopUpRefused, event_record, staff_reason
 from shop.payments.interface import DISPUTE, REFUND
 from shop.payments.models import TopUp, TopUpState
@@ -76,6 +77,7 @@ def reversal_settle(locked: TopUp, actor: Actor, facts: dict[str, Any]) -> Decim
     locked.save(update_fields=["reversed_amount", "reversal_owed", "attention_reason", "updated_at"])
     event_record(locked, Kind.REVERSED, actor, {**facts, "amount": delta, "covered": covered})
     logger.warning("top-up %s reversed by %s (covered: %s)", locked.pk, delta, covered)
+    referral_reverse(topup=locked)  # the referrer's unpaid share of the top-up shrinks in step
     return delta
 
 

@@ -30,6 +30,7 @@ CUSTOMER_MENU = (
     ("services", "Services", "services"),
     ("service-updates", "Updates", "updates"),
     ("tickets", "Support", "support"),
+    ("affiliates", "Affiliates", "affiliates"),
     ("api-page", "API", "api"),
     ("password_change", "Account", "account"),
 )

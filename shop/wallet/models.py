@@ -41,6 +41,7 @@ class LedgerEntry(models.Model):
         TOPUP_FEE = "topup_fee", "Payment fee"
         TOPUP_BONUS = "topup_bonus", "Top-up bonus"
         REVERSAL = "reversal", "Payment reversed"
+        REFERRAL = "referral", "Referral earnings"
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -65,6 +66,7 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"),
             models.CheckConstraint(condition=~Q(kind="deposit") | Q(amount__gt=0), name="ledger_deposit_positive"),
             models.CheckConstraint(condition=~Q(kind="refund") | Q(amount__gt=0), name="ledger_refund_positive"),
+            models.CheckConstraint(condition=~Q(kind="referral") | Q(amount__gt=0), name="ledger_referral_positive"),
             models.CheckConstraint(condition=~Q(kind="order_charge") | Q(amount__lt=0), name="ledger_charge_negative"),
             models.CheckConstraint(condition=~Q(kind="adjustment") | ~Q(reason=""), name="ledger_adjustment_has_reason"),
             models.CheckConstraint(

@@ -23,6 +23,7 @@ from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
 
+from shop.affiliates.services import affiliate_link_of, referral_attach
 from shop.catalogue.models import Category, CustomerPrice, Provider, ProviderService, Service, ServiceUpdate
 from shop.orders.models import Order, OrderStatus, Refill
 from shop.orders.placement import order_place
@@ -116,6 +117,12 @@ def world(transactional_db) -> dict[str, object]:
         order_ids=[orders[1].pk],
     )
     ticket_reply(ticket=ticket, author=staff, body="We asked the provider: it restarts within 24 hours.", by_staff=True)
+    # Affiliates: a referral who paid a top-up, so the page lists an earning.
+    referee = make_user("pagereferee")
+    referral_attach(referee=referee, code=affiliate_link_of(user=customer).code)
+    topup_staff_credit(
+        topup=topup_create(user=referee, method=manual, amount="60", reference="TRX-2001", urls=lambda topup: None), staff=staff
+    )
     return {"orders": orders, "topup": waiting, "customer": customer, "ticket": ticket}
 
 
@@ -158,6 +165,7 @@ def customer_pages(world: dict[str, object]) -> list[tuple[str, str]]:
         ("updates", "/updates/"),
         ("api", "/account/api/"),
         ("notifications", "/account/notifications/"),
+        ("affiliates", "/affiliates/"),
         ("support", "/support/"),
         ("ticket-new", "/support/new/"),
         ("ticket", f"/support/{world['ticket'].pk}/"),

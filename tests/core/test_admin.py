@@ -43,6 +43,9 @@ BAD_FILTERS = [
     ("shop_branding", {"accent__exact": "#00\x00"}, "contains a NUL character."),
     ("shop_customerprice", {"discount_percent__gte": "abc"}, "could not be applied"),
     ("shop_ticket", {"category__exact": "bogus"}, "is not one of the choices for category."),
+    ("shop_referral", {"created_at__year": "0"}, OUT_OF_RANGE),
+    ("shop_referralearning", {"amount__gte": "abc"}, "could not be applied"),
+    ("shop_referralpayout", {"created_at__year": "0"}, OUT_OF_RANGE),
 ]
 
 

@@ -25,8 +25,8 @@ REFILL_NOT_FOUND = {"error": "Refill not found"}
 ID_ROUTES = {"order-detail", "order-refill", "order-cancel"}
 TOPUP_ROUTES = {"topup-detail", "topup-status"}
 TICKET_ROUTES = {"ticket-detail", "ticket-close"}
-# Not a customer's object: a signed link from a mail, or a gateway's notification (verified by its signature).
-NOT_OWNED = {"password_reset_confirm", "signup-activate", "payment-notify"}
+# Not a customer's object: a signed link from a mail, a gateway's notification (verified by its signature), a public referral link.
+NOT_OWNED = {"password_reset_confirm", "signup-activate", "payment-notify", "referral-landing"}
 
 
 @pytest.fixture

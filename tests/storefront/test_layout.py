@@ -24,6 +24,7 @@ CUSTOMER_MENU = [
     "Services",
     "Updates",
     "Support",
+    "Affiliates",
     "API",
     "Account",
 ]
