@@ -49,6 +49,11 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    # Accounts: sign-up with email verification, login, password reset and change, two-factor (TOTP, recovery codes).
+    # https://docs.allauth.org/en/latest/installation/quickstart.html
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "shop",
 ]
 
@@ -62,6 +67,9 @@ MIDDLEWARE = [
     "shop.core.middleware.NoStoreWhenSignedIn",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # Staff reach the admin only with two-factor authentication (shop/accounts/mfa.py).
+    "shop.accounts.mfa.StaffNeedTwoFactor",
     "csp.middleware.CSPMiddleware",
     "shop.core.middleware.AdminContentSecurityPolicy",
     # Last, as django-axes asks: it turns a locked-out login into its own response.
@@ -294,7 +302,8 @@ UNFOLD = {
 AUTHENTICATION_BACKENDS = [
     # django-axes counts failed logins and refuses a locked-out client before any password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, taking a username or an email address.
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "order-new"
@@ -307,6 +316,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # (shop/accounts/lockout.py; 0: no such limit). Higher than AXES_FAILURE_LIMIT: many customers may share an address.
 LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
 AXES_HANDLER = "shop.accounts.lockout.LoginLockoutHandler"
+# allauth's login form names the username (or email address) "login"; the credentials it authenticates with
+# say "username" or "email": shop/accounts/lockout.py reads either.
+AXES_USERNAME_FORM_FIELD = "login"
+AXES_USERNAME_CALLABLE = "shop.accounts.lockout.login_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client address is REMOTE_ADDR: a client-sent X-Forwarded-For must not pick
@@ -316,6 +329,30 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # AXES_IPWARE_* settings would need django-ipware, which is not installed.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=env.int("AXES_PROXY_COUNT", default=0))
 AXES_CLIENT_IP_CALLABLE = "shop.core.client_address.client_address"
+# django-allauth: https://docs.allauth.org/en/latest/account/configuration.html
+ACCOUNT_ADAPTER = "shop.accounts.adapter.ShopAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+# A customer confirms their address by the mailed link before they can log in (and so before any top-up).
+# With enumeration prevention, a sign-up with a registered address gets the same page, and the address's
+# owner a mail saying someone tried; which is only possible while verification is mandatory.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# A reset asked for an address no account uses mails nobody (it would mail strangers on anyone's say-so).
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+ACCOUNT_SESSION_REMEMBER = None
+# Failed logins are django-axes' (per username and address, and per address: shop/accounts/lockout.py); sign-ups
+# and reset mails are limited per network and per address by shop/accounts/throttles.py. allauth's other limits stay.
+ACCOUNT_RATE_LIMITS = {"login_failed": None, "signup": None, "reset_password": None}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="SMM shop")
+# Staff reach the admin only after a second factor in this session (shop/accounts/mfa.py).
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=True)
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 if env.str("EMAIL_URL", default=""):
     globals().update(env.email_url("EMAIL_URL"))

@@ -38,3 +38,6 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 RATE_LIMIT_REDIS_URL = ""
 PANEL_CONNECT_TIMEOUT = 2.0
 PANEL_READ_TIMEOUT = 5.0
+# Hundreds of admin tests sign staff in with force_login, which has no second factor to show; the tests of the
+# rule itself (tests/accounts/test_mfa.py) turn it back on.
+STAFF_MFA_REQUIRED = False

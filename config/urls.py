@@ -1,5 +1,8 @@
+from allauth.account import views as allauth_views
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path, re_path
 
 from shop.accounts import passwords
 from shop.accounts import views as accounts
@@ -13,6 +16,9 @@ from shop.storefront import views_mass as storefront_mass
 from shop.storefront import views_refills as storefront_refills
 from shop.storefront import views_updates as storefront_updates
 from shop.support import views as support
+
+# The admin's login is allauth's, so a second factor is asked for there too (https://docs.allauth.org/en/latest/common/admin.html).
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", storefront.home, name="home"),
@@ -47,15 +53,20 @@ urlpatterns = [
     path("r/<str:code>/", affiliates.referral_landing, name="referral-landing"),
     path("account/notifications/", notifications.notification_settings, name="notification-settings"),
     path("account/api/new-key/", reseller_api.api_key_new, name="api-key-new"),
-    path("accounts/signup/", accounts.signup, name="signup"),
-    path("accounts/signup/done/", accounts.signup_done, name="signup-done"),
-    path("accounts/activate/<uidb64>/<token>/", accounts.signup_activation, name="signup-activate"),
-    # Before Django's own: limited per network and per email address.
-    path("accounts/password_reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
-    # Before Django's own: these also revoke the API key.
-    path("accounts/password_change/", passwords.PasswordChangeView.as_view(), name="password_change"),
-    path("accounts/reset/<uidb64>/<token>/", passwords.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # django-allauth's accounts (https://docs.allauth.org/en/latest/installation/quickstart.html), the shop's
+    # names beside allauth's for the pages every other page links to. Before allauth's own: sign-up and reset
+    # mails are limited per network and per address; a new password also revokes the API key.
+    path("accounts/login/", allauth_views.login, name="login"),
+    path("accounts/logout/", allauth_views.logout, name="logout"),
+    path("accounts/signup/", accounts.SignupView.as_view(), name="signup"),
+    path("accounts/password/reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password/change/", login_required(passwords.PasswordChangeView.as_view()), name="password_change"),
+    re_path(
+        r"^accounts/password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$",
+        passwords.PasswordResetFromKeyView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("accounts/", include("allauth.urls")),
     path("brand/logo", brand_views.brand_logo, name="brand-logo"),
     path("brand/theme.css", brand_views.brand_theme, name="brand-theme"),
     path("healthz", storefront.healthz, name="healthz"),

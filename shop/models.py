@@ -1,6 +1,6 @@
 """The app's models, defined in their domains; Django loads them from here (app label ``shop``, tables unchanged)."""
 
-from shop.accounts.models import PendingActivation, UsernameSkeleton
+from shop.accounts.models import UsernameSkeleton
 from shop.affiliates.models import AffiliateLink, Referral, ReferralEarning, ReferralPayout
 from shop.catalogue.models import (
     Category,
@@ -33,7 +33,6 @@ __all__ = [
     "OrderEvent",
     "OrderStatus",
     "PaymentMethod",
-    "PendingActivation",
     "Provider",
     "ProviderService",
     "Referral",

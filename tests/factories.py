@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import factory
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from factory.django import DjangoModelFactory
 
@@ -15,10 +16,17 @@ class UserFactory(DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"customer{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     password = factory.django.Password("pw-for-tests")
+
+    @factory.post_generation
+    def verified_email(user, create: bool, extracted: bool | None, **kwargs) -> None:
+        """A customer who can sign in has confirmed their address (allauth's ``EmailAddress``); ``verified_email=False`` has not."""
+        if create and user.email and extracted is not False and not EmailAddress.objects.filter(email__iexact=user.email).exists():
+            EmailAddress.objects.create(user=user, email=user.email.lower(), verified=True, primary=True)
 
 
 class ProviderFactory(DjangoModelFactory):

@@ -134,12 +134,55 @@ def messages_of(response) -> list[str]:
 
 
 def activation_link(mail) -> str:
-    """The path of the activation link in a sign-up mail (``django.core.mail`` message)."""
-    match = re.search(r"https?://[^/\s]+(/accounts/activate/\S+/)", mail.body)
+    """The path of the link that confirms the address in a sign-up mail (``django.core.mail`` message)."""
+    match = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+/)", mail.body)
     assert match, mail.body
     return match.group(1)
+
+
+def confirm_address(client, mail, **extra):
+    """Follow the mailed link and press its button (allauth confirms by POST): the response, redirects followed."""
+    return client.post(activation_link(mail), follow=True, **extra)
 
 
 def slow_panel(sandbox) -> None:
     """Every call to the panel now takes 5 s (until the faults are cleared)."""
     sandbox.panel.add_fault(Fault(kind="slow", delay=5.0, times=0))
+
+
+def with_confirmed_address(user):
+    """``user`` with their email address confirmed, as allauth records it: they may log in (and top up) at once."""
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.get_or_create(user=user, email=user.email.lower(), defaults={"verified": True, "primary": True})
+    return user
+
+
+def totp_code(secret: str, step: int = 0) -> str:
+    """What an authenticator app shows for ``secret`` ``step`` periods from now."""
+    import time
+
+    from allauth.mfa import app_settings as mfa_settings
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD + step))
+
+
+def browser_sign_in(page, shop: str, username: str, password: str, *, start: str = "/accounts/login/") -> None:
+    """Sign in through the shop's (allauth's) login page in a Playwright ``page``; staff without an authenticator set one
+    up on the way, as the admin asks them to (``STAFF_MFA_REQUIRED``)."""
+    page.goto(f"{shop}{start}")
+    page.fill("#id_login", username)
+    page.fill("#id_password", password)
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    if "/accounts/reauthenticate/" in page.url:
+        page.fill("#id_password", password)
+        page.click("main form button[type=submit]")
+        page.wait_for_load_state()
+    if "/accounts/2fa/totp/activate/" in page.url:
+        secret = page.input_value("#authenticator_secret")
+        page.fill("#id_code", totp_code(secret))
+        page.click("main form button[type=submit]")
+        page.wait_for_load_state()
+    assert "/accounts/login/" not in page.url, "the sign-in did not go through"

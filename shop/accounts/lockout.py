@@ -35,3 +35,16 @@ class LoginLockoutHandler(AxesDatabaseHandler):
         per_address = attempts.aggregate(failures=Sum("failures_since_start"))["failures"] or 0
         # In units of AXES_FAILURE_LIMIT, the one number axes compares: floor(n * L / A) >= L exactly when n >= A.
         return max(per_username, per_address * limit // address_limit)
+
+
+def login_username(request, credentials: dict | None = None) -> str | None:
+    """The name axes counts failures under: what was typed in allauth's "login" field (a username or an address).
+
+    allauth hands ``authenticate`` a ``username`` or an ``email`` credential, never ``login``, so axes' default
+    (``AXES_USERNAME_FORM_FIELD`` looked up in the credentials) would count every failure under no name at all.
+    """
+    for key in ("username", "email"):
+        if credentials and credentials.get(key):
+            return str(credentials[key]).strip().lower()
+    typed = request.POST.get("login") or request.POST.get("username") if request is not None else None
+    return typed.strip().lower() if typed else None

@@ -20,17 +20,3 @@ class UsernameSkeleton(models.Model):
 
     def __str__(self) -> str:
         return self.skeleton
-
-
-class PendingActivation(models.Model):
-    """A sign-up whose email address is not confirmed yet: its user stays inactive until the mailed link is followed.
-
-    Only such users may be activated by a link (or get a new one by signing up
-    again); a user an admin deactivated has no row and stays inactive.
-    """
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="pending_activation")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"{self.user} (since {self.created_at:%Y-%m-%d %H:%M})"

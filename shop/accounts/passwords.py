@@ -1,4 +1,4 @@
-"""Django's password change and reset views, each also revoking the customer's API key.
+"""allauth's password change and reset views, each also revoking the customer's API key.
 
 Whoever learnt the old password may have issued themselves a key: a new
 password must shut them out of the API too. The revocation is an explicit
@@ -9,8 +9,8 @@ revoke anything.
 
 from __future__ import annotations
 
+from allauth.account import views as allauth_views
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -30,7 +30,7 @@ def key_revoked_notice(request: HttpRequest) -> None:
     )
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class PasswordChangeView(allauth_views.PasswordChangeView):
     def form_valid(self, form) -> HttpResponse:
         # The password and the key change together or not at all.
         with transaction.atomic():
@@ -41,11 +41,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PasswordResetFromKeyView(allauth_views.PasswordResetFromKeyView):
     def form_valid(self, form) -> HttpResponse:
         with transaction.atomic():
             response = super().form_valid(form)
-            revoked = api_key_revoke(user=form.user, reason=Revocation.PASSWORD_RESET)
+            revoked = api_key_revoke(user=self.reset_user, reason=Revocation.PASSWORD_RESET)
         if revoked:
             key_revoked_notice(self.request)
         return response

@@ -1,4 +1,5 @@
-"""Other apps' admins (auth groups, periodic tasks and their schedules, login attempts) registered again on unfold's classes.
+"""Other apps' admins registered again on unfold's classes: auth groups, allauth's email addresses and authenticators,
+periodic tasks and their schedules, login attempts.
 
 Their own ``ModelAdmin`` classes derive from Django's, so their pages would show half-styled
 under the admin's theme. As unfold's docs recommend ("User & group models", "django-celery-beat"),
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
@@ -22,6 +25,8 @@ from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 RESTYLED: tuple[type[Model], ...] = (
     Group,
+    EmailAddress,
+    Authenticator,
     PeriodicTask,
     IntervalSchedule,
     CrontabSchedule,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -54,6 +55,7 @@ def demo_user_ensure(*, username: str, password: str, superuser: bool) -> DemoLo
     else:
         user = user_model.objects.create_user(username=username, email=f"{username}@example.com", password=password)
     username_skeletons_set(user=user)  # so no sign-up can pass for it
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)  # allauth: it may log in at once
     return DemoLogin(username, password, created=True)
 
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -53,6 +54,8 @@ __all__ = [  # the history's names too, so callers import every write from here
 
 logger = logging.getLogger(__name__)
 
+UNVERIFIED = "Confirm your email address before adding funds: follow the link we mailed you (Account → Email addresses sends a new one)."
+
 
 def topup_create(
     *, user: AbstractBaseUser, method: PaymentMethod, amount: Decimal | str, reference: str = "", urls: Callable[[TopUp], Urls]
@@ -65,6 +68,8 @@ def topup_create(
     """
     if not method.is_enabled or method.currency != settings.SHOP_CURRENCY:  # another currency: misconfigured, never taken
         raise TopUpRefused("This payment method is not available.")
+    if not EmailAddress.objects.filter(user=user, verified=True).exists():  # allauth's record of a confirmed address
+        raise TopUpRefused(UNVERIFIED)
     try:
         quote = topup_quote(method=method, amount=amount)
     except AmountRefused as exc:

@@ -14,7 +14,7 @@ ELSEWHERE = "198.51.100.20"
 
 
 def log_in(username: str, password: str, *, address: str = ATTACKER):
-    return Client().post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address)
+    return Client().post(reverse("login"), {"login": username, "password": password}, REMOTE_ADDR=address)
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.tokens import default_token_generator
+from allauth.account.forms import EmailAwarePasswordResetTokenGenerator
+from allauth.account.utils import user_pk_to_url_str
 from django.urls import reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
 from shop.models import ApiKey
 from shop.reseller_api.models import Revocation
@@ -23,16 +22,16 @@ def balance_with(client, key: str) -> object:
 
 
 def change_password(web, old: str = "pw-for-tests"):
-    form = {"old_password": old, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    form = {"oldpassword": old, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
     return web.post(reverse("password_change"), form, follow=True)
 
 
 def reset_password(client, user):
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    link = reverse("password_reset_confirm", args=[user_pk_to_url_str(user), EmailAwarePasswordResetTokenGenerator().make_token(user)])
     # The link in the mail redirects to a token-free address that the session remembers, as Django's view does.
-    form_page = client.get(reverse("password_reset_confirm", args=[uid, default_token_generator.make_token(user)]), follow=True)
+    form_page = client.get(link, follow=True)
     assert form_page.redirect_chain, "the reset link should lead to the form"
-    return client.post(form_page.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}, follow=True)
+    return client.post(form_page.redirect_chain[-1][0], {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}, follow=True)
 
 
 def assert_a_new_key_can_be_issued(client, customer) -> None:
@@ -48,7 +47,7 @@ def assert_a_new_key_can_be_issued(client, customer) -> None:
 def test_changing_the_password_revokes_the_key_and_says_so(web, client, customer, key) -> None:
     assert set(balance_with(client, key)) == {"balance", "currency"}
     page = change_password(web).content.decode()
-    assert "Your password was changed." in page
+    assert "Password successfully changed." in page
     assert NOTICE in page and f'href="{reverse("api-page")}"' in page
     assert balance_with(client, key) == {"error": "Invalid API key"}
     assert ApiKey.objects.get(user=customer).revoked_reason == Revocation.PASSWORD_CHANGED
@@ -57,7 +56,7 @@ def test_changing_the_password_revokes_the_key_and_says_so(web, client, customer
 
 def test_resetting_the_password_revokes_the_key_and_says_so(client, customer, key) -> None:
     page = reset_password(client, customer).content.decode()
-    assert "Your new password is set." in page and NOTICE in page
+    assert "Your password is now changed." in page and NOTICE in page
     customer.refresh_from_db()
     assert customer.check_password(NEW_PASSWORD)
     assert balance_with(client, key) == {"error": "Invalid API key"}
@@ -73,5 +72,5 @@ def test_a_refused_password_change_leaves_the_key_working(web, client, customer,
 
 def test_a_customer_without_a_key_is_told_nothing_about_one(web, customer) -> None:
     page = change_password(web).content.decode()
-    assert "Your password was changed." in page and NOTICE not in page
+    assert "Password successfully changed." in page and NOTICE not in page
     assert not ApiKey.objects.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth.models import Permission
@@ -83,18 +84,19 @@ def test_the_sidebar_lists_only_what_the_staff_member_may_see(client) -> None:
         assert reverse(hidden) not in html, hidden
 
 
-def test_the_admin_login_page_is_themed_and_named(client) -> None:
-    html = client.get(reverse("admin:login"), follow=True).content.decode()
-    assert "unfold/css/styles.css" in html and "SMM Shop" in html
+def test_the_admin_login_is_the_shops_login_and_leads_back_to_the_admin(client) -> None:
+    """allauth's login (``secure_admin_login``): the same lockout and, for staff, the second factor."""
+    page = client.get(reverse("admin:login"))
+    assert page.status_code == 302 and page["Location"] == f"{reverse('login')}?next=%2Fadmin%2Flogin%2F"
 
 
 def test_staff_who_log_in_to_the_admin_land_in_the_admin(client, django_user_model) -> None:
-    """Unfold's login form has no hidden ``next``: the page's own URL carries it, so staff do not land on the customers' pages."""
-    django_user_model.objects.create_user("boss", "boss@example.com", "pw-for-tests", is_staff=True)
-    page = client.get(reverse("admin:login"))
-    assert page.status_code == 302 and page["Location"] == f"{reverse('admin:login')}?next=%2Fadmin%2F"
-    done = client.post(page["Location"], {"username": "boss", "password": "pw-for-tests"})
-    assert done.status_code == 302 and done["Location"] == reverse("admin:index")
+    boss = django_user_model.objects.create_user("boss", "boss@example.com", "pw-for-tests", is_staff=True)
+    EmailAddress.objects.create(user=boss, email="boss@example.com", verified=True, primary=True)
+    start = client.get(reverse("admin:index"), follow=True)
+    login_url = start.redirect_chain[-1][0]
+    done = client.post(login_url, {"login": "boss", "password": "pw-for-tests"}, follow=True)
+    assert done.redirect_chain[-1][0] == reverse("admin:index") and "SMM Shop" in done.content.decode()
 
 
 def test_no_template_comment_shows_on_the_shops_pages(admin_client, customer) -> None:

@@ -22,6 +22,7 @@ from shop.orders.placement import order_place
 from shop.wallet.models import LedgerEntry
 from shop.wallet.services import wallet_credit
 from tests.conftest import CHROMIUM
+from tests.helpers import browser_sign_in, with_confirmed_address
 from tests.processes import ROOT, web_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -36,7 +37,7 @@ STUCK = "No answer from the provider within 10 minutes: the order may or may not
 def make_user(username: str, **extra):
     # The web server checks passwords with Django's default hasher, not the fast one of the tests.
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
-        return get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
+        return with_confirmed_address(get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD, **extra))
 
 
 @pytest.fixture
@@ -88,11 +89,7 @@ def browser():
 def test_an_admin_resolves_a_needs_attention_order_from_its_page(shop, browser, stuck) -> None:
     page = browser.new_context(viewport=DESKTOP).new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{shop}/admin/login/")
-    page.fill("#id_username", "browseradmin")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    browser_sign_in(page, shop, "browseradmin", PASSWORD, start="/admin/login/")  # sets up the authenticator the admin asks for
 
     page.goto(f"{shop}/admin/shop/order/?status__exact=needs_attention")
     row = page.locator("#result_list tbody tr", has_text=STUCK[:30])

@@ -20,6 +20,7 @@ from django.test import override_settings
 from shop.models import LedgerEntry
 from shop.wallet.services import wallet_credit
 from tests.conftest import CHROMIUM
+from tests.helpers import with_confirmed_address
 from tests.processes import web_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -36,7 +37,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 @pytest.fixture
 def shop(transactional_db):
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
-        user = get_user_model().objects.create_user("erin", "erin@example.com", PASSWORD)
+        user = with_confirmed_address(get_user_model().objects.create_user("erin", "erin@example.com", PASSWORD))
     wallet_credit(user=user, amount=Decimal("1234.5"), kind=LedgerEntry.Kind.DEPOSIT)
     with web_process(CELERY_BROKER_URL="memory://") as base_url:
         yield base_url
@@ -61,7 +62,7 @@ def signed_in(browser, shop: str, **context):
     page = browser.new_context(**context).new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{shop}/accounts/login/")
-    page.fill("#id_username", "erin")
+    page.fill("#id_login", "erin")
     page.fill("#id_password", PASSWORD)
     page.locator("main form button[type=submit]").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
@@ -103,6 +104,10 @@ def test_on_a_wide_screen_the_menu_is_at_the_side_with_the_balance(shop, browser
     assert side["x"] == 0 and side["width"] < 300 and main["x"] >= side["width"]
     assert serious_violations(page) == []
     page.screenshot(path=SHOTS / "home-1366.png", full_page=True)
+    # On a screen shorter than the menu the sidebar scrolls: the balance never slides over the first entry.
+    page.set_viewport_size({"width": 1366, "height": 600})
+    balance, home = page.locator(".bar-balance").bounding_box(), menu.get_by_role("link", name="Home", exact=True).bounding_box()
+    assert balance["y"] + balance["height"] <= home["y"], (balance, home)
 
 
 def test_on_a_phone_the_menu_opens_and_closes_from_the_keyboard(shop, browser) -> None:

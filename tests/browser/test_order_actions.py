@@ -26,6 +26,7 @@ from shop.orders.placement import order_place
 from shop.reseller_api.keys import api_key_issue
 from shop.wallet.services import wallet_credit
 from tests.conftest import CHROMIUM, SANDBOX_KEY
+from tests.helpers import with_confirmed_address
 from tests.processes import web_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -73,7 +74,7 @@ def browser():
 def new_customer(username: str):
     """A customer with 100 on the balance, whose password the web server (with Django's default hashers) can check."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
-        user = get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD)
+        user = with_confirmed_address(get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD))
     wallet_credit(user=user, amount=Decimal("100"), kind=LedgerEntry.Kind.DEPOSIT)
     return user
 
@@ -82,7 +83,7 @@ def signed_in(browser, shop: str, username: str, **context):
     page = browser.new_context(**context).new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{shop}/accounts/login/")
-    page.fill("#id_username", username)
+    page.fill("#id_login", username)
     page.fill("#id_password", PASSWORD)
     page.click("main form button[type=submit]")
     page.wait_for_url(lambda url: "/accounts/login/" not in url)

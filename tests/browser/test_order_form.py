@@ -19,6 +19,7 @@ from django.test import override_settings
 from shop.models import LedgerEntry, Order
 from shop.wallet.services import wallet_credit
 from tests.conftest import CHROMIUM
+from tests.helpers import with_confirmed_address
 from tests.processes import web_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -53,7 +54,7 @@ def browser():
 def customer_with(balance: str):
     """A customer with ``balance``, whose password the web server (with Django's default hashers) can check."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
-        user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+        user = with_confirmed_address(get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD))
     wallet_credit(user=user, amount=Decimal(balance), kind=LedgerEntry.Kind.DEPOSIT)
     return user
 
@@ -64,7 +65,7 @@ def signed_in(browser, shop: str):
     page = browser.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{shop}/accounts/login/")
-    page.fill("#id_username", "alice")
+    page.fill("#id_login", "alice")
     page.fill("#id_password", PASSWORD)
     page.click("main form button[type=submit]")
     expect(page).to_have_url(f"{shop}/order/")

@@ -34,6 +34,7 @@ from shop.support.services import ticket_open, ticket_reply
 from shop.wallet.models import LedgerEntry
 from shop.wallet.services import wallet_credit
 from tests.conftest import CHROMIUM
+from tests.helpers import browser_sign_in, with_confirmed_address
 from tests.processes import ROOT, web_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -49,7 +50,7 @@ SERIOUS = {"serious", "critical"}
 def make_user(username: str, **extra):
     # The web server checks passwords with Django's default hasher, not the fast one of the tests.
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
-        return get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
+        return with_confirmed_address(get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD, **extra))
 
 
 @pytest.fixture
@@ -169,7 +170,10 @@ def customer_pages(world: dict[str, object]) -> list[tuple[str, str]]:
         ("support", "/support/"),
         ("ticket-new", "/support/new/"),
         ("ticket", f"/support/{world['ticket'].pk}/"),
-        ("password", "/accounts/password_change/"),
+        ("password", "/accounts/password/change/"),
+        ("email-addresses", "/accounts/email/"),
+        ("two-factor", "/accounts/2fa/"),
+        ("two-factor-setup", "/accounts/2fa/totp/activate/"),
     ]
 
 
@@ -178,7 +182,7 @@ VISITOR_PAGES = [
     ("visitor-updates", "/updates/"),
     ("visitor-login", "/accounts/login/"),
     ("visitor-signup", "/accounts/signup/"),
-    ("visitor-password-reset", "/accounts/password_reset/"),
+    ("visitor-password-reset", "/accounts/password/reset/"),
 ]
 
 
@@ -186,7 +190,7 @@ def sign_in(context, shop: str, username: str):
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{shop}/accounts/login/")
-    page.fill("#id_username", username)
+    page.fill("#id_login", username)
     page.fill("#id_password", PASSWORD)
     page.click("main form button[type=submit]")
     page.wait_for_load_state()
@@ -291,7 +295,9 @@ def test_the_keyboard_alone_reaches_everything_on_every_customer_page(shop, brow
 
 def test_the_admin_dashboard_screenshot(shop, browser, world) -> None:
     """The back office's first page, for the look to be reviewed with the customer pages; it must render for a superuser."""
-    page = sign_in(browser.new_context(viewport=DESKTOP), shop, "pagestaff")
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    page.set_default_timeout(15_000)
+    browser_sign_in(page, shop, "pagestaff", PASSWORD, start="/admin/login/")  # with the authenticator the admin asks for
     refused: list[str] = []
     page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
     response = page.goto(f"{shop}/admin/")

@@ -32,6 +32,7 @@ from shop.payments.sandbox import Delivery, SandboxServer
 from shop.storefront.templatetags.shop_format import format_money
 from shop.wallet.selectors import balance_of
 from tests.conftest import CHROMIUM
+from tests.helpers import with_confirmed_address
 from tests.payments import conftest as payment_fixtures
 from tests.payments.conftest import PAY_API_KEY, PAY_MERCHANT, PAY_WEBHOOK_SECRET
 from tests.processes import web_process
@@ -123,7 +124,7 @@ def browser():
 def new_customer(username: str):
     """A customer with no money yet, whose password the web server (with Django's default hashers) can check."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
-        return get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD)
+        return with_confirmed_address(get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD))
 
 
 def signed_in(browser, shop: str, username: str, **context):
@@ -132,7 +133,7 @@ def signed_in(browser, shop: str, username: str, **context):
     page = browser.new_context(**context).new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{shop}/accounts/login/")
-    page.fill("#id_username", username)
+    page.fill("#id_login", username)
     page.fill("#id_password", PASSWORD)
     page.click("main form button[type=submit]")
     expect(page).to_have_url(f"{shop}/order/")

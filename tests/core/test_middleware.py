@@ -28,6 +28,6 @@ def test_the_api_reply_with_a_balance_sends_no_store(call, client, key) -> None:
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
 
 
-@pytest.mark.parametrize("url", ["/", "/services/", "/accounts/signup/"])
+@pytest.mark.parametrize("url", ["/", "/services/"])
 def test_public_pages_for_visitors_stay_cacheable(client, url) -> None:
     assert not client.get(url).has_header("Cache-Control")

@@ -146,6 +146,19 @@ def test_a_disabled_method_or_one_in_another_currency_is_refused(customer, metho
     assert not TopUp.objects.exists()
 
 
+def test_no_top_up_before_the_email_address_is_confirmed(method, fake_gateway) -> None:
+    from allauth.account.models import EmailAddress
+
+    newcomer = UserFactory(verified_email=False)
+    EmailAddress.objects.create(user=newcomer, email=newcomer.email, verified=False, primary=True)
+    with pytest.raises(TopUpRefused) as refused:
+        started(newcomer, method, fake_gateway)
+    assert str(refused.value) == crediting.UNVERIFIED
+    assert not TopUp.objects.exists() and fake_gateway.started == []
+    EmailAddress.objects.filter(user=newcomer).update(verified=True)
+    assert started(newcomer, method, fake_gateway).state == TopUpState.PENDING
+
+
 def test_a_gateway_that_fails_to_start_leaves_the_top_up_failed_and_says_so(customer, method, fake_gateway) -> None:
     fake_gateway.start_error = GatewayError("The gateway refused the payment.")
     with pytest.raises(GatewayError):

@@ -26,7 +26,13 @@ ID_ROUTES = {"order-detail", "order-refill", "order-cancel"}
 TOPUP_ROUTES = {"topup-detail", "topup-status"}
 TICKET_ROUTES = {"ticket-detail", "ticket-close"}
 # Not a customer's object: a signed link from a mail, a gateway's notification (verified by its signature), a public referral link.
-NOT_OWNED = {"password_reset_confirm", "signup-activate", "payment-notify", "referral-landing"}
+NOT_OWNED = {
+    "password_reset_confirm",
+    "account_reset_password_from_key",
+    "account_confirm_email",
+    "payment-notify",
+    "referral-landing",
+}
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def log_in(client: Client, password: str, *, remote: str, forwarded: str | None 
     headers = {"REMOTE_ADDR": remote}
     if forwarded is not None:
         headers["HTTP_X_FORWARDED_FOR"] = forwarded
-    return client.post(reverse("login"), {"username": "victim", "password": password}, **headers)
+    return client.post(reverse("login"), {"login": "victim", "password": password}, **headers)
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from allauth.account.forms import EmailAwarePasswordResetTokenGenerator
+from allauth.account.models import EmailAddress
+from allauth.account.utils import user_pk_to_url_str
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.contrib.auth.tokens import default_token_generator
 from django.urls import reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
 from shop.models import ApiKey, LedgerEntry, Order, OrderStatus, Wallet
 from shop.reseller_api.keys import api_key_issue
@@ -111,8 +111,10 @@ def test_signup_makes_a_plain_customer_with_nothing_on_the_balance(client, extra
     response = client.post(reverse("signup"), form)
     assert response.status_code == 302
     user = get_user_model().objects.get(username="newcomer")
-    assert (user.is_staff, user.is_superuser, user.is_active) == (False, False, False)  # until the mailed link is followed
-    assert client.get(activation_link(mailoutbox[-1]), extras).status_code == 302
+    assert (user.is_staff, user.is_superuser) == (False, False)
+    assert not EmailAddress.objects.get(user=user).verified  # until the mailed link is followed
+    assert client.post(activation_link(mailoutbox[-1]), extras).status_code == 302
+    assert EmailAddress.objects.get(user=user).verified
     assert_plain_customer(user)
     assert not LedgerEntry.objects.filter(wallet__user=user).exists()
     assert not Wallet.objects.filter(user=user, balance__gt=0).exists()
@@ -124,9 +126,9 @@ def test_password_change_changes_the_password_only(client, customer, shopper_b, 
         **extras,
         "username": "renamed",
         "email": "renamed@example.com",
-        "old_password": "pw-for-tests",
-        "new_password1": "a-new-Passw0rd!",
-        "new_password2": "a-new-Passw0rd!",
+        "oldpassword": "pw-for-tests",
+        "password1": "a-new-Passw0rd!",
+        "password2": "a-new-Passw0rd!",
     }
     response = client.post(reverse("password_change"), form)
     assert response.status_code == 302
@@ -139,11 +141,9 @@ def test_password_change_changes_the_password_only(client, customer, shopper_b, 
 
 
 def test_password_reset_sets_the_password_only(client, customer, extras) -> None:
-    uid, token = urlsafe_base64_encode(force_bytes(customer.pk)), default_token_generator.make_token(customer)
+    uid, token = user_pk_to_url_str(customer), EmailAwarePasswordResetTokenGenerator().make_token(customer)
     form_url = client.get(reverse("password_reset_confirm", args=[uid, token]))["Location"]
-    response = client.post(
-        form_url, {**extras, "username": "renamed", "new_password1": "a-new-Passw0rd!", "new_password2": "a-new-Passw0rd!"}
-    )
+    response = client.post(form_url, {**extras, "username": "renamed", "password1": "a-new-Passw0rd!", "password2": "a-new-Passw0rd!"})
     assert response.status_code == 302
     customer.refresh_from_db()
     assert customer.check_password("a-new-Passw0rd!") and customer.username != "renamed"

@@ -1,0 +1,128 @@
+"""Two-factor authentication (allauth.mfa): customers may turn on an authenticator app (TOTP) with recovery codes; staff
+reach the admin only with a second factor in their session (``STAFF_MFA_REQUIRED``, shop/accounts/mfa.py)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+from django.test import Client, TestCase
+from django.urls import reverse
+
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "pw-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def _tolerance(settings):
+    settings.MFA_TOTP_TOLERANCE = 1  # codes of the period before and after count too: each step below uses its own
+    settings.STAFF_MFA_REQUIRED = True
+
+
+def code(secret: str, step: int) -> str:
+    """The authenticator app's code ``step`` periods from now (-1, 0 or 1)."""
+    return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD + step))
+
+
+def log_in(client, username: str):
+    return client.post(reverse("login"), {"login": username, "password": PASSWORD}, follow=True)
+
+
+def turn_on_totp(client) -> str:
+    """Activate an authenticator on the signed-in account; its secret."""
+    page = client.get(reverse("mfa_activate_totp"), follow=True)
+    if page.redirect_chain:  # allauth asks for the password again before a security change
+        page = client.post(page.redirect_chain[-1][0], {"password": PASSWORD}, follow=True)
+    page = page.content.decode()
+    secret = re.search(r'id="authenticator_secret"[^>]*value="([A-Z2-7]+)"|value="([A-Z2-7]+)"[^>]*id="authenticator_secret"', page)
+    assert secret, page
+    secret = secret.group(1) or secret.group(2)
+    with TestCase.captureOnCommitCallbacks(execute=True):  # allauth says "authenticator added" once its row is committed
+        done = client.post(reverse("mfa_activate_totp"), {"code": code(secret, -1)}, follow=True)
+    assert done.status_code == 200
+    return secret
+
+
+def test_a_customer_turns_on_an_authenticator_and_then_needs_its_code_to_log_in(client) -> None:
+    customer = UserFactory(username="alice")
+    log_in(client, "alice")
+    secret = turn_on_totp(client)
+    assert Authenticator.objects.filter(user=customer, type=Authenticator.Type.TOTP).exists()
+    assert Authenticator.objects.filter(user=customer, type=Authenticator.Type.RECOVERY_CODES).exists()
+    client.logout()
+
+    asked = log_in(client, "alice")
+    assert asked.redirect_chain[-1][0] == reverse("mfa_authenticate") and "_auth_user_id" not in client.session
+    wrong = client.post(reverse("mfa_authenticate"), {"code": "000000" if code(secret, 0) != "000000" else "111111"})
+    assert wrong.status_code == 200 and "_auth_user_id" not in client.session
+    done = client.post(reverse("mfa_authenticate"), {"code": code(secret, 0)}, follow=True)
+    assert done.redirect_chain[-1][0] == reverse("order-new") and client.session["_auth_user_id"] == str(customer.pk)
+
+
+def test_a_recovery_code_logs_in_once(client) -> None:
+    UserFactory(username="alice")
+    log_in(client, "alice")
+    turn_on_totp(client)
+    page = client.get(reverse("mfa_view_recovery_codes")).content.decode()
+    recovery = re.findall(r"\b[0-9a-f]{8}\b", page)
+    assert recovery, page
+    client.logout()
+    log_in(client, "alice")
+    client.post(reverse("mfa_authenticate"), {"code": recovery[0]})
+    assert "_auth_user_id" in client.session
+    client.logout()
+    log_in(client, "alice")
+    client.post(reverse("mfa_authenticate"), {"code": recovery[0]})
+    assert "_auth_user_id" not in client.session  # spent
+
+
+def test_staff_without_an_authenticator_are_sent_to_set_one_up_before_the_admin(client) -> None:
+    UserFactory(username="boss", is_staff=True, is_superuser=True)
+    log_in(client, "boss")
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp")
+    assert client.get(reverse("admin:shop_order_changelist"))["Location"] == reverse("mfa_activate_totp")
+
+
+@pytest.mark.django_db(transaction=True)  # allauth signals "authenticator added" on commit, as in production: before the response
+def test_staff_who_turn_on_an_authenticator_reach_the_admin_in_that_session(client) -> None:
+    UserFactory(username="boss", is_staff=True, is_superuser=True)
+    log_in(client, "boss")
+    turn_on_totp(client)  # its code was the second factor
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_staff_who_signed_in_without_the_second_factor_are_asked_for_it(client) -> None:
+    boss = UserFactory(username="boss", is_staff=True, is_superuser=True)
+    log_in(client, "boss")
+    secret = turn_on_totp(client)
+    other = Client()  # another browser
+    other.force_login(boss)  # a session without the second factor (a login before the authenticator was on)
+    response = other.get(reverse("admin:index"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("mfa_reauthenticate"))
+    assert other.get(reverse("admin:shop_order_changelist")).status_code == 302
+    other.post(response["Location"], {"code": code(secret, 0)})
+    assert other.get(reverse("admin:index")).status_code == 200
+
+
+def test_staff_who_log_in_with_their_code_reach_the_admin(client) -> None:
+    UserFactory(username="boss", is_staff=True, is_superuser=True)
+    log_in(client, "boss")
+    secret = turn_on_totp(client)
+    client.logout()
+    log_in(client, "boss")
+    client.post(reverse("mfa_authenticate"), {"code": code(secret, 0)})
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_customers_are_not_asked_for_a_second_factor(client) -> None:
+    UserFactory(username="alice")
+    log_in(client, "alice")
+    assert client.get(reverse("order-new")).status_code == 200
+    assert client.get(reverse("admin:index"))["Location"].startswith(reverse("admin:login"))  # not staff: the admin's own refusal
