@@ -346,8 +346,14 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 ACCOUNT_SESSION_REMEMBER = None
 # Failed logins are django-axes' (per username and address, and per address: shop/accounts/lockout.py); sign-ups
-# and reset mails are limited per network and per address by shop/accounts/throttles.py. allauth's other limits stay.
-ACCOUNT_RATE_LIMITS = {"login_failed": None, "signup": None, "reset_password": None}
+# and reset mails are limited per network and per address by shop/accounts/throttles.py. allauth's "login_failed"
+# stays per key only, above axes' limit: it is what limits guesses at a second-factor code (10 per 5 minutes per
+# account), where axes sees nothing. allauth's other limits stay.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/300s/key", "signup": None, "reset_password": None}
+# Mail the owner when the password, an address or a second factor changes: a stranger who set up an authenticator
+# with a stolen password is noticed.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+ACCOUNT_MAX_EMAIL_ADDRESSES = 2
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="SMM shop")
 # Staff reach the admin only after a second factor in this session (shop/accounts/mfa.py).

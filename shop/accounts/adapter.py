@@ -49,9 +49,10 @@ class ShopAccountAdapter(DefaultAccountAdapter):
         site = SimpleNamespace(name=branding_current().name, domain=request.get_host() if request is not None else "")
         try:
             super().send_mail(template_prefix, email, {"current_site": site, **context})
-        except Exception:
-            # As Django's password reset does: the page answers the same; the log names no address.
-            logger.exception("Could not send the %s mail", template_prefix.rsplit("/", 1)[-1])
+        except Exception as exc:
+            # As Django's password reset does: the page answers the same. Only the error's kind is logged: an SMTP
+            # refusal's text names the recipient.
+            logger.error("Could not send the %s mail: %s", template_prefix.rsplit("/", 1)[-1], type(exc).__name__)
 
 
 def _refer(request: HttpRequest, user: AbstractBaseUser) -> None:

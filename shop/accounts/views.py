@@ -8,6 +8,7 @@ nothing made.
 from __future__ import annotations
 
 from allauth.account import views as allauth_views
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 
@@ -22,6 +23,8 @@ class SignupView(allauth_views.SignupView):
         if message is not None:
             form.add_error(None, message)
             return self.render_to_response(self.get_context_data(form=form), status=429)
+        if getattr(form, "account_already_exists", False):
+            make_password(form.cleaned_data["password1"])  # the work a new account costs: the answer takes as long
         try:
             with transaction.atomic():
                 return super().form_valid(form)

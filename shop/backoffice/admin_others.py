@@ -18,6 +18,7 @@ from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Model
+from django.http import HttpRequest
 from django_celery_beat.admin import PeriodicTaskForm, TaskSelectWidget
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
@@ -26,7 +27,6 @@ from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 RESTYLED: tuple[type[Model], ...] = (
     Group,
     EmailAddress,
-    Authenticator,
     PeriodicTask,
     IntervalSchedule,
     CrontabSchedule,
@@ -79,4 +79,24 @@ def restyle(site: admin.AdminSite, models: tuple[type[Model], ...] = RESTYLED) -
         site.register(model, restyled(type(current), form=FORMS.get(model)))
 
 
+class AuthenticatorAdmin(ModelAdmin):
+    """Who has which second factor, never its secret (allauth's own admin shows ``data``: the TOTP secret and the
+    recovery codes' seed). Staff delete a lost one, after making sure who asks; its owner then sets up a new one."""
+
+    list_display = ("user", "type", "created_at", "last_used_at")
+    list_filter = ("type",)
+    search_fields = ("user__username", "user__email")
+    list_select_related = ("user",)
+    fields = readonly_fields = ("user", "type", "created_at", "last_used_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Authenticator | None = None) -> bool:
+        return False
+
+
 restyle(admin.site)
+if admin.site.is_registered(Authenticator):
+    admin.site.unregister(Authenticator)
+admin.site.register(Authenticator, AuthenticatorAdmin)

@@ -3,7 +3,6 @@
 import django.db.models.deletion
 from decimal import Decimal
 from django.conf import settings
-from shop.migrations._triggers import ledger_append_only
 from django.db import migrations, models
 
 
@@ -137,6 +136,3 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(condition=models.Q(('reversed_amount__gte', 0), ('reversed_amount__lte', models.F('amount'))), name='referral_earning_reversed_within_amount'),
         ),
     ]
-
-# SQLite rebuilds shop_ledgerentry for the new kind and constraint, dropping its trigger: put it back (PostgreSQL keeps it).
-Migration.operations.append(ledger_append_only())

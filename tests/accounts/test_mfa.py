@@ -91,11 +91,14 @@ def test_staff_without_an_authenticator_are_sent_to_set_one_up_before_the_admin(
 
 
 @pytest.mark.django_db(transaction=True)  # allauth signals "authenticator added" on commit, as in production: before the response
-def test_staff_who_turn_on_an_authenticator_reach_the_admin_in_that_session(client) -> None:
+def test_staff_who_turn_on_an_authenticator_reach_the_admin_in_that_session_and_are_told_by_mail(client, mailoutbox) -> None:
     UserFactory(username="boss", is_staff=True, is_superuser=True)
     log_in(client, "boss")
     turn_on_totp(client)  # its code was the second factor
     assert client.get(reverse("admin:index")).status_code == 200
+    # Whoever set it up, the owner hears of it at their address (a stranger with a stolen password is noticed).
+    told = [mail for mail in mailoutbox if mail.to == ["boss@example.com"] and "authenticator" in mail.body.lower()]
+    assert len(told) == 1, [(mail.subject, mail.to) for mail in mailoutbox]
 
 
 def test_staff_who_signed_in_without_the_second_factor_are_asked_for_it(client) -> None:
@@ -126,3 +129,35 @@ def test_customers_are_not_asked_for_a_second_factor(client) -> None:
     log_in(client, "alice")
     assert client.get(reverse("order-new")).status_code == 200
     assert client.get(reverse("admin:index"))["Location"].startswith(reverse("admin:login"))  # not staff: the admin's own refusal
+
+
+def test_guesses_at_the_code_are_limited_per_account(client) -> None:
+    UserFactory(username="alice")
+    log_in(client, "alice")
+    secret = turn_on_totp(client)
+    client.logout()
+    log_in(client, "alice")
+    wrong = "000000" if code(secret, 0) != "000000" else "111111"
+    for _ in range(10):
+        client.post(reverse("mfa_authenticate"), {"code": wrong})
+    refused = client.post(reverse("mfa_authenticate"), {"code": code(secret, 0)})
+    assert "Too many failed login attempts" in refused.content.decode() and "_auth_user_id" not in client.session
+
+
+def test_the_admin_lists_second_factors_without_their_secrets(client, admin_client, settings) -> None:
+    settings.STAFF_MFA_REQUIRED = False  # admin_client has no second factor to show; the rule has its own tests above
+    alice = UserFactory(username="alice")
+    log_in(client, "alice")
+    secret = turn_on_totp(client)
+    totp = Authenticator.objects.get(user=alice, type=Authenticator.Type.TOTP)
+    pages = [
+        admin_client.get(reverse("admin:mfa_authenticator_changelist")),
+        admin_client.get(reverse("admin:mfa_authenticator_change", args=[totp.pk])),
+    ]
+    assert [page.status_code for page in pages] == [200, 200]
+    for page in pages:
+        html = page.content.decode()
+        assert "alice" in html and secret not in html and "seed" not in html
+    assert admin_client.get(reverse("admin:mfa_authenticator_add")).status_code == 403
+    admin_client.post(reverse("admin:mfa_authenticator_delete", args=[totp.pk]), {"post": "yes"})
+    assert not Authenticator.objects.filter(pk=totp.pk).exists()  # a lost one: its owner sets up a new one

@@ -28,6 +28,10 @@ def test_existing_accounts_log_in_after_the_upgrade_and_a_waiting_one_must_confi
         banned = User.objects.create(username="banned", email="banned@example.com", password=hashed, is_active=False)
         User.objects.create(username="twin", email="regular@example.com", password=hashed)
         User.objects.create(username="staff", email="", password=hashed, is_staff=True)
+        early = User.objects.create(username="early", email="shared@example.com", password=hashed, is_active=False)
+        Pending.objects.create(user=early)  # an old sign-up never activated, then the address's owner signed up again
+        owner = User.objects.create(username="owner", email="Shared@Example.com", password=hashed)
+        User.objects.create(username="blank", email="   ", password=hashed)
         migrate_to(newest)
     finally:
         migrate_to(newest)
@@ -40,9 +44,19 @@ def test_existing_accounts_log_in_after_the_upgrade_and_a_waiting_one_must_confi
         regular.pk: ("regular@example.com", True, True),
         waiting.pk: ("waiting@example.com", False, True),
         banned.pk: ("banned@example.com", True, True),
+        owner.pk: ("shared@example.com", True, True),  # the account in use, not the older one that never activated
     }  # the twin's address is the older account's; staff had none
     active = dict(get_user_model().objects.values_list("username", "is_active"))
-    assert active == {"regular": True, "waiting": True, "banned": False, "twin": True, "staff": True}
+    assert active == {
+        "regular": True,
+        "waiting": True,
+        "banned": False,
+        "twin": True,
+        "staff": True,
+        "early": True,
+        "owner": True,
+        "blank": True,
+    }
 
     def log_in(login: str) -> Client:
         client = Client()
@@ -51,6 +65,7 @@ def test_existing_accounts_log_in_after_the_upgrade_and_a_waiting_one_must_confi
 
     assert "_auth_user_id" in log_in("regular").session
     assert "_auth_user_id" in log_in("REGULAR@example.com").session
+    assert "_auth_user_id" in log_in("owner").session
     assert "_auth_user_id" not in log_in("banned").session
     assert "_auth_user_id" not in log_in("waiting").session  # not before the address is confirmed...
     assert [mail.to for mail in mailoutbox] == [["waiting@example.com"]]  # ...for which the login mailed a link
