@@ -168,21 +168,45 @@ def totp_code(secret: str, step: int = 0) -> str:
     return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD + step))
 
 
-def browser_sign_in(page, shop: str, username: str, password: str, *, start: str = "/accounts/login/") -> None:
-    """Sign in through the shop's (allauth's) login page in a Playwright ``page``; staff without an authenticator set one
-    up on the way, as the admin asks them to (``STAFF_MFA_REQUIRED``)."""
+def with_authenticator(user) -> str:
+    """Give ``user`` an authenticator app (allauth's TOTP), as one who set it up has; its secret."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+def mailed_login_code(body: str) -> str:
+    """The sign-in code in allauth's "sign-in code" mail."""
+    match = re.search(r"browser window\.\s+(\S+)\s", body)
+    assert match, body
+    return match.group(1)
+
+
+def browser_sign_in(page, shop: str, username: str, password: str, *, start: str = "/accounts/login/", secret: str = "", mail=None) -> None:
+    """Sign in through the shop's (allauth's) login page in a Playwright ``page``. Staff with an authenticator type its
+    code (``secret``); staff without one type the code mailed to them (``mail()`` returns that mail's text) and then set
+    one up, as the admin asks (``STAFF_MFA_REQUIRED``)."""
     page.goto(f"{shop}{start}")
     page.fill("#id_login", username)
     page.fill("#id_password", password)
     page.click("main form button[type=submit]")
     page.wait_for_load_state()
-    if "/accounts/reauthenticate/" in page.url:
-        page.fill("#id_password", password)
-        page.click("main form button[type=submit]")
-        page.wait_for_load_state()
-    if "/accounts/2fa/totp/activate/" in page.url:
-        secret = page.input_value("#authenticator_secret")
-        page.fill("#id_code", totp_code(secret))
+    steps = {
+        "/accounts/login/code/confirm/": lambda: ("#id_code", mailed_login_code(mail())),
+        "/accounts/2fa/authenticate/": lambda: ("#id_code", totp_code(secret)),
+        "/accounts/reauthenticate/": lambda: ("#id_password", password),
+    }
+    for _ in range(4):
+        step = next((fill for path, fill in steps.items() if path in page.url), None)
+        if step is not None:
+            field, value = step()
+        elif "/accounts/2fa/totp/activate/" in page.url:
+            field, value = "#id_code", totp_code(page.input_value("#authenticator_secret"))
+        else:
+            break
+        page.fill(field, value)
         page.click("main form button[type=submit]")
         page.wait_for_load_state()
     assert "/accounts/login/" not in page.url, "the sign-in did not go through"

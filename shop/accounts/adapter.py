@@ -13,7 +13,9 @@ from types import SimpleNamespace
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
+from allauth.mfa.utils import is_mfa_enabled
 from django import forms
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.forms import BaseForm
 from django.http import HttpRequest
@@ -42,6 +44,14 @@ class ShopAccountAdapter(DefaultAccountAdapter):
             username_skeletons_set(user=user)
             _refer(request, user)
         return user
+
+    def is_login_by_code_required(self, login) -> bool:
+        """A staff member without an authenticator also types a code mailed to their confirmed address: whoever holds
+        only their password cannot set up the second factor the admin asks for (and keep the owner out with it)."""
+        user = login.user
+        if settings.STAFF_MFA_REQUIRED and user is not None and user.is_staff and not is_mfa_enabled(user):
+            return True
+        return super().is_login_by_code_required(login)
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         # allauth's mails greet "from {{ current_site.name }}": the shop's name (Branding), not the host name.

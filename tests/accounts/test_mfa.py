@@ -10,10 +10,12 @@ import pytest
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+from django.core import mail
 from django.test import Client, TestCase
 from django.urls import reverse
 
 from tests.factories import UserFactory
+from tests.helpers import mailed_login_code
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-for-tests"
@@ -31,7 +33,11 @@ def code(secret: str, step: int) -> str:
 
 
 def log_in(client, username: str):
-    return client.post(reverse("login"), {"login": username, "password": PASSWORD}, follow=True)
+    """Password, then (staff without an authenticator) the code mailed to them."""
+    response = client.post(reverse("login"), {"login": username, "password": PASSWORD}, follow=True)
+    if response.redirect_chain and response.redirect_chain[-1][0] == reverse("account_confirm_login_code"):
+        response = client.post(reverse("account_confirm_login_code"), {"code": mailed_login_code(mail.outbox[-1].body)}, follow=True)
+    return response
 
 
 def turn_on_totp(client) -> str:
@@ -161,3 +167,31 @@ def test_the_admin_lists_second_factors_without_their_secrets(client, admin_clie
     assert admin_client.get(reverse("admin:mfa_authenticator_add")).status_code == 403
     admin_client.post(reverse("admin:mfa_authenticator_delete", args=[totp.pk]), {"post": "yes"})
     assert not Authenticator.objects.filter(pk=totp.pk).exists()  # a lost one: its owner sets up a new one
+
+
+def test_staff_without_an_authenticator_also_type_a_code_mailed_to_them(client, mailoutbox) -> None:
+    """A stolen password alone cannot set up the second factor the admin asks for."""
+    UserFactory(username="boss", is_staff=True, is_superuser=True)
+    asked = client.post(reverse("login"), {"login": "boss", "password": PASSWORD}, follow=True)
+    assert asked.redirect_chain[-1][0] == reverse("account_confirm_login_code") and "_auth_user_id" not in client.session
+    assert [sent.to for sent in mailoutbox] == [["boss@example.com"]]
+    for _ in range(3):  # three wrong codes end the attempt
+        client.post(reverse("account_confirm_login_code"), {"code": "WRONG1"})
+    client.post(reverse("account_confirm_login_code"), {"code": mailed_login_code(mailoutbox[-1].body)})
+    assert "_auth_user_id" not in client.session
+    log_in(client, "boss")  # password and the new mailed code
+    assert client.session["_auth_user_id"]
+
+
+def test_staff_with_an_authenticator_and_customers_get_no_mailed_code(client, mailoutbox) -> None:
+    from tests.helpers import with_authenticator
+
+    secret = with_authenticator(UserFactory(username="boss", is_staff=True, is_superuser=True))
+    UserFactory(username="alice")
+    asked = client.post(reverse("login"), {"login": "boss", "password": PASSWORD}, follow=True)
+    assert asked.redirect_chain[-1][0] == reverse("mfa_authenticate")
+    client.post(reverse("mfa_authenticate"), {"code": code(secret, 0)})
+    assert client.get(reverse("admin:index")).status_code == 200
+    client.logout()
+    log_in(client, "alice")
+    assert client.session["_auth_user_id"] and not mailoutbox

@@ -22,7 +22,7 @@ from shop.orders.placement import order_place
 from shop.wallet.models import LedgerEntry
 from shop.wallet.services import wallet_credit
 from tests.conftest import CHROMIUM
-from tests.helpers import browser_sign_in, with_confirmed_address
+from tests.helpers import browser_sign_in, with_authenticator, with_confirmed_address
 from tests.processes import ROOT, web_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -60,7 +60,7 @@ def stuck(transactional_db) -> Order:
     order = order_place(user=customer, service=service, link="https://instagram.com/someone", quantity=1000)
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.NEEDS_ATTENTION, error=STUCK)
     OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.UNKNOWN, actor=OrderEvent.Actor.SYSTEM, status=OrderStatus.NEEDS_ATTENTION)
-    make_user("browseradmin", is_staff=True, is_superuser=True)
+    order.admin_secret = with_authenticator(make_user("browseradmin", is_staff=True, is_superuser=True))
     order.refresh_from_db()
     return order
 
@@ -89,7 +89,7 @@ def browser():
 def test_an_admin_resolves_a_needs_attention_order_from_its_page(shop, browser, stuck) -> None:
     page = browser.new_context(viewport=DESKTOP).new_page()
     page.set_default_timeout(15_000)
-    browser_sign_in(page, shop, "browseradmin", PASSWORD, start="/admin/login/")  # sets up the authenticator the admin asks for
+    browser_sign_in(page, shop, "browseradmin", PASSWORD, start="/admin/login/", secret=stuck.admin_secret)  # and its code
 
     page.goto(f"{shop}/admin/shop/order/?status__exact=needs_attention")
     row = page.locator("#result_list tbody tr", has_text=STUCK[:30])

@@ -149,6 +149,7 @@ def test_a_disabled_method_or_one_in_another_currency_is_refused(customer, metho
 def test_no_top_up_before_the_email_address_is_confirmed(method, fake_gateway) -> None:
     from allauth.account.models import EmailAddress
 
+    UserFactory()  # someone else's confirmed address does not count
     newcomer = UserFactory(verified_email=False)
     EmailAddress.objects.create(user=newcomer, email=newcomer.email, verified=False, primary=True)
     with pytest.raises(TopUpRefused) as refused:
