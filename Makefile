@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint mutate screenshots bench-sync clean
+.PHONY: run test lint mutate screenshots bench-sync messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ mutate: $(VENV)/.dev-installed
 screenshots: $(VENV)/.dev-installed
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/smmshop} $(BIN)/python -m pytest -q -p no:randomly tests/browser/test_pages.py
 	@echo "Screenshots: var/screenshots/"
+
+# Gather marked text into locale/*/LC_MESSAGES/*.po (needs gettext: apt install gettext) and compile the .mo files.
+messages: $(VENV)/.dev-installed
+	$(BIN)/python manage.py messages_update
 
 bench-sync: $(VENV)/.dev-installed
 	$(BIN)/python bench/catalogue_sync.py

@@ -1,6 +1,6 @@
 """Benchmark: render the services, new order and orders pages against a large shop on PostgreSQL.
 
-Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/smmshop .venv/bin/python bench/pages.py [--repeat N]
+Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/smmshop .venv/bin/python bench/pages.py [--repeat N] [--languages en,es]
 
 Fills a throw-away database with 10,000 services in 50 categories and
 1,000,000 orders (100,000 of them one customer's), then renders each page
@@ -9,6 +9,7 @@ templates; no network) N times, printing the median and 95th percentile time
 and the SQL queries per render. The same pages are first measured on a small
 shop (100 services, 1,000 orders) to show that the query count does not
 depend on the row counts. Goal (issue 4): median under 100 ms per page.
+With ``--languages en,es`` each page is measured in each language (the language cookie), to show what translation costs.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def fill(*, services: int, orders: int, own_orders: int) -> tuple[int, int]:
     return customer.pk, categories[7].pk
 
 
-def measure(label: str, customer_id: int, category_id: int, repeat: int) -> None:
+def measure(label: str, customer_id: int, category_id: int, repeat: int, languages: list[str]) -> None:
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -107,8 +109,11 @@ def measure(label: str, customer_id: int, category_id: int, repeat: int) -> None
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(get_user_model().objects.get(pk=customer_id))
     print(label)
-    for name, url in PAGES.items():
+    for (name, url), language in ((page, language) for page in PAGES.items() for language in languages):
         url = url.format(category=category_id)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        if len(languages) > 1:
+            name = f"{name} [{language}]"
         assert client.get(url).status_code == 200, url  # warm caches and the session
         times = []
         for _ in range(repeat):
@@ -119,21 +124,23 @@ def measure(label: str, customer_id: int, category_id: int, repeat: int) -> None
             assert response.status_code == 200
         times.sort()
         p95 = times[min(len(times) - 1, round(len(times) * 0.95))]
-        print(f"  {name:>22}: median {statistics.median(times):6.1f} ms, p95 {p95:6.1f} ms, {len(queries):2d} SQL queries")
+        print(f"  {name:>27}: median {statistics.median(times):6.1f} ms, p95 {p95:6.1f} ms, {len(queries):2d} SQL queries")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--languages", default="en", help="comma-separated language codes, e.g. en,es")
     args = parser.parse_args()
+    languages = [code.strip() for code in args.languages.split(",") if code.strip()]
     print(f"database: {connection.vendor}")
     with throwaway_database():
         started = time.perf_counter()
         small = fill(services=100, orders=1_000, own_orders=100)
-        measure("small shop: 100 services, 1,000 orders (100 the customer's)", *small, args.repeat)
+        measure("small shop: 100 services, 1,000 orders (100 the customer's)", *small, args.repeat, languages)
         large = fill(services=10_000, orders=1_000_000, own_orders=100_000)
         print(f"(loaded the large shop in {time.perf_counter() - started:.0f} s)")
-        measure("large shop: 10,000 more services, 1,000,000 more orders (100,000 the customer's)", *large, args.repeat)
+        measure("large shop: 10,000 more services, 1,000,000 more orders (100,000 the customer's)", *large, args.repeat, languages)
 
 
 if __name__ == "__main__":

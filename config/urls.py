@@ -3,6 +3,8 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path, re_path
+from django.views.decorators.cache import cache_control
+from django.views.i18n import JavaScriptCatalog
 
 from shop.accounts import passwords
 from shop.accounts import views as accounts
@@ -12,6 +14,7 @@ from shop.payments import views as payments
 from shop.reseller_api import views as reseller_api
 from shop.storefront import brand_views
 from shop.storefront import views as storefront
+from shop.storefront import views_language as storefront_language
 from shop.storefront import views_mass as storefront_mass
 from shop.storefront import views_refills as storefront_refills
 from shop.storefront import views_updates as storefront_updates
@@ -69,6 +72,10 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("brand/logo", brand_views.brand_logo, name="brand-logo"),
     path("brand/theme.css", brand_views.brand_theme, name="brand-theme"),
+    # The language switcher, and the translations the pages' scripts use (an external script: no inline script under the CSP).
+    path("language/", storefront_language.language_set, name="language-set"),
+    # Cached by the browser for an hour, per language (the response varies on the cookie and Accept-Language).
+    path("jsi18n/", cache_control(max_age=3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
     path("healthz", storefront.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,6 @@
 """The app's models, defined in their domains; Django loads them from here (app label ``shop``, tables unchanged)."""
 
-from shop.accounts.models import UsernameSkeleton
+from shop.accounts.models import UserLanguage, UsernameSkeleton
 from shop.affiliates.models import AffiliateLink, Referral, ReferralEarning, ReferralPayout
 from shop.catalogue.models import (
     Category,
@@ -49,6 +49,7 @@ __all__ = [
     "TopUpEvent",
     "TopUpState",
     "UpstreamCall",
+    "UserLanguage",
     "UsernameSkeleton",
     "Wallet",
 ]

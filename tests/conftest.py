@@ -87,6 +87,16 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """A request leaves its language active in the thread (the test client's is the test's): each test starts in English."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def catalogue(provider) -> dict[str, Service]:
     """The sandbox catalogue synced and offered in the shop, by upstream service id."""

@@ -1,5 +1,5 @@
 """The shop's rules inside django-allauth's flows: usernames of one script and no lookalikes, the username's
-skeletons and the referral recorded with the new account, and mail that never fails a request.
+skeletons, the referral and the language recorded with the new account, and mail that never fails a request.
 
 allauth does the rest (https://docs.allauth.org/en/latest/account/advanced.html#custom-redirects): the sign-up
 that answers the same whether or not the address is registered (``ACCOUNT_PREVENT_ENUMERATION``), verification
@@ -19,8 +19,11 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.forms import BaseForm
 from django.http import HttpRequest
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from shop.accounts.forms import username_error
+from shop.accounts.languages import language_save
 from shop.accounts.usernames import username_skeletons_set
 from shop.storefront.branding import branding_current
 
@@ -28,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 class ShopAccountAdapter(DefaultAccountAdapter):
-    error_messages = {**DefaultAccountAdapter.error_messages, "username_taken": "A user with that username already exists."}
+    error_messages = {**DefaultAccountAdapter.error_messages, "username_taken": _("A user with that username already exists.")}
 
     def clean_username(self, username: str, shallow: bool = False) -> str:
         username = super().clean_username(username, shallow=shallow)
@@ -43,6 +46,8 @@ class ShopAccountAdapter(DefaultAccountAdapter):
             # In the sign-up's transaction (shop.accounts.views.SignupView): a lookalike taken meanwhile undoes it.
             username_skeletons_set(user=user)
             _refer(request, user)
+            # The language the sign-up form was read in is the customer's, for their mails too.
+            language_save(user=user, code=get_language())
         return user
 
     def is_login_by_code_required(self, login) -> bool:

@@ -8,11 +8,12 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AdminUserCreationForm, SetPasswordMixin, UserChangeForm, UsernameField
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.utils.translation import gettext_lazy as _
 
 from shop.accounts.selectors import username_lookalike_exists
 from shop.accounts.usernames import LOOKALIKE, username_scripts_problem
 
-TAKEN = "A user with that username already exists."
+TAKEN = _("A user with that username already exists.")
 
 
 def username_error(username: str, *, user_id: int | None = None) -> str | None:
@@ -29,10 +30,10 @@ class SignupForm(SetPasswordMixin, forms.Form):
     username = UsernameField(
         max_length=150,
         validators=[UnicodeUsernameValidator()],
-        help_text="Up to 150 letters of one script, digits and @ . + - _",
+        help_text=_("Up to 150 letters of one script, digits and @ . + - _"),
         widget=forms.TextInput(attrs={"autofocus": True}),
     )
-    email = forms.EmailField(max_length=254, help_text="We mail a link to it to activate your account; also for password resets.")
+    email = forms.EmailField(max_length=254, help_text=_("We mail a link to it to activate your account; also for password resets."))
     password1, password2 = SetPasswordMixin.create_password_fields()
 
     def clean_email(self) -> str:

@@ -20,3 +20,13 @@ class UsernameSkeleton(models.Model):
 
     def __str__(self) -> str:
         return self.skeleton
+
+
+class UserLanguage(models.Model):
+    """The language a customer chose with the switcher (or signed up in): their pages after a new login, and their mails."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="language")
+    code = models.CharField("language", max_length=8)  # one of settings.LANGUAGES (shop.accounts.languages checks)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.code}"

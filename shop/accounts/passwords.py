@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from shop.reseller_api.keys import api_key_revoke
 from shop.reseller_api.models import Revocation
@@ -24,8 +25,8 @@ def key_revoked_notice(request: HttpRequest) -> None:
     messages.warning(
         request,
         format_html(
-            'Your API key was revoked because your password changed; issue a new one on the <a href="{}">API page</a>.',
-            reverse("api-page"),
+            _('Your API key was revoked because your password changed; issue a new one on the <a href="{url}">API page</a>.'),
+            url=reverse("api-page"),
         ),
     )
 

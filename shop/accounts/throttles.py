@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from shop.core.limits import Limit, rate_limit_hit
 
@@ -23,26 +24,36 @@ def _email_bucket(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
-def _over_limit(*, kind: str, what: str, to_email: str, address: str, email: str, address_limit: int, email_limit: int) -> str | None:
-    """Count one ``kind`` from ``address`` for ``email``; the message if that is one too many (the network's limit first), else None."""
+def _over_limit(*, kind: str, address: str, email: str, address_limit: int, email_limit: int) -> str | None:
+    """Count one ``kind`` from ``address`` for ``email``; which limit that passes ("address" first, "email"), else None."""
     by_address, by_email = rate_limit_hit(
         Limit(f"{kind}-address:{address}", address_limit, HOUR),
         Limit(f"{kind}-email:{_email_bucket(email)}", email_limit, HOUR),
     )
     if by_address:
-        return f"Too many {what} from your network; try again in an hour."
+        return "address"
     if by_email:
-        return f"Too many {what} {to_email} this email address; try again in an hour."
+        return "email"
     return None
 
 
 def signup_limit_hit(*, address: str, email: str) -> str | None:
     """Count one sign-up from ``address`` with ``email``; the message to show if that is one too many, else None."""
     limits = {"address_limit": settings.SIGNUP_ADDRESS_LIMIT, "email_limit": settings.SIGNUP_EMAIL_LIMIT}
-    return _over_limit(kind="signup", what="sign-ups", to_email="with", address=address, email=email, **limits)
+    over = _over_limit(kind="signup", address=address, email=email, **limits)
+    if over == "address":
+        return _("Too many sign-ups from your network; try again in an hour.")
+    if over == "email":
+        return _("Too many sign-ups with this email address; try again in an hour.")
+    return None
 
 
 def password_reset_limit_hit(*, address: str, email: str) -> str | None:
     """Count one password reset request from ``address`` for ``email``; the message to show if that is one too many, else None."""
     limits = {"address_limit": settings.PASSWORD_RESET_ADDRESS_LIMIT, "email_limit": settings.PASSWORD_RESET_EMAIL_LIMIT}
-    return _over_limit(kind="password-reset", what="password reset requests", to_email="for", address=address, email=email, **limits)
+    over = _over_limit(kind="password-reset", address=address, email=email, **limits)
+    if over == "address":
+        return _("Too many password reset requests from your network; try again in an hour.")
+    if over == "email":
+        return _("Too many password reset requests for this email address; try again in an hour.")
+    return None

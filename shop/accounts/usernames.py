@@ -26,6 +26,7 @@ from importlib import resources
 from confusable_homoglyphs.categories import unique_aliases
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from shop.accounts.models import UsernameSkeleton
 
@@ -37,8 +38,8 @@ SCRIPT_MIXES = (
     frozenset({"HAN", "BOPOMOFO"}),
     frozenset({"HAN", "HANGUL"}),
 )
-MIXED_SCRIPTS = "Use letters of one script only: this name mixes {scripts}, which can make it look like another."
-LOOKALIKE = "This username looks too much like an existing one. Choose another."
+MIXED_SCRIPTS = gettext_noop("Use letters of one script only: this name mixes %(scripts)s, which can make it look like another.")
+LOOKALIKE = gettext_lazy("This username looks too much like an existing one. Choose another.")
 
 
 @cache
@@ -67,11 +68,12 @@ def username_skeletons(username: str) -> set[str]:
 
 
 def username_scripts_problem(username: str) -> str | None:
-    """Why the username mixes scripts it should not, or None."""
+    """Why the username mixes scripts it should not (in the active language), or None."""
     scripts = unique_aliases(username) - SHARED_SCRIPTS
     if len(scripts) <= 1 or any(scripts <= mix for mix in SCRIPT_MIXES):
         return None
-    return MIXED_SCRIPTS.format(scripts=" and ".join(sorted(script.title() for script in scripts)))
+    named = f" {gettext('and')} ".join(sorted(script.title() for script in scripts))  # Unicode's names of scripts, in English
+    return gettext(MIXED_SCRIPTS) % {"scripts": named}
 
 
 def username_skeletons_set(*, user: AbstractBaseUser) -> None:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
+from django.utils.translation import gettext as _
 
 from shop.affiliates.models import AffiliateLink, Referral, ReferralEarning, ReferralPayout
 from shop.catalogue.models import ShopSettings
@@ -94,7 +95,7 @@ def referral_earn(*, topup: TopUp) -> ReferralEarning | None:
     amount = money(topup.amount * percent / Decimal(100))
     if amount <= 0:
         return None
-    earning, _ = ReferralEarning.objects.get_or_create(
+    earning, _created = ReferralEarning.objects.get_or_create(
         topup=topup, defaults={"referral": referral, "referrer_id": referral.referrer_id, "percent": percent, "amount": amount}
     )
     return earning
@@ -133,10 +134,13 @@ def referral_payout(*, referrer: AbstractBaseUser) -> ReferralPayout:
     with transaction.atomic():
         unpaid = list(ReferralEarning.objects.select_for_update().filter(referrer=referrer, payout__isnull=True).order_by("pk"))
         if not unpaid:
-            raise PayoutRefused("You have no earnings to pay out yet.")
+            raise PayoutRefused(_("You have no earnings to pay out yet."))
         total = money(sum(earning.payable for earning in unpaid))
         if total < minimum:
-            raise PayoutRefused(f"Earnings are paid out from {format_money(minimum)}: you have {format_money(total)} so far.")
+            raise PayoutRefused(
+                _("Earnings are paid out from %(minimum)s: you have %(total)s so far.")
+                % {"minimum": format_money(minimum), "total": format_money(total)}
+            )
         entry = wallet_credit(
             user=referrer, amount=total, kind=LedgerEntry.Kind.REFERRAL, reason=f"Referral earnings ({len(unpaid)} top-ups)"
         )

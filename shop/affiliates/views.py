@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from shop.affiliates.selectors import affiliate_summary, masked
@@ -75,5 +76,5 @@ def affiliates_payout(request: HttpRequest) -> HttpResponse:
     except PayoutRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{format_money(payout.amount)} added to your balance.")
+        messages.success(request, _("%(amount)s added to your balance.") % {"amount": format_money(payout.amount)})
     return redirect("affiliates")

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy
 
 from shop.core.fields import EncryptedTextField
 
@@ -280,10 +281,11 @@ class ServiceUpdate(models.Model):
     """
 
     class Kind(models.TextChoices):
-        NEW = "new", "New service"
-        DISABLED = "disabled", "Disabled"
-        ENABLED = "enabled", "Enabled again"
-        RATE = "rate", "Price changed"
+        # Customers read these on the service updates page and its feed.
+        NEW = "new", gettext_lazy("New service")
+        DISABLED = "disabled", gettext_lazy("Disabled")
+        ENABLED = "enabled", gettext_lazy("Enabled again")
+        RATE = "rate", gettext_lazy("Price changed")
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="updates")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 MAX_ID_DIGITS = 17  # below 2**63: every id the database can hold, and nothing that overflows a bigint
 
 
@@ -27,4 +29,4 @@ def other_digits(text: object) -> bool:
     return any(char.isdigit() and not char.isascii() for char in str(text))
 
 
-DIGITS_ONLY = "Write numbers with the digits 0 to 9."
+DIGITS_ONLY = gettext_lazy("Write numbers with the digits 0 to 9.")  # shown on forms, in the page's language

@@ -1,7 +1,8 @@
 """Notification mails: what each says and who gets it. Called by ``shop.notifications.tasks`` (a worker), never in a request.
 
 Customers get mail about their own orders, payments and tickets, each kind unless switched off on
-their notifications page. Staff alerts go to active staff with an email address whose roles let them
+their notifications page, in the language they chose (``shop.accounts.languages``). Staff alerts, in English,
+go to active staff with an email address whose roles let them
 act on it (``ALERT_PERMISSIONS``) and who have not switched staff alerts off.
 """
 
@@ -14,7 +15,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
+from shop.accounts.languages import language_of
 from shop.catalogue.models import Provider
 from shop.notifications.kinds import (
     ORDER_REFUNDED,
@@ -28,6 +32,7 @@ from shop.notifications.mail import mail_send
 from shop.notifications.models import NotificationSettings
 from shop.orders.models import Order
 from shop.payments.models import TopUp
+from shop.storefront.templatetags.shop_format import format_money
 from shop.support.models import Ticket, TicketMessage
 
 CUSTOMER_KINDS = (ORDER_REFUNDED, TOPUP_CREDITED, TICKET_ANSWERED)
@@ -56,13 +61,14 @@ def settings_save(*, user: AbstractBaseUser, **choices: bool) -> NotificationSet
     unknown = set(choices) - known
     if unknown:
         raise ValueError(f"No such notification: {sorted(unknown)}")
-    row, _ = NotificationSettings.objects.update_or_create(user=user, defaults=choices)
+    row, _created = NotificationSettings.objects.update_or_create(user=user, defaults=choices)
     return row
 
 
 def notification_send(*, kind: str, object_id: int) -> bool:
     """Build and send the mail of ``kind`` about object ``object_id``; False when nobody is to get it. Raises ``MailError``."""
-    mail = MAILS[kind](object_id)
+    with translation.override(settings.LANGUAGE_CODE):  # staff alerts; customers' mails switch to their own language
+        mail = MAILS[kind](object_id)
     if mail is None or not mail.to:
         return False
     mail_send(to=mail.to, subject=mail.subject, body=mail.body)
@@ -87,22 +93,27 @@ def _order_refunded(order_id: int) -> Mail | None:
     order = Order.objects.select_related("user", "service").filter(pk=order_id).first()
     if order is None or order.refunded <= 0:
         return None
-    return Mail(
-        _customer(order.user, ORDER_REFUNDED),
-        f"Order #{order.pk} ended {order.get_status_display()}: {order.refunded} {settings.SHOP_CURRENCY} refunded",
-        _body("order_refunded", order=order, url=_link("order-detail", order.pk)),
-    )
+    with translation.override(language_of(user=order.user)):
+        # The status too: English in the model (marked there), in the customer's language here.
+        status = _(order.get_status_display())
+        return Mail(
+            _customer(order.user, ORDER_REFUNDED),
+            _("Order #%(id)s ended %(status)s: %(amount)s %(currency)s refunded")
+            % {"id": order.pk, "status": status, "amount": format_money(order.refunded), "currency": settings.SHOP_CURRENCY},
+            _body("order_refunded", order=order, status=status, url=_link("order-detail", order.pk)),
+        )
 
 
 def _topup_credited(topup_id: int) -> Mail | None:
     topup = TopUp.objects.select_related("user", "method").filter(pk=topup_id, state="paid").first()
     if topup is None:
         return None
-    return Mail(
-        _customer(topup.user, TOPUP_CREDITED),
-        f"{topup.credited} {topup.currency} added to your balance",
-        _body("topup_credited", topup=topup, url=_link("topup-detail", topup.public_id)),
-    )
+    with translation.override(language_of(user=topup.user)):
+        return Mail(
+            _customer(topup.user, TOPUP_CREDITED),
+            _("%(amount)s %(currency)s added to your balance") % {"amount": format_money(topup.credited), "currency": topup.currency},
+            _body("topup_credited", topup=topup, url=_link("topup-detail", topup.public_id)),
+        )
 
 
 def _ticket_answered(ticket_id: int) -> Mail | None:
@@ -110,11 +121,12 @@ def _ticket_answered(ticket_id: int) -> Mail | None:
     answer = TicketMessage.objects.filter(ticket_id=ticket_id, by_staff=True).order_by("-id").first()
     if ticket is None or answer is None:
         return None
-    return Mail(
-        _customer(ticket.user, TICKET_ANSWERED),
-        f"Support answered ticket #{ticket.pk}: {ticket.subject}",
-        _body("ticket_answered", ticket=ticket, answer=answer, url=_link("ticket-detail", ticket.pk)),
-    )
+    with translation.override(language_of(user=ticket.user)):
+        return Mail(
+            _customer(ticket.user, TICKET_ANSWERED),
+            _("Support answered ticket #%(id)s: %(subject)s") % {"id": ticket.pk, "subject": ticket.subject},
+            _body("ticket_answered", ticket=ticket, answer=answer, url=_link("ticket-detail", ticket.pk)),
+        )
 
 
 def staff_recipients(*, kind: str) -> list[str]:

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from shop.notifications.forms import NotificationSettingsForm
@@ -19,6 +20,6 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     form = NotificationSettingsForm(request.POST or None, instance=current, staff=request.user.is_staff)
     if request.method == "POST" and form.is_valid():
         settings_save(user=request.user, **{name: form.cleaned_data[name] for name in form.fields})
-        messages.success(request, "Notification settings saved.")
+        messages.success(request, _("Notification settings saved."))
         return redirect("notification-settings")
     return render(request, "notifications/settings.html", {"form": form, "email": request.user.email})

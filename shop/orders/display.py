@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
+
 from shop.orders.models import Order, OrderStatus, Refill
 from shop.orders.requests import order_can_cancel, order_can_refill, order_refill_wait
 
@@ -31,27 +34,45 @@ REFILL_TONES = {
     "Canceled": "neutral",
 }
 
+#: A refill's status is the provider's word, stored and answered by the API as it is (``Refill.Status`` values): marked
+#: here for the catalogue (never evaluated), pages show it translated: ``{% translate refill.status context "refill status" %}``,
+#: ``refill_status_shown`` in Python.
+REFILL_STATUS_CONTEXT = "refill status"
+REFILL_STATUS_WORDS = (
+    pgettext_lazy("refill status", "Pending"),
+    pgettext_lazy("refill status", "In progress"),
+    pgettext_lazy("refill status", "Completed"),
+    pgettext_lazy("refill status", "Rejected"),
+    pgettext_lazy("refill status", "Error"),
+    pgettext_lazy("refill status", "Canceled"),
+)
+
+
+def refill_status_shown(status: str) -> str:
+    """A refill's status in the page's language (as the templates translate it)."""
+    return pgettext(REFILL_STATUS_CONTEXT, status) if status else status
+
 
 #: What the refills page says of a refill that ended without one, by its status. ``Refill.error`` is the
 #: provider's own text (it may name the provider or an upstream id): admins read it, customers read these.
 REFILL_NOTES = {
-    Refill.Status.REJECTED: "The provider did not accept this refill.",
-    Refill.Status.ERROR: "The provider gave no final answer on this refill; you can ask again later.",
-    Refill.Status.CANCELED: "The provider canceled this refill.",
+    Refill.Status.REJECTED: gettext_lazy("The provider did not accept this refill."),
+    Refill.Status.ERROR: gettext_lazy("The provider gave no final answer on this refill; you can ask again later."),
+    Refill.Status.CANCELED: gettext_lazy("The provider canceled this refill."),
 }
 
 
 @dataclass(frozen=True)
 class CustomerStatus:
-    """An order's status as its customer sees it: the word, and the badge colour that goes with it."""
+    """An order's status as its customer sees it: the word (in the page's language), and the badge colour that goes with it."""
 
     label: str
     tone: str
 
 
 def customer_status(status: str) -> CustomerStatus:
-    label = OrderStatus.customer_label(status)
-    return CustomerStatus(label=label, tone=STATUS_TONES[label])
+    label = OrderStatus.customer_label(status)  # English: the tones are keyed by it, and the API answers with it
+    return CustomerStatus(label=_(label), tone=STATUS_TONES[label])
 
 
 def customer_remains(*, remains: int | None, total_quantity: int) -> int | None:
@@ -70,12 +91,12 @@ def cancel_refusal(*, order: Order) -> str | None:
     if order_can_cancel(order=order):
         return None
     if order.status in OrderStatus.FINAL:
-        return f"It is already {OrderStatus.customer_label(order.status)}: there is nothing left to cancel."
+        return _("It is already %(status)s: there is nothing left to cancel.") % {"status": _(OrderStatus.customer_label(order.status))}
     if order.cancel_requested_at is not None:
-        return "Its cancellation was already requested; the refund follows when the provider confirms."
+        return _("Its cancellation was already requested; the refund follows when the provider confirms.")
     if not order.provider_service.cancel:
-        return "This service does not take cancellations once the provider has the order."
-    return "It is being handed to the provider right now; try again in a few minutes."
+        return _("This service does not take cancellations once the provider has the order.")
+    return _("It is being handed to the provider right now; try again in a few minutes.")
 
 
 def refill_refusal(*, order: Order) -> str | None:
@@ -83,7 +104,9 @@ def refill_refusal(*, order: Order) -> str | None:
     if order_can_refill(order=order):
         return order_refill_wait(order=order)  # a refill under way, or the cooldown after the last one
     if not order.provider_service.refill:
-        return "This service does not offer refills."
+        return _("This service does not offer refills.")
     if order.status not in OrderStatus.REFILLABLE:
-        return f"Only a completed or partial order can be refilled; this one is {OrderStatus.customer_label(order.status)}."
-    return "The provider has no record of this order, so it cannot be refilled."
+        return _("Only a completed or partial order can be refilled; this one is %(status)s.") % {
+            "status": _(OrderStatus.customer_label(order.status))
+        }
+    return _("The provider has no record of this order, so it cannot be refilled.")

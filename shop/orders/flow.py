@@ -38,6 +38,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from panelapi.types import UpstreamStatus
 from shop.notifications.kinds import STAFF_ATTENTION
@@ -88,7 +89,8 @@ ALLOWED: dict[str, set[str]] = {
 # Back-off of a submission that did not go through: 15 s, 30 s, ... up to 10 min.
 RETRY_FIRST = 15
 RETRY_MAX = 600
-UNKNOWN_AFTER_SWEEP = "The provider's answer was lost; an admin will check the order."
+# Stored in ``Order.error`` (English; marked so that a page that shows it can translate it: ``{% translate order.error %}``).
+UNKNOWN_AFTER_SWEEP = gettext_noop("The provider's answer was lost; an admin will check the order.")
 
 
 class TransitionError(Exception):

@@ -29,6 +29,9 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils.functional import lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from shop.catalogue.models import Service
 from shop.catalogue.pricing import CustomerPrices
@@ -48,18 +51,21 @@ MAX_LINE = MAX_LINK + 64  # a link at its longest, a service id and a quantity
 MAX_TEXT = MAX_ORDERS * (MAX_LINE + 2)
 _NUMBERISH = re.compile(r"[0-9\s.,+-]+")
 
-LAYOUT = "Write the line as: service id | link | quantity."
-BAD_SERVICE_ID = "The service id must be a number, e.g. 12."
-NO_LINK = "No link on this line: write service id | link | quantity."
-TWO_LINKS = "Cannot tell the link from the quantity: write service id | link | quantity."
-LINE_TOO_LONG = f"This line is longer than {MAX_LINE} characters."
-NOT_SIMPLE = "This service needs more than a link and a quantity: order it on the New order page."
-PACKAGE_QUANTITY = "A package is one bundle: leave the quantity out, or write 1."
+# Why a line is refused, in the language of the page that shows it (the mass order is a page of the web only).
+LAYOUT = gettext_lazy("Write the line as: service id | link | quantity.")
+BAD_SERVICE_ID = gettext_lazy("The service id must be a number, e.g. 12.")
+NO_LINK = gettext_lazy("No link on this line: write service id | link | quantity.")
+TWO_LINKS = gettext_lazy("Cannot tell the link from the quantity: write service id | link | quantity.")
+LINE_TOO_LONG = lazy(lambda: _("This line is longer than %(count)s characters.") % {"count": MAX_LINE}, str)()
+NOT_SIMPLE = gettext_lazy("This service needs more than a link and a quantity: order it on the New order page.")
+PACKAGE_QUANTITY = gettext_lazy("A package is one bundle: leave the quantity out, or write 1.")
 
 
 class TooManyLines(ValueError):
     def __init__(self, count: int) -> None:
-        super().__init__(f"At most {MAX_ORDERS} orders at a time: this text has {count} lines. Nothing was placed.")
+        super().__init__(
+            _("At most %(max)s orders at a time: this text has %(count)s lines. Nothing was placed.") % {"max": MAX_ORDERS, "count": count}
+        )
         self.count = count
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from shop.catalogue.models import Provider, ProviderService, Service
 from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES
@@ -21,20 +22,20 @@ class OrderStatus(models.TextChoices):
     members compare equal to them), so they serve queries as well as tests.
     """
 
-    AWAITING = "awaiting", "Awaiting submission"
-    SUBMITTING = "submitting", "Submitting"
-    PENDING = "pending", "Pending"
-    IN_PROGRESS = "in_progress", "In progress"
-    PROCESSING = "processing", "Processing"
-    COMPLETED = "completed", "Completed"
-    PARTIAL = "partial", "Partial"
-    CANCELED = "canceled", "Canceled"
-    FAILED = "failed", "Failed"
-    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+    AWAITING = "awaiting", gettext_noop("Awaiting submission")
+    SUBMITTING = "submitting", gettext_noop("Submitting")
+    PENDING = "pending", gettext_noop("Pending")
+    IN_PROGRESS = "in_progress", gettext_noop("In progress")
+    PROCESSING = "processing", gettext_noop("Processing")
+    COMPLETED = "completed", gettext_noop("Completed")
+    PARTIAL = "partial", gettext_noop("Partial")
+    CANCELED = "canceled", gettext_noop("Canceled")
+    FAILED = "failed", gettext_noop("Failed")
+    NEEDS_ATTENTION = "needs_attention", gettext_noop("Needs attention")
     # Subscriptions orders (the provider's words): running, paused by the provider, ended by their expiry date.
-    SUB_ACTIVE = "active", "Active"
-    SUB_PAUSED = "paused", "Paused"
-    EXPIRED = "expired", "Expired"
+    SUB_ACTIVE = "active", gettext_noop("Active")
+    SUB_PAUSED = "paused", gettext_noop("Paused")
+    EXPIRED = "expired", gettext_noop("Expired")
 
     #: Charged, not yet with the provider: the submit task and the sweeper work on these.
     UNPLACED = nonmember(("awaiting", "submitting"))
@@ -55,22 +56,24 @@ class OrderStatus(models.TextChoices):
     CANCELLABLE = nonmember(("pending", "in_progress", "processing", "active", "paused"))
     #: A customer may ask the provider for a refill (where the service offers refills).
     REFILLABLE = nonmember(("completed", "partial"))
-    #: What customers see: the shop's own steps read as Pending, a refused order as Canceled.
+    #: What customers see: the shop's own steps read as Pending, a refused order as Canceled. In English, as the reseller
+    #: API answers; pages translate them where they show them (``shop.orders.display.customer_status``). The labels above
+    #: stay English too (the admin's), marked for the catalogue so that a customer's mail can translate them.
     CUSTOMER_LABELS = nonmember(
         {
-            "awaiting": "Pending",
-            "submitting": "Pending",
-            "pending": "Pending",
-            "in_progress": "In progress",
-            "processing": "Processing",
-            "needs_attention": "Processing",
-            "active": "Active",
-            "paused": "Paused",
-            "completed": "Completed",
-            "partial": "Partial",
-            "canceled": "Canceled",
-            "failed": "Canceled",
-            "expired": "Expired",
+            "awaiting": gettext_noop("Pending"),
+            "submitting": gettext_noop("Pending"),
+            "pending": gettext_noop("Pending"),
+            "in_progress": gettext_noop("In progress"),
+            "processing": gettext_noop("Processing"),
+            "needs_attention": gettext_noop("Processing"),
+            "active": gettext_noop("Active"),
+            "paused": gettext_noop("Paused"),
+            "completed": gettext_noop("Completed"),
+            "partial": gettext_noop("Partial"),
+            "canceled": gettext_noop("Canceled"),
+            "failed": gettext_noop("Canceled"),
+            "expired": gettext_noop("Expired"),
         }
     )
 

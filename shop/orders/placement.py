@@ -10,6 +10,8 @@ from uuid import UUID
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from shop.catalogue.models import Service
 from shop.catalogue.pricing import CustomerPrices, charge_for, customer_rate, service_limits, service_rate
@@ -33,10 +35,12 @@ from shop.orders.types import (
 )
 from shop.wallet.services import InsufficientFunds, WalletOnHold
 
+# The API's words (kept in English: resellers' software parses them); pages word these refusals by their code (``Refusal``).
 NOT_ENOUGH_FUNDS = "Not enough funds on balance"
 NOT_ORDERABLE = "Incorrect service ID"
-# The words panels use (the web says the same): with ShopSettings.one_order_per_link, one unfinished order per link and service.
-LINK_BUSY = "You have an active order with this link. Please wait until order being completed."
+# The words panels use (the web says the same, translated; the API answers in English): with ShopSettings.one_order_per_link,
+# one unfinished order per link and service.
+LINK_BUSY = gettext_lazy("You have an active order with this link. Please wait until order being completed.")
 
 
 class AlreadyPlaced(Exception):
@@ -105,7 +109,8 @@ def order_place(
         funds = {"charge": exc.needed, "balance": exc.available}
         raise OrderRejected({"__all__": NOT_ENOUGH_FUNDS}, code=Refusal.SHORT_OF_FUNDS, params=funds) from exc
     except WalletOnHold as exc:
-        raise OrderRejected({"__all__": f"New orders are paused: {exc.reason} Please contact support."}) from exc
+        paused = _("New orders are paused: %(reason)s Please contact support.") % {"reason": exc.reason}
+        raise OrderRejected({"__all__": paused}) from exc
     except IntegrityError:
         twin = _placed_with(user, form_token) if form_token is not None else None
         if twin is None:
@@ -207,7 +212,7 @@ def _clean(
     low = max(low, 1)  # a provider's minimum of 0 still orders at least 1 (the table refuses a quantity of 0)
     if spec.subscription:
         if runs not in (None, "") or interval not in (None, ""):
-            raise FieldError("runs", "Drip-feed is not available for this service.")
+            raise FieldError("runs", _("Drip-feed is not available for this service."))
         sub = clean_subscription(extra, low=low, high=high)
         per_post, total = reserve(sub)  # the most it can deliver: max on every post
         return {"link": "", "quantity": per_post, "runs": None, "interval": None, "extra": sub, "total": total, "posts_done": 0}
@@ -219,7 +224,7 @@ def _clean(
         # Any whole number here: the service's own minimum answers below, in the words panels use.
         amount = clean_whole(quantity, "quantity", low=None)
         if amount is None:
-            raise FieldError("quantity", "Quantity is required.")
+            raise FieldError("quantity", _("Quantity is required."))
     else:
         amount = 1
     if not spec.package:
@@ -231,9 +236,9 @@ def _clean(
     drip_interval = clean_whole(interval, "interval", high=MAX_INTERVAL)  # at least 1, the default
     if drip_runs is not None or drip_interval is not None:
         if not service.provider_service.dripfeed or not spec.runs:
-            raise FieldError("runs", "Drip-feed is not available for this service.")
+            raise FieldError("runs", _("Drip-feed is not available for this service."))
         if drip_runs is None or drip_interval is None:
-            raise FieldError("runs" if drip_runs is None else "interval", "Drip-feed needs both runs and an interval.")
+            raise FieldError("runs" if drip_runs is None else "interval", _("Drip-feed needs both runs and an interval."))
     return {"link": cleaned_link, "quantity": amount, "runs": drip_runs, "interval": drip_interval, "extra": extra_fields}
 
 

@@ -20,17 +20,20 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from shop.orders import flow as order_flow
 from shop.orders.history import SYSTEM, Actor, Kind, event_record
 from shop.orders.models import Order, OrderStatus, Refill
 from shop.orders.selectors import RefillHistory, refill_history
 
-NOT_REFILLABLE = "Order not eligible for refill."
-NOT_CANCELLABLE = "Order not eligible for cancel."
-UNREACHABLE = "The provider could not be reached."
-REFILL_UNDER_WAY = "A refill of this order is already under way."
-REFILL_TOO_SOON = "A refill of this order was asked for recently; you may ask again after {when:%Y-%m-%d %H:%M} UTC."
+# Lazy: a page shows them in its language; the reseller API answers in English (its view overrides the language).
+# ``Refill.error`` keeps them as the task that writes it words them (English: tasks have no customer language).
+NOT_REFILLABLE = gettext_lazy("Order not eligible for refill.")
+NOT_CANCELLABLE = gettext_lazy("Order not eligible for cancel.")
+UNREACHABLE = "The provider could not be reached."  # kept in ``Refill.error`` only, which admins read
+REFILL_UNDER_WAY = gettext_lazy("A refill of this order is already under way.")
+REFILL_TOO_SOON = gettext_lazy("A refill of this order was asked for recently; you may ask again after {when:%Y-%m-%d %H:%M} UTC.")
 
 
 class RequestRefused(Exception):

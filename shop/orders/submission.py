@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from panelapi.exceptions import PanelMisconfigured, PanelOutcomeUnknown, PanelRefused, PanelUnreachable
 from shop.catalogue.providers import provider_accepts_orders, provider_client
@@ -36,7 +37,8 @@ FUNDS_REFUSAL = re.compile(
 )
 
 
-PROVIDER_LOW = "Waiting for the provider's balance."
+# Stored in ``Order.error`` (English; marked so that a page that shows it can translate it: ``{% translate order.error %}``).
+PROVIDER_LOW = gettext_noop("Waiting for the provider's balance.")
 
 
 class SubmitOutcome(StrEnum):

@@ -21,6 +21,8 @@ from datetime import date, datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from shop.orders.types import CONTROL_RE, USERNAME_RE, FieldError, Refusal, _text, clean_whole
 
@@ -45,16 +47,16 @@ def clean_subscription(data: dict[str, Any], *, low: int, high: int, today: date
     """
     username = _text(data.get("username"), "username")
     if not username:
-        raise FieldError("username", "Username is required.")
+        raise FieldError("username", _("Username is required."))
     if not USERNAME_RE.match(username) or CONTROL_RE.search(username):
-        raise FieldError("username", "Username is not valid: letters, digits, '.', '_' or '-'.")
+        raise FieldError("username", _("Username is not valid: letters, digits, '.', '_' or '-'."))
     least = _per_post(data, "min", low=low, high=high)
     most = _per_post(data, "max", low=low, high=high)
     if least > most:
-        raise FieldError("min", "Minimum per post must not be more than the maximum per post.")
+        raise FieldError("min", _("Minimum per post must not be more than the maximum per post."))
     posts = clean_whole(data.get("posts"), "posts", low=1, high=MAX_POSTS)
     if posts is None:
-        raise FieldError("posts", "Posts is required: how many new posts to deliver to (the charge reserved is for that many).")
+        raise FieldError("posts", _("Posts is required: how many new posts to deliver to (the charge reserved is for that many)."))
     cleaned: dict[str, Any] = {"username": username, "min": least, "max": most, "posts": posts}
     old_posts = clean_whole(data.get("old_posts"), "old_posts", low=0, high=MAX_OLD_POSTS)
     if old_posts is not None:
@@ -62,7 +64,7 @@ def clean_subscription(data: dict[str, Any], *, low: int, high: int, today: date
     delay = clean_whole(data.get("delay"), "delay", low=None)
     if delay is not None:
         if delay not in DELAYS:
-            raise FieldError("delay", f"Delay must be one of {', '.join(map(str, DELAYS))} minutes.")
+            raise FieldError("delay", _("Delay must be one of %(delays)s minutes.") % {"delays": ", ".join(map(str, DELAYS))})
         cleaned["delay"] = delay
     expiry = clean_expiry(data.get("expiry"), today=today or timezone.localdate())
     if expiry is not None:
@@ -85,15 +87,15 @@ def clean_expiry(value: Any, *, today: date) -> date | None:
     elif match := _ISO.fullmatch(text):
         year, month, day = map(int, match.groups())
     else:
-        raise FieldError("expiry", "Expiry must be a date written day/month/year, e.g. 31/12/2030.")
+        raise FieldError("expiry", _("Expiry must be a date written day/month/year, e.g. 31/12/2030."))
     try:
         expiry = date(year, month, day)
     except ValueError:
-        raise FieldError("expiry", f"Expiry: {text} is not a date.") from None
+        raise FieldError("expiry", _("Expiry: %(text)s is not a date.") % {"text": text}) from None
     if expiry <= today:
-        raise FieldError("expiry", "Expiry must be a date after today.")
+        raise FieldError("expiry", _("Expiry must be a date after today."))
     if (expiry - today).days > MAX_EXPIRY_DAYS:
-        raise FieldError("expiry", "Expiry must be within ten years.")
+        raise FieldError("expiry", _("Expiry must be within ten years."))
     return expiry
 
 
@@ -107,7 +109,9 @@ def _per_post(data: dict[str, Any], field: str, *, low: int, high: int) -> int:
     amount = clean_whole(data.get(field), field, low=None)
     name = "Min" if field == "min" else "Max"
     if amount is None:
-        raise FieldError(field, f"{name} is required: the {'least' if field == 'min' else 'most'} to deliver to each post.")
+        if field == "min":
+            raise FieldError(field, _("Min is required: the least to deliver to each post."))
+        raise FieldError(field, _("Max is required: the most to deliver to each post."))
     if amount < low:
         raise FieldError(field, f"{name} less than minimal {low}", code=Refusal.BELOW_MIN, params={"min": low})
     if amount > high:
@@ -119,4 +123,4 @@ def posts_done_words(posts_done: int | None) -> str | None:
     """A subscription's progress as pages show it (``3 posts done``); None for other orders."""
     if posts_done is None:
         return None
-    return f"{posts_done} post{'' if posts_done == 1 else 's'} done"
+    return ngettext("%(count)s post done", "%(count)s posts done", posts_done) % {"count": posts_done}

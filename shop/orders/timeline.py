@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
-from shop.orders.display import customer_remains
+from shop.orders.display import customer_remains, refill_status_shown
 from shop.orders.models import Order, OrderEvent, OrderStatus
 from shop.storefront.templatetags.shop_format import format_money
 
@@ -41,41 +42,50 @@ def _text(entry: OrderEvent, order: Order) -> str:
     match entry.kind:
         case Kind.PLACED:
             if "note" in detail:
-                return "Order placed."
-            return f"Order placed: {format_money(detail.get('charge', order.charge))} {currency} charged."
+                return _("Order placed.")
+            return _("Order placed: %(amount)s %(currency)s charged.") % {
+                "amount": format_money(detail.get("charge", order.charge)),
+                "currency": currency,
+            }
         case Kind.SENT:
-            return "Sent for processing."
+            return _("Sent for processing.")
         case Kind.RETRY | Kind.HELD:
-            return "Waiting to be sent for processing."
+            return _("Waiting to be sent for processing.")
         case Kind.REFUSED:
-            return "It could not be placed."
+            return _("It could not be placed.")
         case Kind.UNKNOWN:
-            return "Our team is checking this order."
+            return _("Our team is checking this order.")
         case Kind.RESOLVED:
-            return "Checked by our team: it goes on." if detail.get("outcome") == "placed" else "Checked by our team: it was not placed."
+            if detail.get("outcome") == "placed":
+                return _("Checked by our team: it goes on.")
+            return _("Checked by our team: it was not placed.")
         case Kind.STATUS:
             return _status_text(entry, order)
         case Kind.REFUNDED:
-            return f"Refunded {format_money(detail.get('amount'))} {currency}."
+            return _("Refunded %(amount)s %(currency)s.") % {"amount": format_money(detail.get("amount")), "currency": currency}
         case Kind.REFILL_REQUESTED:
-            return f"Refill #{detail.get('refill')} requested."
+            return _("Refill #%(id)s requested.") % {"id": detail.get("refill")}
         case Kind.REFILL_STATUS:
-            return f"Refill #{detail.get('refill')}: {detail.get('refill_status')}."
+            # The status is the provider's word as stored (``Refill.Status``), translated as the refills page shows it.
+            return _("Refill #%(id)s: %(status)s.") % {
+                "id": detail.get("refill"),
+                "status": refill_status_shown(str(detail.get("refill_status"))),
+            }
         case Kind.CANCEL_REQUESTED:
             if detail.get("refused"):
-                return "The cancellation was not accepted."
-            return "" if entry.actor == OrderEvent.Actor.SYSTEM else "Cancellation requested."
+                return _("The cancellation was not accepted.")
+            return "" if entry.actor == OrderEvent.Actor.SYSTEM else _("Cancellation requested.")
         case Kind.CANCELED:
-            return "Canceled before it was sent."
+            return _("Canceled before it was sent.")
     return ""  # Taken for submission: the shop's own step, nothing for the customer
 
 
 def _status_text(entry: OrderEvent, order: Order) -> str:
     detail = entry.detail or {}
-    parts = [f"Status: {OrderStatus.customer_label(entry.status)}"]
+    parts = [_("Status: %(status)s") % {"status": _(OrderStatus.customer_label(entry.status))}]
     if detail.get("start_count") is not None:
-        parts.append(f"start count {detail['start_count']}")
+        parts.append(_("start count %(count)s") % {"count": detail["start_count"]})
     remains = customer_remains(remains=detail.get("remains"), total_quantity=order.total_quantity)
     if remains is not None:
-        parts.append(f"remains {remains}")
+        parts.append(_("remains %(count)s") % {"count": remains})
     return ", ".join(parts) + "."

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from shop.core.numbers import DIGITS_ONLY, other_digits
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from shop.core.numbers import other_digits
 
 LINK_RE = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$|^https?://localhost(?::\d+)?(?:[/?#]\S*)?$", re.IGNORECASE)
 USERNAME_RE = re.compile(r"^@?[\w.\-]{1,100}$")
@@ -58,25 +61,25 @@ TYPES: dict[str, TypeSpec] = {
 }
 
 LABELS = {
-    "link": "Link",
-    "quantity": "Quantity",
-    "comments": "Comments",
-    "usernames": "Usernames",
-    "hashtags": "Hashtags",
-    "hashtag": "Hashtag",
-    "username": "Username",
-    "media": "Media link",
-    "answer_number": "Answer number",
-    "groups": "Groups",
-    "keywords": "Keywords",
-    "runs": "Runs",
-    "interval": "Interval",
-    "min": "Minimum per post",
-    "max": "Maximum per post",
-    "posts": "Posts",
-    "old_posts": "Old posts",
-    "delay": "Delay",
-    "expiry": "Expiry",
+    "link": gettext_lazy("Link"),
+    "quantity": gettext_lazy("Quantity"),
+    "comments": gettext_lazy("Comments"),
+    "usernames": gettext_lazy("Usernames"),
+    "hashtags": gettext_lazy("Hashtags"),
+    "hashtag": gettext_lazy("Hashtag"),
+    "username": gettext_lazy("Username"),
+    "media": gettext_lazy("Media link"),
+    "answer_number": gettext_lazy("Answer number"),
+    "groups": gettext_lazy("Groups"),
+    "keywords": gettext_lazy("Keywords"),
+    "runs": gettext_lazy("Runs"),
+    "interval": gettext_lazy("Interval"),
+    "min": gettext_lazy("Minimum per post"),
+    "max": gettext_lazy("Maximum per post"),
+    "posts": gettext_lazy("Posts"),
+    "old_posts": gettext_lazy("Old posts"),
+    "delay": gettext_lazy("Delay"),
+    "expiry": gettext_lazy("Expiry"),
 }
 LIST_FIELDS = {"comments", "usernames", "hashtags", "groups", "keywords"}
 
@@ -113,7 +116,7 @@ def type_spec(service_type: str) -> TypeSpec | None:
 def clean_link(value: Any, field: str = "link") -> str:
     text = _text(value, field)
     if not text:
-        raise FieldError(field, f"{LABELS[field]} is required.")
+        raise FieldError(field, _("%(field)s is required.") % {"field": LABELS[field]})
     if len(text) > MAX_LINK or CONTROL_RE.search(text) or not LINK_RE.match(text):
         raise FieldError(field, "Bad link", code=Refusal.BAD_LINK)
     return text
@@ -124,17 +127,17 @@ def clean_whole(value: Any, field: str, *, low: int | None = 1, high: int | None
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise FieldError(field, f"{LABELS[field]} must be a whole number.")
+        raise FieldError(field, _("%(field)s must be a whole number.") % {"field": LABELS[field]})
     text = str(value).strip()
     if other_digits(text):
-        raise FieldError(field, f"{LABELS[field]}: {DIGITS_ONLY[0].lower()}{DIGITS_ONLY[1:]}")
+        raise FieldError(field, _("%(field)s: write numbers with the digits 0 to 9.") % {"field": LABELS[field]})
     if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
-        raise FieldError(field, f"{LABELS[field]} must be a whole number.")
+        raise FieldError(field, _("%(field)s must be a whole number.") % {"field": LABELS[field]})
     number = int(text)
     if low is not None and number < low:
-        raise FieldError(field, f"{LABELS[field]} must be at least {low}.")
+        raise FieldError(field, _("%(field)s must be at least %(low)s.") % {"field": LABELS[field], "low": low})
     if high is not None and number > high:
-        raise FieldError(field, f"{LABELS[field]} must be at most {high}.")
+        raise FieldError(field, _("%(field)s must be at most %(high)s.") % {"field": LABELS[field], "high": high})
     return number
 
 
@@ -144,14 +147,18 @@ def clean_lines(value: Any, field: str) -> list[str]:
     lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = [line for line in lines if line]
     if not lines:
-        raise FieldError(field, f"{LABELS[field]} is required: one per line.")
+        raise FieldError(field, _("%(field)s is required: one per line.") % {"field": LABELS[field]})
     if len(lines) > MAX_LINES:
-        raise FieldError(field, f"{LABELS[field]}: at most {MAX_LINES} lines.")
+        raise FieldError(field, _("%(field)s: at most %(count)s lines.") % {"field": LABELS[field], "count": MAX_LINES})
     for line in lines:
         if len(line) > MAX_LINE or CONTROL_RE.search(line):
-            raise FieldError(field, f"{LABELS[field]}: each line at most {MAX_LINE} characters, no control characters.")
+            raise FieldError(
+                field,
+                _("%(field)s: each line at most %(count)s characters, no control characters.")
+                % {"field": LABELS[field], "count": MAX_LINE},
+            )
     if field == "usernames" and not all(USERNAME_RE.match(line) for line in lines):
-        raise FieldError(field, "Usernames: one username per line, letters, digits, '.', '_' or '-'.")
+        raise FieldError(field, _("Usernames: one username per line, letters, digits, '.', '_' or '-'."))
     return lines
 
 
@@ -165,7 +172,7 @@ def clean_extra(spec: TypeSpec, data: dict[str, Any]) -> dict[str, Any]:
         elif field == "answer_number":
             number = clean_whole(value, field, low=1, high=100)
             if number is None:
-                raise FieldError(field, "Answer number is required.")
+                raise FieldError(field, _("Answer number is required."))
             cleaned[field] = number
         elif field == "media":
             cleaned[field] = clean_link(value, "media")
@@ -173,9 +180,9 @@ def clean_extra(spec: TypeSpec, data: dict[str, Any]) -> dict[str, Any]:
             text = _text(value, field)
             pattern = HASHTAG_RE if field == "hashtag" else USERNAME_RE
             if not text:
-                raise FieldError(field, f"{LABELS[field]} is required.")
+                raise FieldError(field, _("%(field)s is required.") % {"field": LABELS[field]})
             if not pattern.match(text) or CONTROL_RE.search(text):
-                raise FieldError(field, f"{LABELS[field]} is not valid.")
+                raise FieldError(field, _("%(field)s is not valid.") % {"field": LABELS[field]})
             cleaned[field] = text
     return cleaned
 
@@ -184,8 +191,8 @@ def _text(value: Any, field: str, limit: int = MAX_LINK * 2) -> str:
     if value is None:
         return ""
     if not isinstance(value, str | int):
-        raise FieldError(field, f"{LABELS[field]} must be text.")
+        raise FieldError(field, _("%(field)s must be text.") % {"field": LABELS[field]})
     text = str(value)
     if len(text) > limit:
-        raise FieldError(field, f"{LABELS[field]} is too long.")
+        raise FieldError(field, _("%(field)s is too long.") % {"field": LABELS[field]})
     return text.strip()

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from shop.affiliates.services import referral_earn
 from shop.notifications.kinds import STAFF_TOPUP_REVIEW, TOPUP_CREDITED
@@ -54,7 +56,9 @@ __all__ = [  # the history's names too, so callers import every write from here
 
 logger = logging.getLogger(__name__)
 
-UNVERIFIED = "Confirm your email address before adding funds: follow the link we mailed you (Account → Email addresses sends a new one)."
+UNVERIFIED = gettext_lazy(
+    "Confirm your email address before adding funds: follow the link we mailed you (Account → Email addresses sends a new one)."
+)
 
 
 def topup_create(
@@ -67,7 +71,7 @@ def topup_create(
     A customer may have at most ``TOPUP_OPEN_LIMIT`` top-ups waiting at once.
     """
     if not method.is_enabled or method.currency != settings.SHOP_CURRENCY:  # another currency: misconfigured, never taken
-        raise TopUpRefused("This payment method is not available.")
+        raise TopUpRefused(_("This payment method is not available."))
     if not EmailAddress.objects.filter(user=user, verified=True).exists():  # allauth's record of a confirmed address
         raise TopUpRefused(UNVERIFIED)
     try:
@@ -77,12 +81,15 @@ def topup_create(
     reference = reference.strip()
     manual = method.kind == PaymentMethod.Kind.MANUAL
     if manual and not reference:
-        raise TopUpRefused("Enter the reference of your transfer, so staff can find it.")
+        raise TopUpRefused(_("Enter the reference of your transfer, so staff can find it."))
     if len(reference) > 120 or CONTROL_CHARS.search(reference):
-        raise TopUpRefused("A reference is plain text of at most 120 characters.")
+        raise TopUpRefused(_("A reference is plain text of at most 120 characters."))
     recent = timezone.now() - timedelta(seconds=settings.TOPUP_LIFETIME)
     if TopUp.objects.filter(user=user, state__in=TopUpState.OPEN, created_at__gte=recent).count() >= settings.TOPUP_OPEN_LIMIT:
-        raise TopUpRefused(f"You have {settings.TOPUP_OPEN_LIMIT} payments waiting already: finish one of them, or wait until they expire.")
+        raise TopUpRefused(
+            _("You have %(count)s payments waiting already: finish one of them, or wait until they expire.")
+            % {"count": settings.TOPUP_OPEN_LIMIT}
+        )
     with transaction.atomic():
         topup = TopUp.objects.create(
             user=user,

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from shop.core.fields import EncryptedTextField
 from shop.wallet.models import MONEY_DIGITS, MONEY_PLACES
@@ -67,12 +68,13 @@ class PaymentMethod(models.Model):
 
 
 class TopUpState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    REVIEW = "review", "Needs review"
-    PAID = "paid", "Paid"
-    FAILED = "failed", "Failed"
-    EXPIRED = "expired", "Expired"
-    REJECTED = "rejected", "Rejected"
+    # Customers read these on their payments (a top-up under review reads "Being checked" there).
+    PENDING = "pending", _("Pending")
+    REVIEW = "review", _("Needs review")
+    PAID = "paid", _("Paid")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+    REJECTED = "rejected", _("Rejected")
 
     # States from which a verified "paid" report still credits: the gateway holds the money, whatever the shop thought.
     CREDITABLE = nonmember(("pending", "failed", "expired"))

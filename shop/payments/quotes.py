@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+
 from shop.payments.models import PaymentMethod
 
 CENTS = Decimal("0.01")
@@ -12,7 +15,7 @@ HUNDRED = Decimal("100")
 
 
 class AmountRefused(Exception):
-    """The amount cannot be paid with this method; the message says why, for the customer."""
+    """The amount cannot be paid with this method; the message says why, for the customer (in the active language)."""
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,20 @@ def topup_quote(*, method: PaymentMethod, amount: Decimal | str) -> Quote:
     try:
         paid = Decimal(str(amount).strip())
     except (InvalidOperation, ValueError):
-        raise AmountRefused("Enter an amount such as 25 or 25.50.") from None
+        raise AmountRefused(_("Enter an amount such as 25 or 25.50.")) from None
     if not paid.is_finite() or paid != cents(paid):
-        raise AmountRefused("Enter an amount with at most 2 decimal places, such as 25.50.")
+        raise AmountRefused(_("Enter an amount with at most 2 decimal places, such as 25.50."))
     if paid < method.min_amount:
-        raise AmountRefused(f"The minimum for {method.name} is {cents(method.min_amount)} {method.currency}.")
+        limit = {"method": method.name, "amount": _shown(method.min_amount), "currency": method.currency}
+        raise AmountRefused(_("The minimum for %(method)s is %(amount)s %(currency)s.") % limit)
     if paid > method.max_amount:
-        raise AmountRefused(f"The maximum for {method.name} is {cents(method.max_amount)} {method.currency}.")
+        limit = {"method": method.name, "amount": _shown(method.max_amount), "currency": method.currency}
+        raise AmountRefused(_("The maximum for %(method)s is %(amount)s %(currency)s.") % limit)
     fee = cents(paid * method.fee_percent / HUNDRED)
     bonus = cents(paid * method.bonus_percent / HUNDRED) if method.bonus_percent and paid >= method.bonus_threshold else Decimal("0.00")
     return Quote(amount=paid, fee=fee, bonus=bonus, currency=method.currency)
+
+
+def _shown(amount: Decimal) -> str:
+    """An amount as the customer reads it: 2 places, the active language's decimal mark, ungrouped (``5.00``, ``5,00``)."""
+    return number_format(cents(amount), decimal_pos=2, use_l10n=True)

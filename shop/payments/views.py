@@ -19,6 +19,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -38,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 TOPUPS_PER_PAGE = 50
 MAX_NOTIFICATION_BYTES = 64 * 1024
-GATEWAY_DOWN = "The payment gateway did not answer; please try again or choose another method."
+GATEWAY_DOWN = gettext_noop("The payment gateway did not answer; please try again or choose another method.")  # translated where shown
 # How often a top-up's page asks for its state: soon while the payer is at the gateway, slowly while staff check it.
 POLL_MS = {TopUpState.PENDING: 5_000, TopUpState.REVIEW: 30_000}
 
@@ -62,12 +65,14 @@ def funds_add(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         except GatewayError as exc:
             logger.warning("top-up not started: gateway %s failed: %s", data["method"].code, exc)
-            form.add_error(None, GATEWAY_DOWN)
+            form.add_error(None, _(GATEWAY_DOWN))
         else:
             if urlsplit(topup.pay_url).scheme in {"http", "https"}:
                 return redirect(topup.pay_url)
             if topup.state == TopUpState.REVIEW:
-                messages.success(request, f"Top-up #{topup.pk} sent: staff check your transfer and then credit your balance.")
+                messages.success(
+                    request, _("Top-up #%(id)s sent: staff check your transfer and then credit your balance.") % {"id": topup.pk}
+                )
             return redirect("topup-detail", public_id=topup.public_id)
     offered = list(methods)
     return render(
@@ -149,20 +154,22 @@ def _urls(request: HttpRequest, topup: TopUp) -> Urls:
 
 
 def _state(topup: TopUp) -> dict[str, object]:
-    """The top-up's state as the customer reads it, for its page, the history and the status JSON alike."""
+    """The top-up's state as the customer reads it (in the page's language), for its page, the history and the status JSON alike."""
     money = f"{format_money(topup.credited)} {topup.currency}"
     words = {
-        TopUpState.PENDING: "Waiting for your payment.",
-        TopUpState.REVIEW: "Being checked by staff. Your balance is credited when they confirm the payment.",
-        TopUpState.PAID: f"Paid: {money} added to your balance.",
-        TopUpState.FAILED: "The payment failed. Nothing was added to your balance.",
-        TopUpState.EXPIRED: "The payment expired before it was paid. Nothing was added to your balance.",
-        TopUpState.REJECTED: f"Rejected by staff: {topup.attention_reason.rstrip('.') or 'no reason given'}.",
+        TopUpState.PENDING: _("Waiting for your payment."),
+        TopUpState.REVIEW: _("Being checked by staff. Your balance is credited when they confirm the payment."),
+        TopUpState.PAID: _("Paid: %(amount)s added to your balance.") % {"amount": money},
+        TopUpState.FAILED: _("The payment failed. Nothing was added to your balance."),
+        TopUpState.EXPIRED: _("The payment expired before it was paid. Nothing was added to your balance."),
+        # The reason is the staff member's own words, shown as they wrote it.
+        TopUpState.REJECTED: _("Rejected by staff: %(reason)s.") % {"reason": topup.attention_reason.rstrip(".") or _("no reason given")},
     }
+    label = _("Being checked") if topup.state == TopUpState.REVIEW else str(topup.get_state_display())
     return {
         "state": topup.state,
-        "label": topup.get_state_display() if topup.state != TopUpState.REVIEW else "Being checked",
-        "text": words.get(topup.state, topup.get_state_display()),
+        "label": label,
+        "text": words.get(topup.state, label),
         "open": topup.state in TopUpState.OPEN,
         "poll_ms": POLL_MS.get(topup.state, 0),
         "pay_url": topup.pay_url if topup.state == TopUpState.PENDING and topup.pay_url else "",
@@ -171,15 +178,31 @@ def _state(topup: TopUp) -> dict[str, object]:
 
 def _terms(method: PaymentMethod) -> str:
     """A method's limits, fee and bonus in one line, e.g. "5.00 to 500.00 USD · fee 2.5% · bonus 10% from 50.00 USD"."""
-    terms = [f"{cents(method.min_amount)} to {cents(method.max_amount)} {method.currency}", f"fee {_percent(method.fee_percent)}%"]
+    currency = method.currency
+    terms = [
+        _("%(min)s to %(max)s %(currency)s") % {"min": _amount(method.min_amount), "max": _amount(method.max_amount), "currency": currency},
+        _("fee %(percent)s%%") % {"percent": _percent(method.fee_percent)},
+    ]
     if method.bonus_percent:
-        threshold = f" from {cents(method.bonus_threshold)} {method.currency}" if method.bonus_threshold else ""
-        terms.append(f"bonus {_percent(method.bonus_percent)}%{threshold}")
+        percent = _percent(method.bonus_percent)
+        if method.bonus_threshold:
+            threshold = _amount(method.bonus_threshold)
+            terms.append(
+                _("bonus %(percent)s%% from %(threshold)s %(currency)s")
+                % {"percent": percent, "threshold": threshold, "currency": currency}
+            )
+        else:
+            terms.append(_("bonus %(percent)s%%") % {"percent": percent})
     return " · ".join(terms)
 
 
+def _amount(value: Decimal) -> str:
+    """An amount with its 2 places, in the page's language's decimal mark (``5.00``, ``5,00``), ungrouped as before."""
+    return number_format(cents(value), decimal_pos=2, use_l10n=True)
+
+
 def _percent(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+    return number_format(f"{value.normalize():f}", use_l10n=True)
 
 
 def _method_json(method: PaymentMethod) -> dict[str, object]:

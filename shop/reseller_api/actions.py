@@ -10,6 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from shop.reseller_api.handlers import (
     BATCH_LIMIT,
@@ -31,7 +34,7 @@ from shop.reseller_api.handlers import (
 @dataclass(frozen=True)
 class Param:
     name: str
-    description: str
+    description: str | Promise  # the API page's, in the reader's language
     required: bool = True
 
 
@@ -40,7 +43,7 @@ class Action:
     """One documented form of one action."""
 
     action: str
-    title: str
+    title: str | Promise
     params: tuple[Param, ...]
     example: dict[str, str]
     reply: object
@@ -58,14 +61,14 @@ class Action:
 
 # Definitions ----------------------------------------------------------------------------
 
-KEY = Param("key", "Your API key")
-ACTION = Param("action", "The action's name")
+KEY = Param("key", _("Your API key"))
+ACTION = Param("action", _("The action's name"))
 STATUS_EXAMPLE = {"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157", "currency": "USD"}
 
 ACTIONS: tuple[Action, ...] = (
     Action(
         "services",
-        "Service list",
+        _("Service list"),
         (KEY, ACTION),
         {"action": "services"},
         [
@@ -87,30 +90,30 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "add",
-        "Add order",
+        _("Add order"),
         (
             KEY,
             ACTION,
-            Param("service", "Service ID"),
-            Param("link", "Link to page (every type but Subscriptions)"),
-            Param("quantity", "Needed quantity (Default, Mentions, Poll, Comment Likes, ...)", required=False),
-            Param("comments", "Comments, one per line (Custom Comments: the quantity is the number of lines)", required=False),
-            Param("usernames", "Usernames, one per line (Mentions types)", required=False),
-            Param("hashtags", "Hashtags, one per line (Mentions with Hashtags)", required=False),
-            Param("hashtag", "Hashtag (Mentions Hashtag)", required=False),
-            Param("username", "Username (Mentions User Followers, Comment Likes, Subscriptions)", required=False),
-            Param("media", "Media link (Mentions Media Likers)", required=False),
-            Param("answer_number", "Answer number (Poll)", required=False),
-            Param("groups", "Groups, one per line (Invites from Groups)", required=False),
-            Param("keywords", "Keywords, one per line (SEO)", required=False),
-            Param("runs", "Runs to deliver in (drip-feed services)", required=False),
-            Param("interval", "Interval in minutes between runs (drip-feed services)", required=False),
-            Param("min", "Least quantity for each post (Subscriptions)", required=False),
-            Param("max", "Most quantity for each post (Subscriptions: the charge reserves max on every post)", required=False),
-            Param("posts", "New posts to deliver to (Subscriptions; required by this shop)", required=False),
-            Param("old_posts", "Latest existing posts to deliver to as well (Subscriptions)", required=False),
-            Param("delay", "Delay in minutes after each post: 0, 5, 10, 15, 30, 60, 90, ... 600 (Subscriptions)", required=False),
-            Param("expiry", "End date, d/m/Y (Subscriptions)", required=False),
+            Param("service", _("Service ID")),
+            Param("link", _("Link to page (every type but Subscriptions)")),
+            Param("quantity", _("Needed quantity (Default, Mentions, Poll, Comment Likes, ...)"), required=False),
+            Param("comments", _("Comments, one per line (Custom Comments: the quantity is the number of lines)"), required=False),
+            Param("usernames", _("Usernames, one per line (Mentions types)"), required=False),
+            Param("hashtags", _("Hashtags, one per line (Mentions with Hashtags)"), required=False),
+            Param("hashtag", _("Hashtag (Mentions Hashtag)"), required=False),
+            Param("username", _("Username (Mentions User Followers, Comment Likes, Subscriptions)"), required=False),
+            Param("media", _("Media link (Mentions Media Likers)"), required=False),
+            Param("answer_number", _("Answer number (Poll)"), required=False),
+            Param("groups", _("Groups, one per line (Invites from Groups)"), required=False),
+            Param("keywords", _("Keywords, one per line (SEO)"), required=False),
+            Param("runs", _("Runs to deliver in (drip-feed services)"), required=False),
+            Param("interval", _("Interval in minutes between runs (drip-feed services)"), required=False),
+            Param("min", _("Least quantity for each post (Subscriptions)"), required=False),
+            Param("max", _("Most quantity for each post (Subscriptions: the charge reserves max on every post)"), required=False),
+            Param("posts", _("New posts to deliver to (Subscriptions; required by this shop)"), required=False),
+            Param("old_posts", _("Latest existing posts to deliver to as well (Subscriptions)"), required=False),
+            Param("delay", _("Delay in minutes after each post: 0, 5, 10, 15, 30, 60, 90, ... 600 (Subscriptions)"), required=False),
+            Param("expiry", _("End date, d/m/Y (Subscriptions)"), required=False),
         ),
         {"action": "add", "service": "1", "link": "https://instagram.com/p/abc", "quantity": "1000"},
         {"order": 23501},
@@ -118,8 +121,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "status",
-        "Order status",
-        (KEY, ACTION, Param("order", "Order ID")),
+        _("Order status"),
+        (KEY, ACTION, Param("order", _("Order ID"))),
         {"action": "status", "order": "23501"},
         STATUS_EXAMPLE,
         selector="order",
@@ -127,18 +130,25 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "status",
-        "Multiple orders status",
-        (KEY, ACTION, Param("orders", f"Order IDs separated by a comma, up to {BATCH_LIMIT}")),
+        _("Multiple orders status"),
+        (KEY, ACTION, Param("orders", format_lazy(_("Order IDs separated by a comma, up to {limit}"), limit=BATCH_LIMIT))),
         {"action": "status", "orders": "1,10,100"},
         {"1": STATUS_EXAMPLE, "10": {"error": INCORRECT_ORDER}},
         selector="orders",
         handler=do_status_many,
     ),
-    Action("balance", "User balance", (KEY, ACTION), {"action": "balance"}, {"balance": "100.84", "currency": "USD"}, handler=do_balance),
+    Action(
+        "balance",
+        _("User balance"),
+        (KEY, ACTION),
+        {"action": "balance"},
+        {"balance": "100.84", "currency": "USD"},
+        handler=do_balance,
+    ),
     Action(
         "refill",
-        "Create refill",
-        (KEY, ACTION, Param("order", "Order ID")),
+        _("Create refill"),
+        (KEY, ACTION, Param("order", _("Order ID"))),
         {"action": "refill", "order": "23501"},
         {"refill": "1"},
         selector="order",
@@ -146,8 +156,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "refill",
-        "Create multiple refills",
-        (KEY, ACTION, Param("orders", f"Order IDs separated by a comma, up to {BATCH_LIMIT}")),
+        _("Create multiple refills"),
+        (KEY, ACTION, Param("orders", format_lazy(_("Order IDs separated by a comma, up to {limit}"), limit=BATCH_LIMIT))),
         {"action": "refill", "orders": "1,3"},
         [{"order": 1, "refill": 1}, {"order": 3, "refill": {"error": INCORRECT_ORDER}}],
         selector="orders",
@@ -155,8 +165,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "refill_status",
-        "Refill status",
-        (KEY, ACTION, Param("refill", "Refill ID")),
+        _("Refill status"),
+        (KEY, ACTION, Param("refill", _("Refill ID"))),
         {"action": "refill_status", "refill": "1"},
         {"status": "Completed"},
         selector="refill",
@@ -164,8 +174,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "refill_status",
-        "Multiple refills status",
-        (KEY, ACTION, Param("refills", f"Refill IDs separated by a comma, up to {BATCH_LIMIT}")),
+        _("Multiple refills status"),
+        (KEY, ACTION, Param("refills", format_lazy(_("Refill IDs separated by a comma, up to {limit}"), limit=BATCH_LIMIT))),
         {"action": "refill_status", "refills": "1,3"},
         [{"refill": 1, "status": "Completed"}, {"refill": 3, "status": {"error": "Refill not found"}}],
         selector="refills",
@@ -173,8 +183,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "cancel",
-        "Cancel order",
-        (KEY, ACTION, Param("order", "Order ID")),
+        _("Cancel order"),
+        (KEY, ACTION, Param("order", _("Order ID"))),
         {"action": "cancel", "order": "2"},
         {"cancel": 1},
         selector="order",
@@ -182,8 +192,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "cancel",
-        "Cancel multiple orders",
-        (KEY, ACTION, Param("orders", f"Order IDs separated by a comma, up to {BATCH_LIMIT}")),
+        _("Cancel multiple orders"),
+        (KEY, ACTION, Param("orders", format_lazy(_("Order IDs separated by a comma, up to {limit}"), limit=BATCH_LIMIT))),
         {"action": "cancel", "orders": "2,3"},
         [{"order": 2, "cancel": 1}, {"order": 3, "cancel": {"error": INCORRECT_ORDER}}],
         selector="orders",

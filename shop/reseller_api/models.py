@@ -5,14 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Revocation(models.TextChoices):
     """Why a key stopped working; each label completes "revoked ... because"."""
 
-    PASSWORD_CHANGED = "password_changed", "you changed your password"
-    PASSWORD_RESET = "password_reset", "your password was reset"
-    PASSWORD_SET_BY_ADMIN = "password_set_by_admin", "an administrator changed your password"
+    PASSWORD_CHANGED = "password_changed", _("you changed your password")
+    PASSWORD_RESET = "password_reset", _("your password was reset")
+    PASSWORD_SET_BY_ADMIN = "password_set_by_admin", _("an administrator changed your password")
 
 
 class ApiKey(models.Model):

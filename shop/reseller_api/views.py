@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
@@ -35,7 +36,15 @@ NEW_KEY_SHOWN_WITHIN = 120
 @never_cache  # replies carry balances and orders (issue 17)
 @csrf_exempt
 def api_v2(request: HttpRequest) -> JsonResponse:
-    """POST form data (or a JSON object) with key and action; always answers JSON."""
+    """POST form data (or a JSON object) with key and action; always answers JSON, in English whatever the
+    client's Accept-Language: resellers' code compares the API's texts (statuses, errors) as the contract writes them."""
+    with translation.override("en"):
+        response = _api_v2(request)
+    response["Content-Language"] = "en"  # LocaleMiddleware would name the client's language
+    return response
+
+
+def _api_v2(request: HttpRequest) -> JsonResponse:
     if request.method != "POST":
         return JsonResponse({"error": INCORRECT_REQUEST}, status=405)
     params = _params(request)

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
 
 from shop.storefront.branding import branding_current
 from shop.support.selectors import unread_count
@@ -17,28 +18,28 @@ from shop.wallet.selectors import balance_of
 # Pages where a customer with nothing on their balance is pointed to add funds (the menu links to it on every page).
 FUNDS_POINTER_PAGES = {"order-new", "order-mass", "orders", "balance", "services"}
 
-# The menu: (URL name, label, icon in static/shop/icons.svg).
+# The menu: (URL name, label in the page's language, icon in static/shop/icons.svg).
 CUSTOMER_MENU = (
-    ("home", "Home", "home"),
-    ("order-new", "New order", "new"),
-    ("order-mass", "Mass order", "mass"),
-    ("orders", "Orders", "orders"),
-    ("refills", "Refills", "refills"),
-    ("funds-add", "Add funds", "funds"),
-    ("topups", "Payments", "payments"),
-    ("balance", "Balance", "balance"),
-    ("services", "Services", "services"),
-    ("service-updates", "Updates", "updates"),
-    ("tickets", "Support", "support"),
-    ("affiliates", "Affiliates", "affiliates"),
+    ("home", _("Home"), "home"),
+    ("order-new", _("New order"), "new"),
+    ("order-mass", _("Mass order"), "mass"),
+    ("orders", _("Orders"), "orders"),
+    ("refills", _("Refills"), "refills"),
+    ("funds-add", _("Add funds"), "funds"),
+    ("topups", _("Payments"), "payments"),
+    ("balance", _("Balance"), "balance"),
+    ("services", _("Services"), "services"),
+    ("service-updates", _("Updates"), "updates"),
+    ("tickets", _("Support"), "support"),
+    ("affiliates", _("Affiliates"), "affiliates"),
     ("api-page", "API", "api"),
-    ("password_change", "Account", "account"),
+    ("password_change", _("Account"), "account"),
 )
 VISITOR_MENU = (
-    ("services", "Services", "services"),
-    ("service-updates", "Updates", "updates"),
-    ("login", "Log in", "login"),
-    ("signup", "Sign up", "signup"),
+    ("services", _("Services"), "services"),
+    ("service-updates", _("Updates"), "updates"),
+    ("login", _("Log in"), "login"),
+    ("signup", _("Sign up"), "signup"),
 )
 # Pages that have no entry of their own mark the entry they belong under.
 SECTION_OF = {

@@ -7,6 +7,9 @@ from decimal import Decimal
 from uuid import UUID
 
 from django import forms
+from django.utils.formats import number_format
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from shop.core import forms as core_forms
 from shop.orders.placement import OrderRejected
@@ -17,13 +20,14 @@ from shop.storefront.templatetags.shop_format import format_money
 TEXT_LIMIT = MAX_LINES * 502
 
 #: The order form's wording of the refusals whose API v2 wording is not for people (``Refusal``), with the
-#: refusal's figures in braces. The page's script words its own checks with the same sentences.
+#: refusal's figures in braces. The page's script words its own checks with the same sentences (``order_config``,
+#: in the page's language: translations keep the braces).
 WEB_WORDING: dict[str, str] = {
-    Refusal.BELOW_MIN: "The minimum for this service is {min}.",
-    Refusal.ABOVE_MAX: "The maximum for this service is {max}.",
-    Refusal.BAD_LINK: "Enter the full link, starting with https://",
-    Refusal.NOT_ORDERABLE: "This service is not available any more: choose another.",
-    Refusal.SHORT_OF_FUNDS: "This costs {charge} and your balance is {balance}.",
+    Refusal.BELOW_MIN: _("The minimum for this service is {min}."),
+    Refusal.ABOVE_MAX: _("The maximum for this service is {max}."),
+    Refusal.BAD_LINK: _("Enter the full link, starting with https://"),
+    Refusal.NOT_ORDERABLE: _("This service is not available any more: choose another."),
+    Refusal.SHORT_OF_FUNDS: _("This costs {charge} and your balance is {balance}."),
 }
 
 
@@ -36,10 +40,18 @@ def web_wording(rejected: OrderRejected) -> str:
 
 
 def _figure(value: object) -> str:
-    """A figure as people read it: money with its places (``22.75``), a count grouped (``10,000``)."""
+    """A figure as people read it, in the page's language: money with its places (``22.75``), a count grouped (``10,000``)."""
     if isinstance(value, Decimal):
         return format_money(value)
-    return f"{value:,}" if isinstance(value, int) else str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return number_format(value, use_l10n=True, force_grouping=True)
+    return str(value)
+
+
+def _delay_choices() -> list[tuple[str, str]]:
+    """The delays a subscription may wait after each post, worded when the form is shown (in the page's language)."""
+    minutes = [(str(m), ngettext("%(count)s minute", "%(count)s minutes", m) % {"count": m}) for m in DELAYS if m]
+    return [("", str(_("No delay"))), *minutes]
 
 
 class OrderForm(forms.Form):
@@ -49,65 +61,65 @@ class OrderForm(forms.Form):
     # A plain Field: CharField's own checks (NUL, length) would refuse the whole form over a mangled hidden value.
     form_token = forms.Field(required=False, widget=forms.HiddenInput)
     service = core_forms.IntegerField(
-        min_value=1, max_value=2**62, widget=forms.HiddenInput, error_messages={"required": "Choose a service."}
+        min_value=1, max_value=2**62, widget=forms.HiddenInput, error_messages={"required": _("Choose a service.")}
     )
     link = forms.CharField(
         label=LABELS["link"], required=False, max_length=MAX_LINK, widget=forms.URLInput(attrs={"placeholder": "https://"})
     )
     quantity = forms.CharField(label=LABELS["quantity"], required=False, max_length=20, widget=forms.NumberInput(attrs={"min": 1}))
     comments = forms.CharField(
-        label="Comments (one per line)", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 5})
+        label=_("Comments (one per line)"), required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 5})
     )
     usernames = forms.CharField(
-        label="Usernames (one per line)", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 4})
+        label=_("Usernames (one per line)"), required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 4})
     )
     hashtags = forms.CharField(
-        label="Hashtags (one per line)", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Hashtags (one per line)"), required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3})
     )
     hashtag = forms.CharField(label=LABELS["hashtag"], required=False, max_length=101)
     username = forms.CharField(label=LABELS["username"], required=False, max_length=101)
     media = forms.CharField(label=LABELS["media"], required=False, max_length=MAX_LINK)
     answer_number = forms.CharField(label=LABELS["answer_number"], required=False, max_length=5)
-    groups = forms.CharField(label="Groups (one per line)", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+    groups = forms.CharField(
+        label=_("Groups (one per line)"), required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3})
+    )
     keywords = forms.CharField(
-        label="Keywords (one per line)", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Keywords (one per line)"), required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3})
     )
     # Subscriptions: a username's next posts, between min and max on each.
-    min = forms.CharField(label="Least per post", required=False, max_length=20, widget=forms.NumberInput(attrs={"min": 1}))
+    min = forms.CharField(label=_("Least per post"), required=False, max_length=20, widget=forms.NumberInput(attrs={"min": 1}))
     max = forms.CharField(
-        label="Most per post",
+        label=_("Most per post"),
         required=False,
         max_length=20,
         widget=forms.NumberInput(attrs={"min": 1}),
-        help_text="The charge reserves this much on every post.",
+        help_text=_("The charge reserves this much on every post."),
     )
     posts = forms.CharField(
-        label="New posts",
+        label=_("New posts"),
         required=False,
         max_length=6,
         widget=forms.NumberInput(attrs={"min": 1, "max": MAX_POSTS}),
-        help_text="How many new posts to deliver to.",
+        help_text=_("How many new posts to deliver to."),
     )
     old_posts = forms.CharField(
-        label="Recent posts too (optional)",
+        label=_("Recent posts too (optional)"),
         required=False,
         max_length=6,
         widget=forms.NumberInput(attrs={"min": 0, "max": MAX_OLD_POSTS}),
-        help_text="Also deliver to this many of the latest posts already there.",
+        help_text=_("Also deliver to this many of the latest posts already there."),
     )
-    delay = forms.ChoiceField(
-        label="Delay after each post", required=False, choices=[("", "No delay"), *((str(m), f"{m} minutes") for m in DELAYS if m)]
-    )
+    delay = forms.ChoiceField(label=_("Delay after each post"), required=False, choices=_delay_choices)
     expiry = forms.CharField(
-        label="Stop on (optional)",
+        label=_("Stop on (optional)"),
         required=False,
         max_length=10,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="It ends on this date even if posts are left.",
+        help_text=_("It ends on this date even if posts are left."),
     )
-    dripfeed = forms.BooleanField(label="Drip-feed", required=False)
+    dripfeed = forms.BooleanField(label=_("Drip-feed"), required=False)
     runs = forms.CharField(label=LABELS["runs"], required=False, max_length=6, widget=forms.NumberInput(attrs={"min": 2}))
-    interval = forms.CharField(label="Interval (minutes)", required=False, max_length=6, widget=forms.NumberInput(attrs={"min": 1}))
+    interval = forms.CharField(label=_("Interval (minutes)"), required=False, max_length=6, widget=forms.NumberInput(attrs={"min": 1}))
     short_of_funds = False  # refused for the balance: the page links to Add funds beside the message
 
     def clean_form_token(self) -> UUID | None:

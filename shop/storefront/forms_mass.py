@@ -6,6 +6,9 @@ import re
 from uuid import UUID
 
 from django import forms
+from django.utils.functional import lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from shop.orders.mass import MAX_ORDERS, MAX_TEXT
 
@@ -15,11 +18,14 @@ PLACEHOLDER = "12 | https://instagram.com/p/abc | 1000\n12 | 500 | https://insta
 
 class MassOrderForm(forms.Form):
     orders = forms.CharField(
-        label=f"Orders, one a line (at most {MAX_ORDERS})",
+        label=lazy(lambda: gettext("Orders, one a line (at most %(max)s)") % {"max": MAX_ORDERS}, str)(),
         max_length=MAX_TEXT,
-        help_text="service id | link | quantity, or service id | quantity | link. A package needs no quantity.",
+        help_text=_("service id | link | quantity, or service id | quantity | link. A package needs no quantity."),
         widget=forms.Textarea(attrs={"rows": 10, "placeholder": PLACEHOLDER, "spellcheck": "false", "autocomplete": "off"}),
-        error_messages={"required": "Write at least one order: service id | link | quantity.", "max_length": "This text is too long."},
+        error_messages={
+            "required": _("Write at least one order: service id | link | quantity."),
+            "max_length": _("This text is too long."),
+        },
     )
     # Made when the preview is shown; a plain Field so a mangled value counts as none rather than refusing the form.
     batch = forms.Field(required=False, widget=forms.HiddenInput)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shop.catalogue.selectors import orderable_services
 from shop.orders.display import CustomerStatus, customer_status
@@ -25,7 +26,7 @@ class StateCount:
     """How many of the customer's orders show one status (a tab of the orders page)."""
 
     tab: str
-    label: str
+    label: str  # in the page's language
     count: int
 
 
@@ -70,7 +71,7 @@ def customer_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -
         by_label[label] = by_label.get(label, 0) + row["count"]
         spent += (row["charged"] or Decimal("0")) - (row["refunded"] or Decimal("0"))
     states = [
-        StateCount(tab=tab, label=label, count=by_label.get(label, 0))
+        StateCount(tab=tab, label=gettext(label), count=by_label.get(label, 0))
         for tab, (label, _) in STATUS_TABS.items()
         if by_label.get(label) or tab not in SUBSCRIPTION_TABS
     ]

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from shop.catalogue import selectors as catalogue
@@ -62,21 +63,27 @@ def order_new(request: HttpRequest) -> HttpResponse:
         try:
             order = order_place(user=request.user, service=form.cleaned_data["service"], **form.placement_data())
         except AlreadyPlaced as exc:
-            messages.info(request, f"This form was already sent: it placed order #{exc.order.pk}. Nothing more was charged.")
+            messages.info(
+                request, _("This form was already sent: it placed order #%(id)s. Nothing more was charged.") % {"id": exc.order.pk}
+            )
             return redirect("order-detail", pk=exc.order.pk)
         except OrderRejected as exc:
             form.add_rejection(exc)  # in people's words; the reseller API keeps the API's
         else:
             amount = f"{format_money(order.charge)} {settings.SHOP_CURRENCY}"
             if order.posts_done is not None:  # a subscription: the charge is a reserve
-                messages.success(request, f"Order #{order.pk} placed: {amount} reserved; the part not used comes back when it ends.")
+                messages.success(
+                    request,
+                    _("Order #%(id)s placed: %(amount)s reserved; the part not used comes back when it ends.")
+                    % {"id": order.pk, "amount": amount},
+                )
             else:
-                messages.success(request, f"Order #{order.pk} placed: {amount} charged.")
+                messages.success(request, _("Order #%(id)s placed: %(amount)s charged.") % {"id": order.pk, "amount": amount})
             return redirect("order-detail", pk=order.pk)
     chosen = _chosen_service(request, form)
     if request.method == "GET" and request.GET.get("service") and chosen is None:
         # "Order again" of a service no longer offered: the link and quantity must not land on another service.
-        messages.warning(request, "That service is not available any more: choose another.")
+        messages.warning(request, _("That service is not available any more: choose another."))
         form = OrderForm(initial={"form_token": form.initial["form_token"]})
     context = {
         "form": form,
@@ -100,7 +107,7 @@ def services_json(request: HttpRequest) -> JsonResponse:
     ``SEARCH_LIMIT``; ``more`` says whether others match too)."""
     form = ServiceFilterForm(request.GET)
     if not form.is_valid() or not (form.cleaned_data["category"] or form.cleaned_data["q"]):
-        return JsonResponse({"error": "Give a category number, or a search of at most 100 characters."}, status=400)
+        return JsonResponse({"error": _("Give a category number, or a search of at most 100 characters.")}, status=400)
     prices = catalogue.customer_prices(user=request.user)
     if query := form.cleaned_data["q"]:
         offers, more = _service_search(query, prices)
@@ -122,7 +129,8 @@ def orders(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "rows": [(order, customer_status(order.status), _remains(order), *_requests_allowed(order)) for order in page.object_list],
-            "tabs": [("", "All"), *((key, label) for key, (label, _) in STATUS_TABS.items())],
+            # The tabs' names are the customer labels, in English in STATUS_TABS (marked in OrderStatus.CUSTOMER_LABELS).
+            "tabs": [("", _("All")), *((key, _(label)) for key, (label, __) in STATUS_TABS.items())],
             "tab": tab,
             "query": query,
             "live": any(order.status in OrderStatus.LIVE for order in page.object_list),
@@ -166,7 +174,7 @@ def order_refill_request(request: HttpRequest, pk: int) -> HttpResponse:
     except RequestRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Refill #{refill.pk} requested; the provider is asked now.")
+        messages.success(request, _("Refill #%(id)s requested; the provider is asked now.") % {"id": refill.pk})
     return redirect("order-detail", pk=order.pk)
 
 
@@ -185,9 +193,9 @@ def order_cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
         done = order.status == OrderStatus.CANCELED
         messages.success(
             request,
-            "Order canceled and refunded."
+            _("Order canceled and refunded.")
             if done
-            else "Cancellation requested; the provider is asked now and the refund follows when it confirms.",
+            else _("Cancellation requested; the provider is asked now and the refund follows when it confirms."),
         )
     return redirect("order-detail", pk=order.pk)
 

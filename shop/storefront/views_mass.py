@@ -11,6 +11,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 from django.views.decorators.http import require_http_methods
 
 from shop.orders.mass import BatchPlaced, LineResult, MassPreview, NothingToPlace, PreviewChanged, TooManyLines, mass_place, mass_preview
@@ -20,7 +22,8 @@ from shop.storefront.templatetags.shop_format import format_money
 from shop.wallet.selectors import balance_of, hold_of
 from shop.wallet.services import InsufficientFunds, WalletOnHold
 
-PREVIEW_CHANGED = "Prices or services changed since your preview: check the new total and place again. Nothing was placed."
+# Marked here, translated where it is shown (a plain str, as the tests read it).
+PREVIEW_CHANGED = gettext_noop("Prices or services changed since your preview: check the new total and place again. Nothing was placed.")
 
 
 @dataclass(frozen=True)
@@ -68,31 +71,42 @@ def order_mass(request: HttpRequest) -> HttpResponse:
 def _place(request: HttpRequest, text: str, batch: UUID | None, digest: str | None) -> HttpResponse | Problem:
     """Place the previewed batch and go to the orders, or say why nothing was placed."""
     if batch is None or digest is None:
-        return Problem("Check the preview below, then place the orders.")
+        return Problem(_("Check the preview below, then place the orders."))
     try:
         placed = mass_place(user=request.user, text=text, batch=batch, confirmed=digest)
     except BatchPlaced as exc:
-        messages.info(request, f"These orders were already placed ({_orders(exc.orders)}). Nothing more was charged.")
+        messages.info(
+            request,
+            ngettext(
+                "These orders were already placed (%(count)s order). Nothing more was charged.",
+                "These orders were already placed (%(count)s orders). Nothing more was charged.",
+                exc.orders,
+            )
+            % {"count": exc.orders},
+        )
         return redirect("orders")
     except InsufficientFunds as exc:
         needed, balance, currency = format_money(exc.needed), format_money(exc.available), settings.SHOP_CURRENCY
         short = format_money(exc.needed - exc.available)
         return Problem(
-            f"These orders cost {needed} and your balance is {balance}: add {short} {currency} to place them. Nothing was placed.", True
+            _("These orders cost %(needed)s and your balance is %(balance)s: add %(short)s %(currency)s to place them. Nothing was placed.")
+            % {"needed": needed, "balance": balance, "short": short, "currency": currency},
+            True,
         )
     except WalletOnHold as exc:
-        return Problem(f"New orders are paused: {exc.reason} Please contact support. Nothing was placed.")
+        return Problem(_("New orders are paused: %(reason)s Please contact support. Nothing was placed.") % {"reason": exc.reason})
     except PreviewChanged:
-        return Problem(PREVIEW_CHANGED)
+        return Problem(_(PREVIEW_CHANGED))
     except NothingToPlace:
-        return Problem("No line can be ordered: nothing was placed. Correct the lines and preview again.")
+        return Problem(_("No line can be ordered: nothing was placed. Correct the lines and preview again."))
     total = format_money(sum((order.charge for order in placed), Decimal("0")))
-    messages.success(request, f"{_orders(len(placed))} placed, total {total} {settings.SHOP_CURRENCY}.")
+    count = len(placed)
+    messages.success(
+        request,
+        ngettext("%(count)s order placed, total %(total)s %(currency)s.", "%(count)s orders placed, total %(total)s %(currency)s.", count)
+        % {"count": count, "total": total, "currency": settings.SHOP_CURRENCY},
+    )
     return redirect("orders")
-
-
-def _orders(count: int) -> str:
-    return f"{count} order{'s' if count != 1 else ''}"
 
 
 def _preview_context(request: HttpRequest, form: MassOrderForm, text: str, preview: MassPreview, problem: Problem | None) -> dict:

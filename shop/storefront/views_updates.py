@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from shop.catalogue.models import ServiceUpdate
@@ -33,21 +34,22 @@ def price_words(rate: object, *, package: bool) -> str:
     """``1.25 USD per 1000``, or a package's flat price ``25.00 USD``."""
     if package:
         return f"{format_money(rate)} {settings.SHOP_CURRENCY}"
-    return f"{format_rate(rate)} {settings.SHOP_CURRENCY} per 1000"
+    return _("%(rate)s %(currency)s per 1000") % {"rate": format_rate(rate), "currency": settings.SHOP_CURRENCY}
 
 
 def notice_words(notice: ServiceNotice) -> str:
     """What changed, in one sentence: the feed's entry text."""
     new = price_words(notice.new_rate, package=notice.package) if notice.new_rate is not None else ""
     if notice.kind == Kind.NEW:
-        return f"New service, at {new}."
+        return _("New service, at %(price)s.") % {"price": new}
     if notice.kind == Kind.DISABLED:
-        return "No longer available to order."
+        return _("No longer available to order.")
     if notice.kind == Kind.ENABLED:
         if notice.old_rate is not None and notice.old_rate != notice.new_rate:
-            return f"Available again, at {new} (was {price_words(notice.old_rate, package=notice.package)})."
-        return f"Available again, at {new}."
-    return f"Price changed from {price_words(notice.old_rate, package=notice.package)} to {new}."
+            old = price_words(notice.old_rate, package=notice.package)
+            return _("Available again, at %(price)s (was %(old)s).") % {"price": new, "old": old}
+        return _("Available again, at %(price)s.") % {"price": new}
+    return _("Price changed from %(old)s to %(price)s.") % {"old": price_words(notice.old_rate, package=notice.package), "price": new}
 
 
 class ServiceUpdatesFeed(Feed):
@@ -56,10 +58,10 @@ class ServiceUpdatesFeed(Feed):
     feed_type = Atom1Feed
 
     def title(self) -> str:
-        return f"{branding_current().name}: service updates"
+        return _("%(shop)s: service updates") % {"shop": branding_current().name}
 
     def subtitle(self) -> str:
-        return "New services, services disabled and available again, and price changes."
+        return _("New services, services disabled and available again, and price changes.")
 
     def link(self) -> str:
         return reverse("service-updates")
@@ -68,7 +70,7 @@ class ServiceUpdatesFeed(Feed):
         return service_notices(service_updates_visible()[:FEED_ITEMS])
 
     def item_title(self, item: ServiceNotice) -> str:
-        return f"#{item.service_id} {item.service}: {item.label.lower()}"
+        return f"#{item.service_id} {item.service}: {item.label.lower()}"  # the label: ServiceUpdate.Kind's, translated
 
     def item_description(self, item: ServiceNotice) -> str:
         return notice_words(item)

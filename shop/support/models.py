@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
+from django.utils.translation import gettext_lazy as _
 
 from shop.orders.models import Order
 
@@ -15,16 +16,17 @@ BODY_MAX = 5000
 
 
 class TicketStatus(models.TextChoices):
-    OPEN = "open", "Open"  # waiting for staff
-    ANSWERED = "answered", "Answered"  # staff wrote last: waiting for the customer
-    CLOSED = "closed", "Closed"
+    OPEN = "open", _("Open")  # waiting for staff
+    ANSWERED = "answered", _("Answered")  # staff wrote last: waiting for the customer
+    CLOSED = "closed", _("Closed")
 
 
 class TicketCategory(models.TextChoices):
-    ORDER = "order", "Order"
-    PAYMENT = "payment", "Payment"
+    # Customers choose one on the new ticket form and read it on their tickets.
+    ORDER = "order", _("Order")
+    PAYMENT = "payment", _("Payment")
     API = "api", "API"
-    OTHER = "other", "Other"
+    OTHER = "other", _("Other")
 
 
 class Ticket(models.Model):

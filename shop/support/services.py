@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from shop.notifications.kinds import TICKET_ANSWERED
 from shop.notifications.queue import notify_later
@@ -35,14 +36,14 @@ def ticket_open(*, user: AbstractBaseUser, subject: str, category: str, body: st
     """A new ticket with its first message, waiting for staff; refuses orders that are not ``user``'s."""
     subject, body = subject.strip(), _body(body)
     if not subject:
-        raise TicketRefused("Write a subject.")
+        raise TicketRefused(_("Write a subject."))
     if len(subject) > SUBJECT_MAX:
-        raise TicketRefused(f"The subject is longer than {SUBJECT_MAX} characters.")
+        raise TicketRefused(_("The subject is longer than %(max)s characters.") % {"max": SUBJECT_MAX})
     if category not in TicketCategory.values:
-        raise TicketRefused("Choose a category.")
+        raise TicketRefused(_("Choose a category."))
     wanted = sorted(set(order_ids))
     if len(wanted) > MAX_ORDERS:
-        raise TicketRefused(f"A ticket can name at most {MAX_ORDERS} orders.")
+        raise TicketRefused(_("A ticket can name at most %(max)s orders.") % {"max": MAX_ORDERS})
     with transaction.atomic():
         # The customer's row serialises their openings, so two tabs cannot pass the open-tickets limit together.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
@@ -50,9 +51,11 @@ def ticket_open(*, user: AbstractBaseUser, subject: str, category: str, body: st
         foreign = [number for number in wanted if number not in orders]
         if foreign:
             listed = ", ".join(f"#{number}" for number in foreign)
-            raise TicketRefused(f"Not one of your orders: {listed}.")
+            raise TicketRefused(_("Not one of your orders: %(orders)s.") % {"orders": listed})
         if Ticket.objects.filter(user=user, status=TicketStatus.OPEN).count() >= MAX_OPEN:
-            raise TicketRefused(f"You have {MAX_OPEN} tickets waiting for an answer: please wait for one before opening another.")
+            raise TicketRefused(
+                _("You have %(count)s tickets waiting for an answer: please wait for one before opening another.") % {"count": MAX_OPEN}
+            )
         now = timezone.now()
         ticket = Ticket.objects.create(user=user, subject=subject, category=category, last_message_at=now)
         ticket.orders.set(orders)
@@ -69,9 +72,9 @@ def ticket_reply(*, ticket: Ticket, author: AbstractBaseUser, body: str, by_staf
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
         if locked.status == TicketStatus.CLOSED and not by_staff:
-            raise TicketRefused("This ticket is closed: open a new one if you need more help.")
+            raise TicketRefused(_("This ticket is closed: open a new one if you need more help."))
         if not by_staff and TicketMessage.objects.filter(ticket=locked, by_staff=False).count() >= MAX_MESSAGES:
-            raise TicketRefused(f"This ticket has {MAX_MESSAGES} of your messages: please open a new one.")
+            raise TicketRefused(_("This ticket has %(count)s of your messages: please open a new one.") % {"count": MAX_MESSAGES})
         message = TicketMessage.objects.create(ticket=locked, author=author, by_staff=by_staff, body=body)
         locked.status = TicketStatus.ANSWERED if by_staff else TicketStatus.OPEN
         locked.customer_unread = by_staff
@@ -123,9 +126,9 @@ def ticket_seen(*, ticket: Ticket) -> None:
 def _body(body: str) -> str:
     body = body.strip()
     if not body:
-        raise TicketRefused("Write a message.")
+        raise TicketRefused(_("Write a message."))
     if len(body) > BODY_MAX:
-        raise TicketRefused(f"The message is longer than {BODY_MAX} characters.")
+        raise TicketRefused(_("The message is longer than %(max)s characters.") % {"max": BODY_MAX})
     return body
 
 

@@ -11,6 +11,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from shop.core.numbers import id_number
@@ -23,9 +25,9 @@ from shop.support.services import TicketRefused, ticket_close, ticket_open, tick
 TICKETS_PER_PAGE = 25
 # What each status means for the customer, and its badge's colour class (as the orders' badges in shop.orders.display).
 STATUS_SHOWN = {
-    TicketStatus.OPEN: ("Waiting for support", "info"),
-    TicketStatus.ANSWERED: ("Answered", "good"),
-    TicketStatus.CLOSED: ("Closed", "neutral"),
+    TicketStatus.OPEN: (gettext_lazy("Waiting for support"), "info"),
+    TicketStatus.ANSWERED: (gettext_lazy("Answered"), "good"),
+    TicketStatus.CLOSED: (gettext_lazy("Closed"), "neutral"),
 }
 
 
@@ -52,7 +54,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
             except TicketRefused as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, f"Ticket #{ticket.pk} sent: support will answer here.")
+                messages.success(request, _("Ticket #%(id)s sent: support will answer here.") % {"id": ticket.pk})
                 return redirect("ticket-detail", pk=ticket.pk)
     else:
         # "Ask about this order" links here with ?order=N: the number is only a suggestion, checked when sent.
@@ -72,7 +74,7 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
         except TicketRefused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Message sent.")
+            messages.success(request, _("Message sent."))
             return redirect("ticket-detail", pk=ticket.pk)
     if request.method == "GET":
         ticket_seen(ticket=ticket)
@@ -95,5 +97,5 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def ticket_close_request(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = selectors.ticket_of(user=request.user, pk=pk)
     if ticket_close(ticket=ticket, by=request.user):
-        messages.success(request, f"Ticket #{ticket.pk} closed.")
+        messages.success(request, _("Ticket #%(id)s closed.") % {"id": ticket.pk})
     return redirect("ticket-detail", pk=ticket.pk)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 MONEY_DIGITS = 18
 MONEY_PLACES = 4
@@ -33,15 +34,16 @@ class LedgerEntry(models.Model):
     """One change of one wallet. Never updated or deleted (a database trigger refuses both)."""
 
     class Kind(models.TextChoices):
-        DEPOSIT = "deposit", "Deposit"
-        ORDER_CHARGE = "order_charge", "Order charge"
-        REFUND = "refund", "Refund"
-        ADJUSTMENT = "adjustment", "Adjustment"
-        TOPUP = "topup", "Top-up"
-        TOPUP_FEE = "topup_fee", "Payment fee"
-        TOPUP_BONUS = "topup_bonus", "Top-up bonus"
-        REVERSAL = "reversal", "Payment reversed"
-        REFERRAL = "referral", "Referral earnings"
+        # Customers read these on their balance page.
+        DEPOSIT = "deposit", _("Deposit")
+        ORDER_CHARGE = "order_charge", _("Order charge")
+        REFUND = "refund", _("Refund")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+        TOPUP = "topup", _("Top-up")
+        TOPUP_FEE = "topup_fee", _("Payment fee")
+        TOPUP_BONUS = "topup_bonus", _("Top-up bonus")
+        REVERSAL = "reversal", _("Payment reversed")
+        REFERRAL = "referral", _("Referral earnings")
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -27,9 +27,13 @@
     return (numerator * 2n + denominator) / (2n * denominator);
   }
 
+  // Amounts as the page's language writes them (English "21.50", Spanish "21,50"); the decimal text is passed
+  // as a string, so no float rounds it. No grouping, as before.
+  const figures = new Intl.NumberFormat(document.documentElement.lang, { minimumFractionDigits: 2, maximumFractionDigits: 2, useGrouping: false });
+
   function money(cents) {
     const text = cents.toString().padStart(3, "0");
-    return text.slice(0, -2) + "." + text.slice(-2);
+    return figures.format(text.slice(0, -2) + "." + text.slice(-2));
   }
 
   function chosen() {
@@ -37,16 +41,21 @@
     return radio ? methods.find((method) => String(method.id) === radio.value) : undefined;
   }
 
+  // In a language that writes a decimal comma, "25,50" is read as 25.50 (as the form reads it: shop/payments/forms.py).
+  function decimalPoint(text) {
+    return get_format("DECIMAL_SEPARATOR") === "," && /^[0-9]+,[0-9]+$/.test(text) ? text.replace(",", ".") : text;
+  }
+
   // The quote in cents, or a sentence saying why there is none.
   function quote(method, text) {
-    text = text.trim();
+    text = decimalPoint(text.trim());
     if (text === "") return "";
-    if (!/^[0-9]{1,12}(\.[0-9]+)?$/.test(text)) return "Enter an amount such as 25 or 25.50.";
-    if (/\.[0-9]{3,}$/.test(text)) return "Enter an amount with at most 2 decimal places, such as 25.50.";
+    if (!/^[0-9]{1,12}(\.[0-9]+)?$/.test(text)) return gettext("Enter an amount such as 25 or 25.50.");
+    if (/\.[0-9]{3,}$/.test(text)) return gettext("Enter an amount with at most 2 decimal places, such as 25.50.");
     const cents = scaled(text, 2);
     const tenThousandths = cents * 100n;
-    if (tenThousandths < scaled(method.min, 4)) return "The minimum for this method is " + money(halfUp(scaled(method.min, 4), 100n)) + " " + method.currency + ".";
-    if (tenThousandths > scaled(method.max, 4)) return "The maximum for this method is " + money(halfUp(scaled(method.max, 4), 100n)) + " " + method.currency + ".";
+    if (tenThousandths < scaled(method.min, 4)) return interpolate(gettext("The minimum for this method is %(amount)s %(currency)s."), { amount: money(halfUp(scaled(method.min, 4), 100n)), currency: method.currency }, true);
+    if (tenThousandths > scaled(method.max, 4)) return interpolate(gettext("The maximum for this method is %(amount)s %(currency)s."), { amount: money(halfUp(scaled(method.max, 4), 100n)), currency: method.currency }, true);
     const fee = halfUp(cents * scaled(method.fee_percent, 2), 10000n);
     const bonusPercent = scaled(method.bonus_percent, 2);
     const bonus = bonusPercent > 0n && tenThousandths >= scaled(method.bonus_threshold, 4) ? halfUp(cents * bonusPercent, 10000n) : 0n;

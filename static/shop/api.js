@@ -13,9 +13,9 @@
       status.textContent = "";
       try {
         await navigator.clipboard.writeText(source.textContent.trim());
-        status.textContent = "Copied";
+        status.textContent = gettext("Copied");
       } catch (error) {
-        status.textContent = "Could not copy: select the key and copy it by hand.";
+        status.textContent = gettext("Could not copy: select the key and copy it by hand.");
       }
     });
   }

@@ -8,7 +8,8 @@
 //   the link, and the balance;
 // - one order per click: Place order turns into "Placing…" and is disabled (the form's one-time token is the guarantee).
 // Figures are written as the server's shop_format filters write them: money with at least 2 places, rates without
-// trailing zeros, thousands grouped.
+// trailing zeros, thousands grouped, in the page's language (Intl.NumberFormat: "1,250.50" in English).
+// Sentences come from Django's JavaScript catalogue (gettext, ngettext, pgettext, interpolate), loaded by base.html first.
 (function () {
   "use strict";
   const form = document.getElementById("order-form");
@@ -44,8 +45,13 @@
   const dripFeeds = (service) => service.dripfeed_orderable; // the offer's rule (ServiceOffer.dripfeed_orderable)
 
   // Figures -----------------------------------------------------------------------------------------------------------
+  // Written as the server writes them (shop_format): the language's separators from Django's catalogue (get_format), the
+  // whole part grouped in threes as text and the fraction's digits as the server sent them, so no float rounds a figure.
+  const decimalMark = get_format("DECIMAL_SEPARATOR");
+  const thousands = get_format("THOUSAND_SEPARATOR");
+
   function grouped(whole) {
-    return String(whole).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return String(whole).replace(/\B(?=(\d{3})+(?!\d))/g, thousands);
   }
 
   function decimalText(text, least) {
@@ -53,14 +59,17 @@
     const sign = whole.startsWith("-") ? "-" : "";
     whole = whole.replace("-", "");
     fraction = fraction.replace(/0+$/, "").padEnd(least, "0");
-    return sign + grouped(whole) + (fraction ? "." + fraction : "");
+    return sign + grouped(whole) + (fraction ? decimalMark + fraction : "");
   }
 
   const money = (text) => decimalText(text, 2);
   const rate = (text) => decimalText(text, 0);
 
   function pricePer(service) {
-    return service.package ? money(service.rate) + " " + config.currency : rate(service.rate) + " " + config.currency + " per 1000";
+    if (service.package) return money(service.rate) + " " + config.currency;
+    return interpolate(gettext("%(rate)s %(currency)s per 1000"), { rate: rate(service.rate), currency: config.currency }, true)
+      .replace("  ", " ")
+      .trim();
   }
 
   function units(text, places) {
@@ -136,7 +145,11 @@
     totalLine.hidden = !shown;
     if (!shown) return;
     document.getElementById("total").value = grouped(quantity * runs);
-    document.getElementById("total-parts").textContent = "(" + grouped(quantity) + " × " + runs + " runs)";
+    document.getElementById("total-parts").textContent = interpolate(
+      ngettext("(%(quantity)s × %(runs)s run)", "(%(quantity)s × %(runs)s runs)", Number(runs)),
+      { quantity: grouped(quantity), runs: String(runs) },
+      true,
+    );
   }
 
   function updateCharge() {
@@ -185,7 +198,7 @@
       const text = input("quantity").value;
       if (!text.trim()) return "";
       count = wholeNumber(text);
-      if (count === null) return "Quantity must be a whole number.";
+      if (count === null) return gettext("Quantity must be a whole number.");
     }
     if (count < BigInt(service.min)) return say("below_min", { min: grouped(service.min) });
     if (count > BigInt(service.max)) return say("above_max", { max: grouped(service.max) });
@@ -228,9 +241,9 @@
       info.append(text);
     }
     const badges = [
-      ["Refill", service.refill],
-      ["Cancel", service.cancel],
-      ["Drip-feed", dripFeeds(service)],
+      [pgettext("service feature", "Refill"), service.refill],
+      [pgettext("service feature", "Cancel"), service.cancel],
+      [pgettext("service feature", "Drip-feed"), dripFeeds(service)],
     ].filter(([, offered]) => offered);
     if (badges.length) {
       const line = document.createElement("p");
@@ -253,22 +266,23 @@
       row.append(name, detail);
       facts.append(row);
     };
-    fact("Price", pricePer(service));
+    fact(gettext("Price"), pricePer(service));
     if (service.retail_rate !== null && service.retail_rate !== undefined) {
       const own = document.createElement("span");
       own.className = "muted small own-price";
-      own.textContent = "Your price · retail " + pricePer({ ...service, rate: service.retail_rate });
+      own.textContent = interpolate(gettext("Your price · retail %(retail)s"), { retail: pricePer({ ...service, rate: service.retail_rate }) }, true);
       facts.lastChild.lastChild.append(" ", own);
     }
     if (!service.package) {
-      fact("Minimum", grouped(service.min));
-      fact("Maximum", grouped(service.max));
+      fact(gettext("Minimum"), grouped(service.min));
+      fact(gettext("Maximum"), grouped(service.max));
     }
-    const average = service.average_time || "not enough data";
-    fact("Average time", average.charAt(0).toUpperCase() + average.slice(1));
-    fact("Refill", service.refill ? "Available" : "Not available");
-    fact("Cancel", service.cancel ? "Available" : "Not available");
-    fact("Drip-feed", dripFeeds(service) ? "Available" : "Not available");
+    const average = service.average_time || gettext("not enough data");
+    fact(gettext("Average time"), average.charAt(0).toUpperCase() + average.slice(1));
+    const available = (offered) => (offered ? gettext("Available") : gettext("Not available"));
+    fact(pgettext("service feature", "Refill"), available(service.refill));
+    fact(pgettext("service feature", "Cancel"), available(service.cancel));
+    fact(pgettext("service feature", "Drip-feed"), available(dripFeeds(service)));
     info.append(facts);
   }
 
@@ -279,7 +293,7 @@
     if (!service) return;
     field("quantity").hidden = !service.needs_quantity;
     field("link").hidden = service.needs_link === false;
-    chargeLabel.textContent = service.subscription ? "Reserved now:" : "Charge:";
+    chargeLabel.textContent = service.subscription ? gettext("Reserved now:") : gettext("Charge:");
     reserveNote.hidden = !service.subscription;
     ["min", "max"].forEach((name) => {
       input(name).min = service.min;
@@ -324,7 +338,7 @@
     try {
       fillServices((await getJson({ category: categoryId })).services, keep, true);
     } catch (error) {
-      searchStatus.textContent = "The services could not be loaded: reload the page.";
+      searchStatus.textContent = gettext("The services could not be loaded: reload the page.");
     }
   }
 
@@ -345,11 +359,16 @@
       return;
     }
     const count = found.services.length;
-    searchStatus.textContent =
-      count === 0
-        ? "No service matches “" + query + "”."
-        : count + (count === 1 ? " service matches" : " services match") + " “" + query + "”" +
-          (found.more ? ": the first " + count + " are listed, add words to narrow it down." : ".");
+    let said;
+    if (count === 0) said = gettext("No service matches “%(query)s”.");
+    else if (found.more)
+      said = ngettext(
+        "%(count)s service matches “%(query)s”: the first %(count)s are listed, add words to narrow it down.",
+        "%(count)s services match “%(query)s”: the first %(count)s are listed, add words to narrow it down.",
+        count,
+      );
+    else said = ngettext("%(count)s service matches “%(query)s”.", "%(count)s services match “%(query)s”.", count);
+    searchStatus.textContent = interpolate(said, { count: count, query: query }, true);
     found.services.forEach((service) => {
       const item = document.createElement("li");
       const choice = document.createElement("button");
@@ -373,7 +392,11 @@
     categorySelect.value = String(service.category);
     await loadCategory(service.category, service.id);
     searchResults.hidden = true;
-    searchStatus.textContent = "Chosen: #" + service.id + " " + service.name + ", in " + categoryName(service.category) + ".";
+    searchStatus.textContent = interpolate(
+      gettext("Chosen: #%(id)s %(name)s, in %(category)s."),
+      { id: service.id, name: service.name, category: categoryName(service.category) },
+      true,
+    );
     serviceSelect.focus();
   }
 
@@ -390,7 +413,7 @@
       try {
         showResults(await getJson({ q: query }, searching.signal), query);
       } catch (error) {
-        if (error.name !== "AbortError") searchStatus.textContent = "The search did not work: try again.";
+        if (error.name !== "AbortError") searchStatus.textContent = gettext("The search did not work: try again.");
       }
     }, delay);
   }
@@ -439,7 +462,7 @@
       return;
     }
     placing = true;
-    button.textContent = "Placing…";
+    button.textContent = gettext("Placing…");
     button.setAttribute("aria-busy", "true");
     // Disabled after this event, so the submission under way still counts as the button's.
     setTimeout(() => {

@@ -31,6 +31,7 @@ def test_one_address_guessing_across_usernames_is_locked_out_after_the_address_l
     for username in users[3:]:
         refused = log_in(username, "pw-for-tests")
         assert refused.status_code == 429 and "Too many failed logins" in refused.content.decode()
+        assert "Try again in 15\xa0minutes" in refused.content.decode()  # the cool-off in words, not "PT15M"
     # Another address is not held back.
     assert log_in(users[0], "pw-for-tests", address=ELSEWHERE).status_code == 302
 

@@ -124,7 +124,7 @@ def customer_visit(shop: str, browser, mails: Path) -> None:
     customer.fill("#id_email", "alice@example.com")
     customer.fill("#id_password1", "a-long-Passw0rd!")
     customer.fill("#id_password2", "a-long-Passw0rd!")
-    customer.click("button[type=submit]")
+    customer.click("main button[type=submit]")
     expect(customer).to_have_url(f"{shop}/accounts/confirm-email/")
     expect(customer.locator("h1")).to_have_text("Verify Your Email Address")
     # The link in the mail shows a button that confirms the address and logs her in.

@@ -10,7 +10,10 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext
 
+from shop.accounts.languages import language_save
 from shop.accounts.roles import ADMIN, FINANCE, SUPPORT
 from shop.models import LedgerEntry, Order, OrderStatus, PaymentMethod, Provider, TopUp
 from shop.notifications import kinds, tasks
@@ -20,6 +23,7 @@ from shop.notifications.tasks import notification_send_task
 from shop.orders.flow import order_unknown
 from shop.orders.placement import order_place
 from shop.payments.crediting import topup_create, topup_staff_credit
+from shop.storefront.templatetags.shop_format import format_money
 from shop.support.services import ticket_open, ticket_reply
 from tests.factories import UserFactory
 from tests.helpers import order_finish, order_row
@@ -56,8 +60,31 @@ def test_a_partial_orders_refund_is_mailed_to_its_customer_with_the_amount_and_a
     assert notification_send(kind=kinds.ORDER_REFUNDED, object_id=order.pk) is True
     (message,) = mail.outbox
     assert message.to == [customer.email]
-    assert message.subject == f"Order #{order.pk} ended Partial: {order.refunded} {settings.SHOP_CURRENCY} refunded"
-    assert f"https://shop.example/orders/{order.pk}/" in message.body and str(order.refunded) in message.body
+    refunded = format_money(order.refunded)  # as people read it: 0.60, not 0.6000
+    assert message.subject == f"Order #{order.pk} ended Partial: {refunded} {settings.SHOP_CURRENCY} refunded"
+    assert f"https://shop.example/orders/{order.pk}/" in message.body and f"{refunded} {settings.SHOP_CURRENCY} of its" in message.body
+
+
+def test_a_customer_who_reads_the_shop_in_spanish_gets_the_mail_in_spanish(catalogue, customer, settings) -> None:
+    language_save(user=customer, code="es")
+    order = finished_partial(catalogue, customer)
+    assert notification_send(kind=kinds.ORDER_REFUNDED, object_id=order.pk) is True
+    (message,) = mail.outbox
+    refunded = format_money(order.refunded).replace(".", ",")
+    with translation.override("es"):
+        assert message.subject == gettext("Order #%(id)s ended %(status)s: %(amount)s %(currency)s refunded") % {
+            "id": order.pk,
+            "status": gettext("Partial"),
+            "amount": refunded,
+            "currency": settings.SHOP_CURRENCY,
+        }
+        assert gettext("Partial") != "Partial" and gettext("Partial") in message.body
+    assert (
+        message.subject.startswith(f"Pedido #{order.pk}")
+        and "Hello" not in message.body
+        and f"{refunded} {settings.SHOP_CURRENCY}" in message.body
+    )
+    assert translation.get_language() == "en"  # the worker's language is left as it was
 
 
 def test_a_credited_top_up_is_mailed_and_one_not_credited_is_not(customer, manual) -> None:

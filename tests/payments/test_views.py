@@ -15,6 +15,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -153,6 +154,15 @@ def test_the_form_refuses_a_bad_amount_with_a_message_and_writes_nothing(web, ca
     assert response.status_code == 400
     assert message in response.content.decode()
     assert written() == before and fake.calls == []
+
+
+def test_a_customer_reading_spanish_may_write_a_decimal_comma_and_nothing_else_changes(web, card, fake, customer) -> None:
+    web.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    for refused in ("10,5,0", "1.000,50", "10,"):
+        assert web.post(reverse("funds-add"), {"method": card.pk, "amount": refused}).status_code == 400
+    assert not TopUp.objects.exists()
+    assert web.post(reverse("funds-add"), {"method": card.pk, "amount": "60,25"}).status_code == 302
+    assert TopUp.objects.get(user=customer).amount == Decimal("60.25")
 
 
 def test_the_form_refuses_a_method_that_is_not_offered_and_writes_nothing(web, card, fake) -> None:

@@ -67,7 +67,7 @@ def test_preview_lists_each_line_with_its_price_or_error_and_writes_nothing(web,
     assert response.status_code == 200
     assert re.search(r'data-line="1">.*?Instagram Followers.*?1000.*?1\.17', page, re.S)
     assert "The minimum for this service is 50." in page  # line 3, as the single order form words it
-    assert mass.NOT_SIMPLE in page  # line 4
+    assert str(mass.NOT_SIMPLE) in page  # line 4
     assert "2 lines cannot be ordered and will be skipped: lines 3, 4." in page
     assert 'id="mass-total">1.17<' in page
     assert "Place 1 order for 1.17 USD" in page
