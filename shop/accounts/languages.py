@@ -18,7 +18,7 @@ from shop.accounts.models import UserLanguage
 
 CODES = frozenset(code for code, _ in settings.LANGUAGES)
 ADMIN_PREFIX = "/admin/"
-LOOKED_UP = "shop_language_looked_up"
+SESSION_KEY = "shop_language"
 
 
 def language_save(*, user: AbstractBaseUser, code: str) -> bool:
@@ -35,12 +35,18 @@ def language_of(*, user: AbstractBaseUser) -> str:
     return code if code in CODES else settings.LANGUAGE_CODE
 
 
+def language_remember_at_login(sender: object, request: HttpRequest, user: AbstractBaseUser, **kwargs: object) -> None:
+    """``user_logged_in``: the customer's chosen language into the new session, for ``SavedLanguage`` (one query per login)."""
+    code = UserLanguage.objects.filter(user=user).values_list("code", flat=True).first()
+    if code in CODES and hasattr(request, "session"):
+        request.session[SESSION_KEY] = code
+
+
 class SavedLanguage:
     """A signed-in customer whose browser has no language cookie gets the language they chose before, and the cookie;
     the staff's admin stays in English (its own texts are not translated, so it would read half in one language).
 
-    After ``AuthenticationMiddleware`` and ``LocaleMiddleware``: one query, only on the first page a browser shows after a
-    login (a mark in the session, for customers who never chose and so get no cookie).
+    After ``SessionMiddleware`` and ``LocaleMiddleware``. No query: the login looked the choice up once and left it in the session.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -51,16 +57,9 @@ class SavedLanguage:
             translation.activate(settings.LANGUAGE_CODE)
             request.LANGUAGE_CODE = settings.LANGUAGE_CODE
             return self.get_response(request)
-        user = getattr(request, "user", None)
         code = None
-        if (
-            settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
-            and user is not None
-            and user.is_authenticated
-            and not request.session.get(LOOKED_UP)
-        ):
-            request.session[LOOKED_UP] = True  # a customer who never chose is looked up once per login, not on every request
-            code = UserLanguage.objects.filter(user=user).values_list("code", flat=True).first()
+        if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES and hasattr(request, "session"):
+            code = request.session.get(SESSION_KEY)  # put there at login (language_remember_at_login)
             if code in CODES:
                 translation.activate(code)
                 request.LANGUAGE_CODE = code

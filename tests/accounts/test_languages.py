@@ -89,13 +89,19 @@ def test_the_admin_stays_in_english_for_staff_who_read_the_shop_in_spanish(admin
     assert 'lang="es"' in admin_client.get(reverse("orders")).content.decode()
 
 
-def test_a_customer_who_never_chose_is_looked_up_once_per_login() -> None:
+@pytest.mark.parametrize("chose", [False, True])
+def test_the_choice_is_looked_up_once_at_login_and_never_on_pages(chose: bool) -> None:
+    user = UserFactory()
+    if chose:
+        language_save(user=user, code="es")
     browser = Client()
-    browser.force_login(UserFactory())
+    with CaptureQueriesContext(connection) as login:
+        browser.force_login(user)
+    assert sum("shop_userlanguage" in query["sql"] for query in login.captured_queries) == 1
 
     def lookups() -> int:
         with CaptureQueriesContext(connection) as queries:
             browser.get(reverse("orders"))
         return sum("shop_userlanguage" in query["sql"] for query in queries.captured_queries)
 
-    assert [lookups(), lookups(), lookups()] == [1, 0, 0]
+    assert [lookups(), lookups(), lookups()] == [0, 0, 0]
