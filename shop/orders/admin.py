@@ -21,11 +21,12 @@ from django.utils.text import Truncator
 from unfold.decorators import display
 
 from shop.backoffice.links import customer_link
-from shop.core.admin import ReadOnlyAdmin
+from shop.core.admin import ReadOnlyAdmin, search_words
 from shop.core.numbers import id_number
 from shop.orders.admin_resolutions import OrderResolutions, stuck_for
 from shop.orders.flow import TransitionError, order_resolve_not_placed
 from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
+from shop.orders.selectors import orders_matching
 from shop.storefront.templatetags.shop_format import format_money
 
 # Unfold's label colours per status; every status is listed (unfold shows the raw value of one that is not), "default" is grey.
@@ -95,8 +96,6 @@ class OrderAdmin(OrderResolutions, ReadOnlyAdmin):
     list_filter = ["status", CustomerFilter, "provider", "created_at"]
     search_fields = ["=id", "link", "=upstream_order_id", "user__username"]
     list_select_related = ["user", "service"]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
     actions = ["declare_not_placed"]
     readonly_fields = [*(f.name for f in Order._meta.fields), "customer", "history"]
     fieldsets = [
@@ -151,6 +150,10 @@ class OrderAdmin(OrderResolutions, ReadOnlyAdmin):
         if _attention_list(request):
             return ["id", "customer", "service_short", "status_badge", "charge_display", "stuck", "reason", "created"]
         return list(self.list_display)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Order], search_term: str) -> tuple[QuerySet[Order], bool]:
+        """By number, provider order id, any part of the link or of the customer's username, each from an index."""
+        return orders_matching(orders=queryset, words=search_words(search_term)), False
 
     @admin.display(description="customer", ordering="user__username")
     def customer(self, order: Order) -> str:

@@ -134,6 +134,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["user", "-id"], name="order_user_recent"),
             models.Index(fields=["user", "status", "-id"], name="order_user_status_recent"),
+            # The admin's search by the provider's order id, whatever the provider.
+            models.Index(fields=["upstream_order_id"], name="order_upstream_id"),
             # Only unfinished orders are ever looked up by these: partial indexes stay small.
             models.Index(
                 fields=["provider", "next_check_at"],

@@ -100,3 +100,32 @@ def refill_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Refill]:
         .only("status", "created_at", "order__id", "order__service__name")
         .order_by("-id")
     )
+
+
+#: A word of an admin's order search matches at most this many customers by name; more, and they are matched in SQL.
+SEARCH_CUSTOMERS_LISTED = 1000
+
+
+def orders_matching(*, orders: QuerySet[Order], words: Iterable[str]) -> QuerySet[Order]:
+    """``orders`` that match every word of an admin's search: its number (``123`` or ``#123``), the provider's order id,
+    any part of the link, or any part of the customer's username.
+
+    Each word is one OR of conditions that PostgreSQL answers from an index (the primary key, ``order_upstream_id``, the
+    trigram index on the link, ``order_user_recent``): the customers are looked up first, so no join to the users table
+    makes the planner read every order (a search by number took 2.7 s on 1,000,000 orders, issue 16).
+    """
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects
+    for word in words:
+        number = id_number(word.removeprefix("#"))
+        match = Q(upstream_order_id=word) | Q(link__icontains=word)
+        if number is not None:
+            match |= Q(pk=number)
+        customers = list(users.filter(username__icontains=word).values_list("pk", flat=True)[: SEARCH_CUSTOMERS_LISTED + 1])
+        if len(customers) > SEARCH_CUSTOMERS_LISTED:
+            match |= Q(user__in=users.filter(username__icontains=word).values("pk"))
+        elif customers:
+            match |= Q(user_id__in=customers)
+        orders = orders.filter(match)
+    return orders

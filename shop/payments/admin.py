@@ -256,8 +256,6 @@ class TopUpAdmin(TopUpResolutions, ReadOnlyAdmin):
     list_filter = [NeedsAttentionFilter, "state", "method", CustomerFilter, "created_at"]
     search_fields = ["=gateway_id", "=gateway_payment", "=reference", "user__username", "user__email"]
     list_select_related = ["user", "method"]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
     actions = ["credit_selected", "reject_selected"]
     readonly_fields = [*(f.name for f in TopUp._meta.fields), "history"]
     change_form_template = "admin/shop/topup/change_form.html"

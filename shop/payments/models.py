@@ -119,6 +119,8 @@ class TopUp(models.Model):
         indexes = [
             models.Index(fields=["user", "-id"], name="topup_user_recent"),
             models.Index(fields=["state", "created_at"], name="topup_state_created"),
+            # The admin's top-ups, newest first (its ordering), paged without sorting every one.
+            models.Index(fields=["-created_at", "-id"], name="topup_recent"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["method", "gateway_id"], condition=~Q(gateway_id=""), name="topup_one_per_gateway_id"),

@@ -106,8 +106,6 @@ class WalletAdmin(ReadOnlyAdmin):
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "wallet", "kind", "amount", "balance_after", "reason", "created_by"]
-    list_filter = ["kind"]
+    list_filter = ["kind", "created_at"]
     search_fields = ["wallet__user__username", "reason"]
     list_select_related = ["wallet__user", "created_by"]
-    date_hierarchy = "created_at"
-    show_full_result_count = False

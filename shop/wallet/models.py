@@ -62,7 +62,11 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "ledger entries"
-        indexes = [models.Index(fields=["wallet", "-id"], name="ledger_wallet_recent")]
+        indexes = [
+            models.Index(fields=["wallet", "-id"], name="ledger_wallet_recent"),
+            # The admin's ledger, newest first (its ordering), paged without sorting every line.
+            models.Index(fields=["-created_at", "-id"], name="ledger_recent"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"),

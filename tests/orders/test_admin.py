@@ -242,7 +242,8 @@ def test_provider_below_its_threshold_is_flagged(admin_client, provider) -> None
             {"created_at__year": "99999999999"},
             "the filter created_at__year='99999999999' could not be applied. A value is out of range, or not of the kind the field holds.",
         ),
-        ({"created_at__year": "2024", "created_at__month": "12", "created_at__day": str(2**64)}, "could not be applied."),
+        # The list has no date hierarchy (it read every order, issue 16): the date filter's own bounds, one past any date.
+        ({"created_at__gte": "2024-12-" + str(2**64)}, "could not be applied."),
         ({"user__id__exact": "abc"}, "the filter user__id__exact='abc' could not be applied. Not a customer id: 'abc'."),
     ],
     ids=["nul", "year", "day", "customer"],

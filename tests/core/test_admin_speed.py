@@ -1,0 +1,122 @@
+"""The admin's long lists: what makes them fast on millions of rows changes nothing an operator sees (issue 16)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin import helpers
+from django.db import connection
+from django.urls import reverse
+from unfold.admin import checkbox as unfold_checkbox
+from unfold.templatetags import unfold_list
+
+from shop.core import paging
+from shop.core.admin import action_checkbox_html, headers_once, labels_once, search_words
+from shop.core.paging import LargeTablePaginator
+from shop.models import Order
+from shop.orders.admin import STATUS_LABELS
+from shop.orders.models import OrderStatus
+from tests.factories import UserFactory
+from tests.helpers import order_row
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("pk", [5, 123456789012, "a<b>&\"'{x}"])
+def test_the_row_checkbox_is_unfolds_markup(pk) -> None:
+    assert action_checkbox_html(pk) == unfold_checkbox.render(helpers.ACTION_CHECKBOX_NAME, str(pk))
+
+
+def test_the_headers_are_computed_once_per_list_and_given_to_every_row() -> None:
+    calls = []
+
+    def headers(cl):
+        calls.append(cl)
+        yield {"text": "one"}
+        yield {"text": "two"}
+
+    once = headers_once(headers)
+    first, second = object.__new__(type("CL", (), {})), object.__new__(type("CL", (), {}))
+    assert list(once(first)) == list(once(first)) == [{"text": "one"}, {"text": "two"}]
+    assert list(once(second)) == [{"text": "one"}, {"text": "two"}]
+    assert calls == [first, second]
+
+
+def test_a_badge_is_rendered_once_per_status_and_reads_as_unfolds() -> None:
+    rendered = []
+    once = labels_once(lambda value, empty, label: rendered.append(value) or f"<b>{value[1]}</b>")
+    assert once(("completed", "Completed"), "-", STATUS_LABELS) == "<b>Completed</b>"
+    assert once(("completed", "Completed"), "-", STATUS_LABELS) == "<b>Completed</b>"
+    assert once(("partial", "Partial"), "-", STATUS_LABELS) == "<b>Partial</b>"
+    assert once(["a", "list"], "-", STATUS_LABELS) == "<b>list</b>"  # not hashable: rendered every time
+    assert once(["a", "list"], "-", STATUS_LABELS) == "<b>list</b>"
+    assert rendered == [("completed", "Completed"), ("partial", "Partial"), ["a", "list"], ["a", "list"]]
+
+
+def test_the_installed_speedups_render_the_same_list(admin_client) -> None:
+    assert unfold_list.result_headers.shop_once and unfold_list.display_for_label.shop_once
+    customer = UserFactory()
+    orders = [order_row(customer, status=status) for status in ("completed", "partial", "canceled")]
+    page = admin_client.get(reverse("admin:shop_order_changelist")).content.decode()
+    for order in orders:
+        assert action_checkbox_html(order.pk) in page
+    assert page.count('data-label="status"') == 3
+    unfold_badge = unfold_list.display_for_label.original
+    for status in ("completed", "partial", "canceled"):
+        badge = unfold_badge((status, OrderStatus(status).label), "-", STATUS_LABELS)
+        assert badge in page
+
+
+def test_a_short_list_shows_its_exact_count(admin_client) -> None:
+    customer = UserFactory()
+    for _ in range(3):
+        order_row(customer)
+    response = admin_client.get(reverse("admin:shop_order_changelist"))
+    assert response.context["cl"].result_count == 3
+    assert response.context["cl"].paginator.estimated is False
+    assert "about" not in response.content.decode().split('id="changelist-form"')[-1].split("</form>")[-1]
+
+
+def test_a_list_longer_than_the_exact_limit_reads_no_more_rows_than_the_limit(monkeypatch) -> None:
+    monkeypatch.setattr(paging, "EXACT_UP_TO", 4)
+    customer = UserFactory()
+    for _ in range(7):
+        order_row(customer)
+    paginator = LargeTablePaginator(Order.objects.order_by("-id"), 2)
+    if connection.vendor == "postgresql":
+        assert paginator.estimated is False  # not known before the count
+        assert paginator.count >= 5  # the planner's estimate, never below what was read
+        assert paginator.estimated is True
+        assert paginator.count_text == f"about {paginator.count:,}"
+    else:  # no estimate to be had: counted
+        assert paginator.count == 7
+        assert paginator.estimated is False
+
+
+@pytest.mark.postgres
+def test_an_estimated_count_is_shown_as_about(admin_client, monkeypatch) -> None:
+    monkeypatch.setattr(paging, "EXACT_UP_TO", 2)
+    customer = UserFactory()
+    for _ in range(4):
+        order_row(customer)
+    response = admin_client.get(reverse("admin:shop_order_changelist"))
+    assert response.context["cl"].paginator.estimated is True
+    assert "about " in response.content.decode()
+
+
+def test_an_empty_page_past_an_estimated_end_is_a_page_not_an_error(monkeypatch) -> None:
+    paginator = LargeTablePaginator(Order.objects.order_by("-id"), 2)
+    paginator.count = 10  # an estimate above the real rows (none)
+    assert list(paginator.page(3).object_list) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('12 "a phrase" x', ["12", "a phrase", "x"]),
+        ("'quoted' y", ["quoted", "y"]),
+        ("nul\x00here", ["nulhere"]),
+        ("   ", []),
+    ],
+)
+def test_search_words_are_read_as_djangos_admin_reads_them(text, words) -> None:
+    assert search_words(text) == words
