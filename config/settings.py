@@ -228,6 +228,8 @@ TOPUP_LIFETIME = env.int("TOPUP_LIFETIME", default=3600)
 # How often the periodic task asks gateways, server to server, about top-ups still pending
 # (a missed or lost notification is found this way).
 TOPUP_CHECK_INTERVAL = env.int("TOPUP_CHECK_INTERVAL", default=60)
+# How often the dashboard's rollup folds the order changes the database appended (shop.backoffice.models).
+FIGURES_FOLD_INTERVAL = env.int("FIGURES_FOLD_INTERVAL", default=60)
 # Top-ups a customer may have waiting (pending or being checked) at once, started within TOPUP_LIFETIME: each one
 # costs a call to a gateway and a place in the periodic check.
 TOPUP_OPEN_LIMIT = env.int("TOPUP_OPEN_LIMIT", default=5)

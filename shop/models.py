@@ -2,6 +2,7 @@
 
 from shop.accounts.models import UserLanguage, UsernameSkeleton
 from shop.affiliates.models import AffiliateLink, Referral, ReferralEarning, ReferralPayout
+from shop.backoffice.models import OrderFigures, OrderFiguresChange
 from shop.catalogue.models import (
     Category,
     CustomerPrice,
@@ -31,6 +32,8 @@ __all__ = [
     "NotificationSettings",
     "Order",
     "OrderEvent",
+    "OrderFigures",
+    "OrderFiguresChange",
     "OrderStatus",
     "PaymentMethod",
     "Provider",

@@ -3,6 +3,7 @@
 Each domain defines its tasks in its own ``tasks`` module.
 """
 
+from shop.backoffice.tasks import figures_fold_task
 from shop.catalogue.tasks import (
     catalogue_sync_all,
     catalogue_sync_provider,
@@ -25,6 +26,7 @@ from shop.payments.tasks import topup_check_task, topups_check_pending
 __all__ = [
     "catalogue_sync_all",
     "catalogue_sync_provider",
+    "figures_fold_task",
     "notification_send_task",
     "order_submit_task",
     "orders_cancel_send_task",

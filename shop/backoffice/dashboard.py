@@ -2,8 +2,10 @@
 
 Revenue of a day is the sum of ``charge - refunded`` of the orders created that day; its cost is
 the sum of ``upstream_charge x provider.exchange_rate`` over the orders whose upstream cost is
-known, rounded half-up to 4 places; profit is revenue minus that cost. Three queries in all; the
-days are grouped in SQL over the indexed ``created_at`` range, no order is loaded into Python.
+known, rounded half-up to 4 places; profit is revenue minus that cost. The days are read from the
+rollup the database keeps per quarter hour and provider (``shop.backoffice.models``), so the page
+reads about 3,000 rows for 30 days however many orders they hold (it read every order: 710 ms on
+1,000,000, issue 16); "up to now" is to the quarter hour. Four queries in all (five on SQLite).
 Payments (``payment_figures``) are one more query, whatever the number of methods and top-ups, and
 the top-ups of the last days per method (``topup_figures``) one more.
 """
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, F, FilteredRelation, Q, Sum
+from django.db.models import Count, FilteredRelation, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from shop.backoffice.models import OrderFigures
+from shop.backoffice.rollup import figures_fold
 from shop.catalogue.models import Provider
 from shop.catalogue.providers import provider_accepts_orders
 from shop.orders.models import Order, OrderStatus
@@ -26,8 +30,6 @@ from shop.payments.selectors import needs_attention
 from shop.wallet.services import money
 
 ZERO = Decimal("0.0000")  # the shop's money precision, so empty days read like the others
-# Wide enough for a sum of products of 5- and 8-place decimals; rounded in Python.
-SUM_FIELD = DecimalField(max_digits=40, decimal_places=13)
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ def dashboard_figures(*, days: int = 30, now: datetime | None = None) -> Dashboa
     today = timezone.localdate(now)
     first = today - timedelta(days=days - 1)
     start = timezone.make_aware(datetime.combine(first, time.min))
-    per_day = {row.day: row for row in _days(start=start, until=now)}
+    providers, rates = _providers()
+    per_day = {row.day: row for row in _days(start=start, until=now, rates=rates)}
     rows = tuple(per_day.get(day) or DayFigures(day, 0, ZERO, ZERO, ZERO, 0) for day in _dates(first, today))
     totals = DayFigures(
         day=None,
@@ -85,31 +88,34 @@ def dashboard_figures(*, days: int = 30, now: datetime | None = None) -> Dashboa
         profit=sum((row.profit for row in rows), ZERO),
         cost_unknown=sum(row.cost_unknown for row in rows),
     )
-    return DashboardFigures(days=rows, totals=totals, statuses=_statuses(), providers=_providers())
+    return DashboardFigures(days=rows, totals=totals, statuses=_statuses(), providers=providers)
 
 
 def _dates(first: date, last: date) -> list[date]:
     return [last - timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def _days(*, start: datetime, until: datetime) -> list[DayFigures]:
+def _days(*, start: datetime, until: datetime, rates: dict[int, Decimal]) -> list[DayFigures]:
+    """From the rollup (one row per quarter hour and provider, ``shop.backoffice.models``), folded first."""
+    figures_fold()
     rows = (
-        Order.objects.filter(created_at__gte=start, created_at__lte=until)
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(
-            orders=Count("pk"),
-            revenue=Sum(F("charge") - F("refunded"), output_field=SUM_FIELD),
-            cost=Sum(F("upstream_charge") * F("provider__exchange_rate"), output_field=SUM_FIELD),
-            cost_unknown=Count("pk", filter=Q(upstream_charge__isnull=True, refunded__lt=F("charge"))),
-        )
+        OrderFigures.objects.filter(bucket__gte=start, bucket__lte=until)
+        .annotate(day=TruncDate("bucket"))
+        .values("day", "provider_id")
+        .annotate(orders=Sum("orders"), revenue=Sum("revenue"), upstream=Sum("upstream"), cost_unknown=Sum("cost_unknown"))
         .order_by("day")
     )
-    figures = []
+    per_day: dict[date, list[dict]] = {}
     for row in rows:
+        per_day.setdefault(row["day"], []).append(row)
+    figures = []
+    for day, providers in per_day.items():
         # SQLite sums decimals as floats: round at the ledger's precision, as ledger_differences does.
-        revenue, cost = money(row["revenue"] or ZERO), money(row["cost"] or ZERO)
-        figures.append(DayFigures(row["day"], row["orders"], revenue, cost, revenue - cost, row["cost_unknown"]))
+        revenue = money(sum((Decimal(str(row["revenue"] or 0)) for row in providers), ZERO))
+        cost = money(sum((Decimal(str(row["upstream"] or 0)) * rates.get(row["provider_id"], Decimal(1)) for row in providers), ZERO))
+        orders = sum(row["orders"] for row in providers)
+        if orders or revenue:
+            figures.append(DayFigures(day, orders, revenue, cost, revenue - cost, sum(row["cost_unknown"] for row in providers)))
     return figures
 
 
@@ -118,8 +124,11 @@ def _statuses() -> tuple[StatusCount, ...]:
     return tuple(StatusCount(status, OrderStatus(status).label, counts.get(status, 0)) for status in OrderStatus.LIVE)
 
 
-def _providers() -> tuple[ProviderBalance, ...]:
-    return tuple(
+def _providers() -> tuple[tuple[ProviderBalance, ...], dict[int, Decimal]]:
+    """The providers' balances, and each one's exchange rate to the shop's currency (for the days' costs)."""
+    # The API key is never needed here: do not load (and decrypt) it.
+    providers = list(Provider.objects.defer("api_key").order_by("-is_active", "name"))
+    balances = tuple(
         ProviderBalance(
             pk=provider.pk,
             name=provider.name,
@@ -130,9 +139,9 @@ def _providers() -> tuple[ProviderBalance, ...]:
             checked_at=provider.balance_checked_at,
             low=not provider_accepts_orders(provider=provider),
         )
-        # The API key is never needed here: do not load (and decrypt) it.
-        for provider in Provider.objects.defer("api_key").order_by("-is_active", "name")
+        for provider in providers
     )
+    return balances, {provider.pk: provider.exchange_rate for provider in providers}
 
 
 @dataclass(frozen=True)

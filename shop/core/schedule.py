@@ -15,6 +15,7 @@ PERIODIC_TASKS = {
     "Sweep unsubmitted orders": ("shop.tasks.orders_sweep_task", "ORDER_SWEEP_INTERVAL"),
     "Prune old upstream call records": ("shop.tasks.upstream_call_prune_old", "UPSTREAM_CALL_PRUNE_INTERVAL"),
     "Check pending top-ups": ("shop.tasks.topups_check_pending", "TOPUP_CHECK_INTERVAL"),
+    "Fold the dashboard's figures": ("shop.tasks.figures_fold_task", "FIGURES_FOLD_INTERVAL"),
 }
 
 
