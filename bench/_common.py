@@ -71,3 +71,22 @@ def sandbox_process(key: str, *, prepare: Callable[[Path], None] | None = None, 
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def page_timing(client, url: str, repeat: int) -> tuple[float, float, int]:
+    """Render ``url`` once to warm caches and the session, then ``repeat`` times: median and p95 in ms, SQL queries per render."""
+    import statistics
+
+    from django.test.utils import CaptureQueriesContext
+
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    times = []
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, round(len(times) * 0.95))], len(queries)

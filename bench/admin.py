@@ -20,10 +20,9 @@ migrates it and skips the loading if it already holds the orders.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
-from _common import connection
+from _common import connection, page_timing
 
 PAGES = {
     "index dashboard": "/admin/",
@@ -220,7 +219,6 @@ def measure(label: str, values: dict[str, object], repeat: int, only: str) -> No
 
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     admin, _ = get_user_model().objects.get_or_create(username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
     client = Client(HTTP_HOST="127.0.0.1")
@@ -231,19 +229,8 @@ def measure(label: str, values: dict[str, object], repeat: int, only: str) -> No
     for name, url in PAGES.items():
         if only and only not in name:
             continue
-        url = url.format(**shown)
-        response = client.get(url)  # warm caches and the session
-        assert response.status_code == 200, (url, response.status_code)
-        times = []
-        for _ in range(repeat):
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                response = client.get(url)
-                times.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200
-        times.sort()
-        p95 = times[min(len(times) - 1, round(len(times) * 0.95))]
-        print(f"  {name:>28}: median {statistics.median(times):7.1f} ms, p95 {p95:7.1f} ms, {len(queries):2d} SQL queries", flush=True)
+        median, p95, queries = page_timing(client, url.format(**shown), repeat)
+        print(f"  {name:>28}: median {median:7.1f} ms, p95 {p95:7.1f} ms, {queries:2d} SQL queries", flush=True)
 
 
 def main() -> None:

@@ -15,10 +15,9 @@ With ``--languages en,es`` each page is measured in each language (the language 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
-from _common import connection, throwaway_database
+from _common import connection, page_timing, throwaway_database
 
 PAGES = {
     "services": "/services/",
@@ -104,7 +103,6 @@ def measure(label: str, customer_id: int, category_id: int, repeat: int, languag
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(get_user_model().objects.get(pk=customer_id))
@@ -114,17 +112,8 @@ def measure(label: str, customer_id: int, category_id: int, repeat: int, languag
         client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
         if len(languages) > 1:
             name = f"{name} [{language}]"
-        assert client.get(url).status_code == 200, url  # warm caches and the session
-        times = []
-        for _ in range(repeat):
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                response = client.get(url)
-                times.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200
-        times.sort()
-        p95 = times[min(len(times) - 1, round(len(times) * 0.95))]
-        print(f"  {name:>27}: median {statistics.median(times):6.1f} ms, p95 {p95:6.1f} ms, {len(queries):2d} SQL queries")
+        median, p95, queries = page_timing(client, url, repeat)
+        print(f"  {name:>27}: median {median:6.1f} ms, p95 {p95:6.1f} ms, {queries:2d} SQL queries")
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from shop.migrations._triggers import postgres_only
+
 # The admin's searches by any part of a link or a username (``icontains``: ``UPPER(col::text) LIKE UPPER('%word%')``) read
 # PostgreSQL's trigram indexes instead of every row. pg_trgm ships with PostgreSQL and is a trusted extension (13+): the
 # shop's database owner may create it. On a large live table, create the indexes CONCURRENTLY by hand first: IF NOT
@@ -19,14 +21,6 @@ TRIGRAM_DOWN = """
 DROP INDEX IF EXISTS order_link_trgm;
 DROP INDEX IF EXISTS user_username_trgm;
 """
-
-
-def _postgres(sql: str):  # noqa: ANN202
-    def run(apps, schema_editor) -> None:  # noqa: ANN001
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql, params=None)
-
-    return run
 
 
 class Migration(migrations.Migration):
@@ -49,5 +43,5 @@ class Migration(migrations.Migration):
             model_name="topup",
             index=models.Index(fields=["-created_at", "-id"], name="topup_recent"),
         ),
-        migrations.RunPython(_postgres(TRIGRAM_UP), _postgres(TRIGRAM_DOWN)),
+        postgres_only(TRIGRAM_UP, TRIGRAM_DOWN),
     ]

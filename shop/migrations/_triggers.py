@@ -42,6 +42,11 @@ def _run(sql_by_vendor: dict[str, str | list[str]]):  # noqa: ANN202
     return run
 
 
+def postgres_only(up: str, down: str) -> migrations.RunPython:
+    """SQL run on PostgreSQL only (another database has nothing of the kind), and its undoing."""
+    return migrations.RunPython(_run({"postgresql": up}), _run({"postgresql": down}))
+
+
 def ledger_append_only() -> migrations.RunPython:
     return migrations.RunPython(
         _run({"postgresql": POSTGRES_UP, "sqlite": SQLITE_UP}),
