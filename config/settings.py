@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -190,6 +191,32 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("redis")
     else {}
 )
+# Separate queues (issue 16), so a backlog of one kind never delays another: submissions
+# (and customers' refills and cancels), the status refresh, the catalogue (sync, balances,
+# price updates), mail; the rest (payment checks, housekeeping) on Celery's default queue.
+# A worker started without -Q consumes all of them (`make run`); production gives each its
+# own workers (README, "Running in production"), e.g. `celery -A config worker -Q submit`.
+# https://docs.celeryq.dev/en/stable/userguide/routing.html
+CELERY_QUEUES = ("submit", "refresh", "catalogue", "mail", "celery")
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in CELERY_QUEUES)
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "shop.tasks.order_submit_task": {"queue": "submit"},
+    "shop.tasks.orders_sweep_task": {"queue": "submit"},
+    "shop.tasks.refills_send_task": {"queue": "submit"},
+    "shop.tasks.orders_cancel_send_task": {"queue": "submit"},
+    "shop.tasks.orders_refresh_all": {"queue": "refresh"},
+    "shop.tasks.orders_refresh_provider": {"queue": "refresh"},
+    "shop.tasks.requests_sweep_provider": {"queue": "refresh"},
+    "shop.tasks.catalogue_sync_all": {"queue": "catalogue"},
+    "shop.tasks.catalogue_sync_provider": {"queue": "catalogue"},
+    "shop.tasks.provider_balance_refresh_all": {"queue": "catalogue"},
+    "shop.tasks.service_updates_record_task": {"queue": "catalogue"},
+    "shop.notifications.tasks.notification_send_task": {"queue": "mail"},
+}
+# A submission that finds all of its provider's "concurrent submissions" (set per provider in
+# admin) under way goes back on the queue for this many seconds instead of holding a worker.
+PROVIDER_BUSY_RETRY = env.float("PROVIDER_BUSY_RETRY", default=3.0)
 # https://django-celery-beat.readthedocs.io/en/latest/
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

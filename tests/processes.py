@@ -91,14 +91,28 @@ def wait_for_other_sessions_to_end(timeout: float = 10) -> None:
 
 
 @contextmanager
-def worker_process(*, pool: str = "solo", keep_queue: bool = False, **env: str) -> Iterator[subprocess.Popen]:
-    """A Celery worker with one execution slot: the worker process itself (solo) or one pool child (prefork).
+def worker_process(*, pool: str = "solo", concurrency: int = 1, keep_queue: bool = False, **env: str) -> Iterator[subprocess.Popen]:
+    """A Celery worker on every queue, with ``concurrency`` execution slots (one by default: the worker process
+    itself with solo, one pool child with prefork; threads with ``pool="threads"``).
 
     The broker's Redis database is emptied first unless `keep_queue` (a restart after a crash).
     """
     if not keep_queue:
         redis.Redis.from_url(broker_url()).flushdb()
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", pool, "--concurrency", "1", "--loglevel", "INFO"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+    ]
     process = subprocess.Popen(
         [*command, "--without-heartbeat"],
         cwd=ROOT,

@@ -25,6 +25,7 @@ from shop.catalogue.retail import MARKUP_FLOOR, services_description_reset, serv
 from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
 from shop.core import forms as core_forms
 from shop.core.admin import ReadOnlyAdmin, ShopAdmin
+from shop.core.paging import WideSortPaginator
 from shop.core.widgets import stamp_fields
 from shop.storefront.templatetags.shop_format import format_rate
 
@@ -42,7 +43,7 @@ class ProviderForm(forms.ModelForm):
 
     class Meta:
         model = Provider
-        fields = ["name", "api_url", "currency", "exchange_rate", "balance_threshold", "is_active"]
+        fields = ["name", "api_url", "currency", "exchange_rate", "balance_threshold", "concurrency", "is_active"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -76,7 +77,7 @@ class ProviderAdmin(ShopAdmin):
         "last_sync_message",
     ]
     fieldsets = [
-        (None, {"fields": ["name", "api_url", "new_api_key", "key_state", "is_active"]}),
+        (None, {"fields": ["name", "api_url", "new_api_key", "key_state", "is_active", "concurrency"]}),
         (
             "Money",
             {"fields": ["currency", "exchange_rate", "balance_threshold", "balance_display", "balance_checked_at", "balance_last_read"]},
@@ -297,10 +298,12 @@ class ServiceAdmin(ShopAdmin):
     list_select_related = ["category", "provider_service__provider"]
     raw_id_fields = ["provider_service"]
     actions = ["enable", "disable", "set_markup", "use_provider_description"]
+    paginator = WideSortPaginator  # sorted by category: the ids are sorted first, then 100 rows read with their joins
     readonly_fields = ["description_source", "average_time"]
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.ModelForm]:
-        """The inline editing form, its widgets stamped (``shop.core.widgets``): 400 of them on a page of 100 rows."""
+        """The inline editing form, its widgets stamped (``shop.core.widgets``): 400 of them on a page of 100 rows
+        (and the hidden ids, stamped by the formset)."""
         base = super().get_changelist_form(request, **kwargs)
         editable = list(self.list_editable)
 
@@ -310,6 +313,16 @@ class ServiceAdmin(ShopAdmin):
                 stamp_fields(self, editable)
 
         return StampedChangelistForm
+
+    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
+        base = super().get_changelist_formset(request, **kwargs)
+
+        class StampedFormSet(base):  # type: ignore[misc, valid-type]
+            def add_fields(self, form: forms.BaseForm, index: Any) -> None:
+                super().add_fields(form, index)  # the hidden id of each row is added here, after the form's __init__
+                stamp_fields(form, [self.model._meta.pk.name])
+
+        return StampedFormSet
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Service]:
         # Priced many at a time: the shop-wide markup is read once per page, not per row.

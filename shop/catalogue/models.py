@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy
@@ -43,6 +43,13 @@ class Provider(models.Model):
         blank=True,
         help_text="Below this balance admins are warned and new orders wait instead of going out. Blank: no threshold.",
     )
+    concurrency = models.PositiveSmallIntegerField(
+        "concurrent submissions",
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="At most this many orders are sent to this panel at once; the others wait their turn without holding a worker, "
+        "so a slow panel cannot delay another's orders. Keep it below the submit workers' concurrency.",
+    )
     last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_sync_ok = models.BooleanField(null=True, editable=False)
     last_sync_message = models.TextField(blank=True, editable=False)
@@ -53,6 +60,7 @@ class Provider(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(exchange_rate__gt=0), name="provider_exchange_rate_positive"),
+            models.CheckConstraint(condition=Q(concurrency__gte=1), name="provider_concurrency_positive"),
         ]
 
     def __str__(self) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from uuid import uuid4
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from panelapi.client import CallRecord, PanelClient
@@ -12,6 +16,29 @@ from panelapi.types import Balance
 from shop.catalogue.models import Provider, UpstreamCall
 from shop.notifications.kinds import STAFF_PROVIDER_LOW
 from shop.notifications.queue import notify_later
+
+
+@contextmanager
+def provider_slot(*, provider: Provider) -> Iterator[bool]:
+    """One of the provider's ``concurrency`` slots for a submission: True inside if taken, False if all are in use.
+
+    The slots are cache keys (Redis in production, shared by every worker process and machine). A slot
+    held by a worker that died frees itself once the longest call could have ended.
+    """
+    hold = int(settings.PANEL_CONNECT_TIMEOUT + settings.PANEL_READ_TIMEOUT) + 60
+    token = uuid4().hex
+    for index in range(provider.concurrency):
+        key = f"provider-slot:{provider.pk}:{index}"
+        if cache.add(key, token, timeout=hold):
+            break
+    else:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        if cache.get(key) == token:  # not a slot that expired and was taken by another since
+            cache.delete(key)
 
 
 def provider_client(*, provider: Provider) -> PanelClient:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from panelapi.exceptions import PanelMisconfigured, PanelOutcomeUnknown, PanelRefused, PanelUnreachable
-from shop.catalogue.providers import provider_accepts_orders, provider_client
+from shop.catalogue.providers import provider_accepts_orders, provider_client, provider_slot
 from shop.orders import flow as order_flow
 from shop.orders.models import Order, OrderStatus
 from shop.orders.types import type_spec
@@ -48,6 +48,7 @@ class SubmitOutcome(StrEnum):
     RETRY = "retry"  # never reached the panel: try again later
     HELD = "held"  # the provider cannot take orders now (low balance, misconfigured)
     SKIPPED = "skipped"  # not awaiting submission (already claimed, done, or gone)
+    BUSY = "busy"  # the provider's concurrent submissions are all under way: not claimed, try again shortly
 
 
 def order_upstream_params(*, order: Order) -> dict[str, str | int | None]:
@@ -73,6 +74,15 @@ def order_submit(*, order_id: int) -> SubmitOutcome:
     if not provider_accepts_orders(provider=order.provider):
         order_flow.order_hold(order_id=order_id, error=PROVIDER_LOW)
         return SubmitOutcome.HELD
+    with provider_slot(provider=order.provider) as slot:
+        if not slot:
+            return SubmitOutcome.BUSY
+        return _order_send(order=order)
+
+
+def _order_send(*, order: Order) -> SubmitOutcome:
+    """Claim the order, call the provider, record the answer (inside one of the provider's slots)."""
+    order_id = order.pk
     if not order_flow.order_claim(order_id=order_id):
         return SubmitOutcome.SKIPPED
     client = provider_client(provider=order.provider)
@@ -108,6 +118,19 @@ def order_submit(*, order_id: int) -> SubmitOutcome:
         logger.error("order %s was placed upstream as %s but was no longer submitting", order_id, result.order_id)
         return SubmitOutcome.NEEDS_ATTENTION
     return SubmitOutcome.PLACED
+
+
+def order_wait_turn(*, order_id: int, seconds: float, now=None) -> bool:
+    """After ``BUSY``: the order is due again in ``seconds`` (so the sweeper leaves it alone meanwhile).
+
+    False if another task of the same order is already waiting its turn (one due more than half the
+    wait from now): the caller then stops, so duplicates of a task (a redelivery, the sweeper) do not
+    multiply while a provider stays busy. One UPDATE, so two at once cannot both go on.
+    """
+    now = now or timezone.now()
+    free = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=seconds / 2))
+    due = now + timedelta(seconds=seconds)
+    return Order.objects.filter(free, pk=order_id, status=OrderStatus.AWAITING).update(next_attempt_at=due) == 1
 
 
 def order_retry_countdown(*, order_id: int) -> float:

@@ -17,7 +17,7 @@ from shop.catalogue.models import Provider
 from shop.orders.flow import RETRY_MAX
 from shop.orders.refresh import orders_refresh
 from shop.orders.requests_many import orders_cancel_send, refills_give_up, refills_send, requests_sweep
-from shop.orders.submission import SubmitOutcome, order_retry_countdown, order_submit, orders_sweep
+from shop.orders.submission import SubmitOutcome, order_retry_countdown, order_submit, order_wait_turn, orders_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,12 @@ SUBMIT_MAX_COUNTDOWN = RETRY_MAX
 @shared_task(bind=True, max_retries=SUBMIT_MAX_RETRIES, name="shop.tasks.order_submit_task")
 def order_submit_task(self, order_id: int) -> str:
     outcome = order_submit(order_id=order_id)
+    if outcome is SubmitOutcome.BUSY:
+        # Its provider's slots are all taken (a slow panel): back on the queue without holding this worker,
+        # as a new message, so the wait does not use up the retries meant for an unreachable panel.
+        if order_wait_turn(order_id=order_id, seconds=settings.PROVIDER_BUSY_RETRY):
+            order_submit_task.apply_async((order_id,), countdown=settings.PROVIDER_BUSY_RETRY)
+        return outcome.value
     if outcome is SubmitOutcome.RETRY and self.request.retries < SUBMIT_MAX_RETRIES:
         # The order's own next attempt (the back-off order_release set), which the sweeper respects too.
         raise self.retry(countdown=order_retry_countdown(order_id=order_id))

@@ -28,7 +28,15 @@ def test_provider_key_is_write_only(staff, provider) -> None:
 
 def test_blank_key_on_edit_keeps_the_stored_key(staff, provider) -> None:
     url = reverse("admin:shop_provider_change", args=[provider.pk])
-    form = {"name": "Renamed", "api_url": provider.api_url, "currency": "USD", "exchange_rate": "1.5", "is_active": "on", "new_api_key": ""}
+    form = {
+        "name": "Renamed",
+        "api_url": provider.api_url,
+        "currency": "USD",
+        "exchange_rate": "1.5",
+        "concurrency": "4",
+        "is_active": "on",
+        "new_api_key": "",
+    }
     response = staff.post(url, form)
     assert response.status_code == 302
     provider.refresh_from_db()
@@ -37,7 +45,14 @@ def test_blank_key_on_edit_keeps_the_stored_key(staff, provider) -> None:
 
 def test_new_key_replaces_the_stored_key(staff, provider) -> None:
     url = reverse("admin:shop_provider_change", args=[provider.pk])
-    form = {"name": provider.name, "api_url": provider.api_url, "currency": "USD", "exchange_rate": "1", "new_api_key": "rotated-key"}
+    form = {
+        "name": provider.name,
+        "api_url": provider.api_url,
+        "currency": "USD",
+        "exchange_rate": "1",
+        "concurrency": "4",
+        "new_api_key": "rotated-key",
+    }
     assert staff.post(url, form).status_code == 302
     provider.refresh_from_db()
     assert provider.api_key == "rotated-key"
@@ -53,7 +68,7 @@ def test_new_key_replaces_the_stored_key(staff, provider) -> None:
     ],
 )
 def test_provider_url_must_be_http_or_https(staff, url: str, message: str) -> None:
-    form = {"name": "P", "api_url": url, "currency": "USD", "exchange_rate": "1", "new_api_key": "k"}
+    form = {"name": "P", "api_url": url, "currency": "USD", "exchange_rate": "1", "concurrency": "4", "new_api_key": "k"}
     response = staff.post(reverse("admin:shop_provider_add"), form)
     assert response.status_code == 200
     assert not Provider.objects.exists()
@@ -62,7 +77,14 @@ def test_provider_url_must_be_http_or_https(staff, url: str, message: str) -> No
 
 
 def test_new_provider_needs_a_key(staff) -> None:
-    form = {"name": "P", "api_url": "https://panel.example/api/v2", "currency": "USD", "exchange_rate": "1", "new_api_key": ""}
+    form = {
+        "name": "P",
+        "api_url": "https://panel.example/api/v2",
+        "currency": "USD",
+        "exchange_rate": "1",
+        "concurrency": "4",
+        "new_api_key": "",
+    }
     response = staff.post(reverse("admin:shop_provider_add"), form)
     assert "A new provider needs its API key." in response.content.decode()
     assert not Provider.objects.exists()
@@ -204,3 +226,20 @@ def test_the_service_page_shows_where_the_description_comes_from_and_the_average
     html = staff.get(reverse("admin:shop_service_change", args=[service.pk])).content.decode()
 
     assert "the admin&#x27;s own text, kept over syncs" in html and "about 2 hours 10 minutes per 1000" in html
+
+
+def test_a_provider_needs_at_least_one_concurrent_submission(staff, provider) -> None:
+    url = reverse("admin:shop_provider_change", args=[provider.pk])
+    form = {
+        "name": provider.name,
+        "api_url": provider.api_url,
+        "currency": "USD",
+        "exchange_rate": "1",
+        "concurrency": "0",
+        "new_api_key": "",
+    }
+    response = staff.post(url, form)
+    assert response.status_code == 200
+    assert "Ensure this value is greater than or equal to 1." in response.content.decode()
+    provider.refresh_from_db()
+    assert provider.concurrency == 4

@@ -16,6 +16,7 @@ from shop.catalogue.providers import provider_balance_refresh, provider_client, 
 from shop.catalogue.sync import catalogue_sync
 from shop.models import Provider, UpstreamCall
 from tests.conftest import SANDBOX_KEY
+from tests.factories import ProviderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +102,50 @@ def test_exchange_rate_must_be_positive(db) -> None:
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Provider.objects.create(name="Bad", api_url="https://x.example/api/v2", api_key="k", exchange_rate=Decimal("0"))
+
+
+def test_a_provider_has_as_many_submission_slots_as_its_concurrency_and_a_freed_one_is_taken_again(provider) -> None:
+    from contextlib import ExitStack
+
+    from shop.catalogue.providers import provider_slot
+
+    provider.concurrency = 2
+    with ExitStack() as stack:
+        taken = [stack.enter_context(provider_slot(provider=provider)) for _ in range(3)]
+        assert taken == [True, True, False]
+    with provider_slot(provider=provider) as again:
+        assert again is True
+
+
+def test_another_providers_slots_are_its_own(provider) -> None:
+    from shop.catalogue.providers import provider_slot
+
+    other = ProviderFactory(concurrency=1)
+    provider.concurrency = 1
+    with provider_slot(provider=provider) as first, provider_slot(provider=other) as second:
+        assert first is True and second is True
+        with provider_slot(provider=provider) as third:
+            assert third is False
+
+
+def test_a_slot_is_freed_when_the_call_inside_it_fails(provider) -> None:
+    from shop.catalogue.providers import provider_slot
+
+    provider.concurrency = 1
+    with pytest.raises(RuntimeError), provider_slot(provider=provider):
+        raise RuntimeError("the call failed")
+    with provider_slot(provider=provider) as slot:
+        assert slot is True
+
+
+def test_a_slot_held_past_its_time_is_not_freed_by_its_late_holder(provider, settings) -> None:
+    """A worker that outlived its slot (it expired and another took it) must not free the other's slot on its way out."""
+    from django.core.cache import cache
+
+    from shop.catalogue.providers import provider_slot
+
+    provider.concurrency = 1
+    with provider_slot(provider=provider) as slot:
+        assert slot is True
+        cache.set(f"provider-slot:{provider.pk}:0", "someone else's")  # expired and taken by another meanwhile
+    assert cache.get(f"provider-slot:{provider.pk}:0") == "someone else's"

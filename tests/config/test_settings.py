@@ -99,3 +99,33 @@ def test_production_starts_with_a_secret_key_redis_and_debug_off() -> None:
     values = json.loads(result.stdout)
     assert values["debug"] is False
     assert values["broker"] == "redis://cache.example:6379/0"
+
+
+def test_every_task_route_names_a_task_of_the_shop_and_a_queue_the_workers_consume() -> None:
+    from django.conf import settings
+
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    queues = {queue.name for queue in settings.CELERY_TASK_QUEUES}
+    assert queues == {"submit", "refresh", "catalogue", "mail", "celery"}
+    for name, route in settings.CELERY_TASK_ROUTES.items():
+        assert name in app.tasks, name
+        assert route["queue"] in queues, name
+
+
+@pytest.mark.parametrize(
+    ("task", "queue"),
+    [
+        ("shop.tasks.order_submit_task", "submit"),
+        ("shop.tasks.refills_send_task", "submit"),
+        ("shop.tasks.orders_refresh_provider", "refresh"),
+        ("shop.tasks.catalogue_sync_provider", "catalogue"),
+        ("shop.notifications.tasks.notification_send_task", "mail"),
+        ("shop.tasks.topup_check_task", "celery"),
+    ],
+)
+def test_each_kind_of_work_is_routed_to_its_own_queue(task: str, queue: str) -> None:
+    from config.celery import app
+
+    assert app.amqp.router.route({}, task)["queue"].name == queue

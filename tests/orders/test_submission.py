@@ -470,3 +470,48 @@ def test_an_add_that_succeeds_after_an_admin_declared_the_order_not_placed_is_le
         (order.pk, placed_as[0]),
     )
     assert record.getMessage() == f"order {order.pk} was placed upstream as {placed_as[0]} but was no longer submitting"
+
+
+def test_an_order_whose_provider_is_busy_is_left_awaiting_unclaimed_and_nothing_is_sent(order, sandbox) -> None:
+    from shop.catalogue.providers import provider_slot
+
+    provider = order.provider
+    provider.concurrency = 1
+    provider.save(update_fields=["concurrency"])
+    events = OrderEvent.objects.filter(order=order).count()
+    with provider_slot(provider=provider):  # another submission to it is under way
+        assert order_submit(order_id=order.pk) is SubmitOutcome.BUSY
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AWAITING and order.submit_attempts == 0
+    assert OrderEvent.objects.filter(order=order).count() == events
+    assert sandbox.panel.calls["add"] == 0
+    assert order_submit(order_id=order.pk) is SubmitOutcome.PLACED  # its turn, once the slot is free
+    assert sandbox.panel.calls["add"] == 1
+
+
+def test_only_one_task_of_an_order_waits_its_turn(order) -> None:
+    from shop.orders.submission import order_wait_turn
+
+    now = timezone.now()
+    assert order_wait_turn(order_id=order.pk, seconds=4, now=now) is True
+    assert Order.objects.get(pk=order.pk).next_attempt_at == now + timedelta(seconds=4)
+    assert order_wait_turn(order_id=order.pk, seconds=4, now=now + timedelta(seconds=1)) is False  # a duplicate stops
+    assert order_wait_turn(order_id=order.pk, seconds=4, now=now + timedelta(seconds=2)) is True  # the waiting one's turn
+    assert Order.objects.get(pk=order.pk).next_attempt_at == now + timedelta(seconds=6)
+
+
+def test_an_order_no_longer_awaiting_does_not_wait_its_turn(order) -> None:
+    from shop.orders.submission import order_wait_turn
+
+    assert order_submit(order_id=order.pk) is SubmitOutcome.PLACED
+    assert order_wait_turn(order_id=order.pk, seconds=4) is False
+
+
+def test_an_order_waiting_its_turn_is_not_queued_again_by_the_sweep(order, settings) -> None:
+    from shop.orders.submission import order_wait_turn
+
+    settings.ORDER_REQUEUE_AFTER = 60
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(hours=1), next_attempt_at=None)
+    assert order.pk in orders_sweep().requeued
+    order_wait_turn(order_id=order.pk, seconds=3)
+    assert order.pk not in orders_sweep().requeued

@@ -209,7 +209,14 @@ def test_no_key_leaks_through_logs_pages_tasks_api_or_database(
 
     # The provider's form: the key typed again, once refused for a bad URL, once saved (the admin's history records the change).
     change = reverse("admin:shop_provider_change", args=[provider.pk])
-    form = {"name": provider.name, "currency": "USD", "exchange_rate": "1", "is_active": "on", "new_api_key": SANDBOX_KEY}
+    form = {
+        "name": provider.name,
+        "currency": "USD",
+        "exchange_rate": "1",
+        "concurrency": "4",
+        "is_active": "on",
+        "new_api_key": SANDBOX_KEY,
+    }
     refused = staff.post(change, {**form, "api_url": "ftp://panel.example/api/v2"})
     assert refused.status_code == 200 and "Enter an http:// or https:// URL." in refused.content.decode()
     seen.response("provider form refused", refused)
