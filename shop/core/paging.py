@@ -5,6 +5,12 @@ took longer than the page should. ``LargeTablePaginator`` counts at most ``EXACT
 of up to ``EXACT_UP_TO`` rows still shows its exact count, and a longer one takes PostgreSQL's estimate of
 its rows (the planner's, from the table's statistics), shown as "about N". The page numbers of such a list
 are as approximate as its count: a page past the real end is empty, never an error.
+
+A deep page (``DEFERRED_FROM`` rows in or further) reads the ids of its rows first, skipping the rows before
+them in an index (``OFFSET`` on the ids alone), then its rows with their joins by id: PostgreSQL no longer
+builds the joined rows it skips, which took most of page 500 of the orders. A list sorted on a joined table
+(the retail services, by category) does it from the first page (``WideSortPaginator``): sorting 10,000 ids
+takes a fifth of sorting 10,000 joined rows.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from django.db import connections
 from django.db.models import QuerySet
 
 EXACT_UP_TO = 10_000
+DEFERRED_FROM = 1_000
 
 
 def planner_rows(queryset: QuerySet[Any]) -> int | None:
@@ -33,6 +40,7 @@ class LargeTablePaginator(Paginator):
 
     template_name = "admin/shop/includes/pagination.html"
     estimated = False
+    deferred_from = DEFERRED_FROM
 
     @cached_property
     def count(self) -> int:
@@ -52,3 +60,15 @@ class LargeTablePaginator(Paginator):
     def count_text(self) -> str:
         """The count as the list shows it: "about 1,000,000" when estimated."""
         return f"about {self.count:,}" if self.estimated else str(self.count)
+
+    def _get_page(self, object_list: Any, number: int, paginator: Paginator) -> Any:
+        if isinstance(object_list, QuerySet) and object_list.query.low_mark >= self.deferred_from:
+            ids = list(object_list.values_list("pk", flat=True))
+            object_list = self.object_list.filter(pk__in=ids)  # the list's own order, its joins, only these rows
+        return super()._get_page(object_list, number, paginator)
+
+
+class WideSortPaginator(LargeTablePaginator):
+    """Every page read ids first: for a list whose order comes from a join, so all of its rows are sorted to show any page."""
+
+    deferred_from = 0

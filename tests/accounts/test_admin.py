@@ -327,3 +327,22 @@ def test_orders_and_top_ups_link_to_the_customers_overview(admin_client, custome
         reverse("admin:shop_topup_change", args=[topup.pk]),
     ]:
         assert overview_url(customer) in admin_client.get(url).content.decode(), url
+
+
+@pytest.mark.postgres
+def test_the_customer_search_can_read_trigram_indexes_for_every_field_it_searches(rf, admin_user) -> None:
+    """An OR of four ``icontains`` uses the indexes only if each field has one (issue 16: 144 -> 62 ms on 100,000 customers)."""
+    from django.contrib import admin as django_admin
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    model_admin = django_admin.site._registry[User]
+    request = rf.get("/admin/auth/user/", {"q": "bob"})
+    request.user = admin_user
+    queryset, _ = model_admin.get_search_results(request, User.objects.order_by(), "bob")
+    with connection.cursor() as cursor:  # on a table this small the planner would rather read it all
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = queryset.explain()
+    assert sorted(set(model_admin.search_fields)) == ["email", "first_name", "last_name", "username"]
+    for index in ["user_username_trgm", "user_email_trgm", "user_first_name_trgm", "user_last_name_trgm"]:
+        assert index in plan, plan

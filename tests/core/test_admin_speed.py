@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.admin import helpers
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from unfold.admin import checkbox as unfold_checkbox
 from unfold.templatetags import unfold_list
@@ -120,3 +121,70 @@ def test_an_empty_page_past_an_estimated_end_is_a_page_not_an_error(monkeypatch)
 )
 def test_search_words_are_read_as_djangos_admin_reads_them(text, words) -> None:
     assert search_words(text) == words
+
+
+@pytest.mark.parametrize("per_page", [1, 2, 3])
+def test_a_deep_page_read_by_ids_first_has_the_rows_of_a_plain_slice_in_the_same_order(monkeypatch, per_page: int) -> None:
+    customers = [UserFactory(username=name) for name in ("cara", "abel", "bea")]
+    for index in range(7):
+        order_row(customers[index % 3])
+    listed = Order.objects.select_related("user").order_by("user__username", "-id")  # an order from a join, ties broken by id
+    expected = list(listed)
+    deferred = LargeTablePaginator(listed.all(), per_page)
+    deferred.deferred_from = 0
+    for number in deferred.page_range:
+        with CaptureQueriesContext(connection) as queries:
+            rows = list(deferred.page(number).object_list)
+            names = [order.user.username for order in rows]  # joined: no query per row
+        assert rows == expected[(number - 1) * per_page : number * per_page]
+        assert names == [order.user.username for order in expected[(number - 1) * per_page : number * per_page]]
+        assert len(queries) == 2  # the ids, then their rows
+        assert " IN (" in queries[1]["sql"]
+
+
+def test_only_a_page_past_the_threshold_is_read_by_ids_first(monkeypatch) -> None:
+    customer = UserFactory()
+    for _ in range(5):
+        order_row(customer)
+    monkeypatch.setattr(LargeTablePaginator, "deferred_from", 2)
+    paginator = LargeTablePaginator(Order.objects.order_by("-id"), 2)
+    paginator.count  # noqa: B018 - counted first, as the admin does
+    with CaptureQueriesContext(connection) as first:
+        list(paginator.page(1).object_list)
+    with CaptureQueriesContext(connection) as second:
+        list(paginator.page(2).object_list)
+    assert len(first) == 1 and len(second) == 2
+
+
+def test_the_editable_services_list_renders_no_errors_template_for_fields_without_errors(admin_client, monkeypatch) -> None:
+    from django.template import loader
+
+    from shop.core.admin import NO_ERRORS_TEMPLATE
+    from tests.factories import ServiceFactory
+
+    ServiceFactory.create_batch(3)
+    rendered: list[str] = []
+    original = loader.render_to_string
+    monkeypatch.setattr(loader, "render_to_string", lambda name, *a, **k: rendered.append(name) or original(name, *a, **k))
+    response = admin_client.get(reverse("admin:shop_service_changelist"))
+    assert response.status_code == 200
+    assert NO_ERRORS_TEMPLATE not in rendered
+    assert response.content.decode().count('name="form-0-') >= 4  # the four editable fields of the first row are there
+
+
+def test_the_errors_of_an_editable_field_are_still_shown(admin_client) -> None:
+    from tests.factories import ServiceFactory
+
+    service = ServiceFactory()
+    data = {
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-0-id": str(service.pk),
+        "form-0-markup_percent": "not a number",
+        "form-0-fixed_rate": "",
+        "form-0-position": "0",
+        "_save": "Save",
+    }
+    response = admin_client.post(reverse("admin:shop_service_changelist"), data)
+    assert response.status_code == 200
+    assert "Enter a number." in response.content.decode()
