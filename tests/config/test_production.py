@@ -197,3 +197,15 @@ def test_without_collectstatic_production_refuses_to_start(tmp_path: Path) -> No
     )
     assert gunicorn.returncode != 0
     assert "collectstatic" in gunicorn.stdout + gunicorn.stderr
+
+
+def test_the_readme_production_steps_run_a_worker_for_every_queue() -> None:
+    from django.conf import settings
+
+    consumed: set[str] = set()
+    for line in production_steps():
+        words = line.split()
+        if words[0] == "celery" and "worker" in words:
+            assert "-Q" in words, f"{line}: a worker without -Q would take every queue's work"
+            consumed |= set(words[words.index("-Q") + 1].split(","))
+    assert consumed == set(settings.CELERY_QUEUES)
