@@ -10,7 +10,15 @@ a slow moment of the machine weighs on all targets alike. Prints each
 target's median requests per second over the rounds, p50/p95 latency and the
 ratio to /healthz, a minimal Django view served by the same gunicorn. The rate
 limits stay on (at a ceiling the load never reaches), so their cost is counted.
-Goals (issue 5): status >= 0.5 and add >= 0.3 of the minimal view.
+
+It also prints each target's cost per call: the CPU time (user + system, from
+/proc) that the processes serving it spent during its rounds, divided by the
+calls answered: gunicorn's master and workers, the PostgreSQL server (its
+backends of the throw-away database and its own background processes) and
+the Redis server (rate limits, the submit task's message). The load clients
+are not counted. Goals (issue 16): a 100-id status at most 2.0 ms, an add at
+most 3.5 ms. Other work on the machine's PostgreSQL and Redis servers at the
+same time would be counted too: run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -56,6 +64,53 @@ def measure(url: str, data: dict[str, str] | None, args: argparse.Namespace) -> 
         results = pool.map(load, [url] * processes, [data] * processes, [args.seconds] * processes, [args.clients // processes] * processes)
         latencies = [latency for result in results for latency in result]
     return len(latencies) / args.seconds, latencies
+
+
+def _ticks(pid: int) -> int:
+    """utime + stime of one process, in clock ticks (0 if it is gone)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process on the machine."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            args = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        found.append((int(entry), int(stat.rsplit(")", 1)[1].split()[1]), args))
+    return found
+
+
+PARTS = ("web", "database", "redis")
+
+
+def serving_pids(server: int, database: str) -> dict[str, list[int]]:
+    """gunicorn's processes, the PostgreSQL server's (without other databases' sessions) and the Redis server's."""
+    pids: dict[str, list[int]] = {part: [] for part in PARTS}
+    for pid, parent, args in _processes():
+        if pid == server or parent == server:
+            pids["web"].append(pid)
+        elif args.startswith("redis-server"):
+            pids["redis"].append(pid)
+        elif args.startswith("postgres: ") or "/bin/postgres" in args.split(" ", 1)[0]:
+            session = "(" in args or "[local]" in args  # "postgres: 15/main: user database 127.0.0.1(50000) idle"
+            if not session or f" {database} " in args:
+                pids["database"].append(pid)
+    return pids
+
+
+def cpu_ms(pids: dict[str, list[int]]) -> dict[str, float]:
+    tick = 1000 / os.sysconf("SC_CLK_TCK")
+    return {part: sum(_ticks(pid) for pid in pids[part]) * tick for part in PARTS}
 
 
 def report(label: str, rates: list[float], latencies: list[float]) -> float:
@@ -163,13 +218,28 @@ def main() -> None:
             }
             rates: dict[str, list[float]] = {label: [] for label in targets}
             latencies: dict[str, list[float]] = {label: [] for label in targets}
+            costs: dict[str, list[dict[str, float]]] = {label: [] for label in targets}
+            database = connection.settings_dict["NAME"]
+            warm_up = argparse.Namespace(**{**vars(args), "seconds": 1.0})
+            for url, data in targets.values():  # every worker opens its database session before anything is counted
+                measure(url, data, warm_up)
             for _ in range(args.rounds):
                 for label, (url, data) in targets.items():
+                    pids = serving_pids(server.pid, database)  # the sessions the previous round opened are among them
+                    before = cpu_ms(pids)
                     rate, times = measure(url, data, args)
+                    after = cpu_ms(pids)
+                    costs[label].append({part: (after[part] - before[part]) / max(len(times), 1) for part in PARTS})
                     rates[label].append(rate)
                     latencies[label] += times
             minimal, status, add = (report(label, rates[label], latencies[label]) for label in targets)
-            print(f"ratios to the minimal view: status {status / minimal:.2f} (goal >= 0.5), add {add / minimal:.2f} (goal >= 0.3)")
+            print(f"ratios to the minimal view: status {status / minimal:.2f}, add {add / minimal:.2f}")
+            print("CPU time per call of web, database and Redis processes (median of rounds):")
+            for label, goal in zip(targets, ("", " (goal <= 2.0 ms)", " (goal <= 3.5 ms)"), strict=True):
+                totals = [sum(cost.values()) for cost in costs[label]]
+                parts = ", ".join(f"{part} {statistics.median(cost[part] for cost in costs[label]):.2f}" for part in PARTS)
+                spread = f"{min(totals):.2f}-{max(totals):.2f}"
+                print(f"  {label:>22}: {statistics.median(totals):5.2f} ms (rounds {spread}; {parts}){goal}")
         finally:
             server.terminate()
             server.wait(timeout=10)
