@@ -217,13 +217,26 @@ def main() -> int:
                 "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
                 "CELERY_BROKER_URL": BROKER,
                 "PYTHONUNBUFFERED": "1",
+                "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),  # config/gunicorn.py's request metrics, this run's own
             }
             import redis
 
             redis.Redis.from_url(BROKER).flushdb()
             port = free_port()
             python = sys.executable
-            web = [python, "-m", "gunicorn", "config.wsgi", "-w", str(args.web_workers), "-b", f"127.0.0.1:{port}", "--log-level=warning"]
+            web = [
+                python,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "-c",
+                "config/gunicorn.py",
+                "-w",
+                str(args.web_workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level=warning",
+            ]
             celery = [python, "-m", "celery", "-A", "config"]
             worker = [*celery, "worker", "--loglevel", "WARNING", "--concurrency", str(args.worker_concurrency)]
             processes = {

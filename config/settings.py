@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so its time covers the others: requests per view, method and status (README, "Observability").
+    "shop.observability.middleware.RequestMetrics",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -298,6 +300,23 @@ PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
 # How often the orders page asks for fresh statuses while an order can still change.
 LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=10)
 
+# Observability (README, "Observability") --------------------------------------
+# The bearer token Prometheus sends to /metrics (Authorization: Bearer ...); it also shows /health/'s details.
+# Unset: /metrics answers 404 in production, and to anyone outside production (a laptop's server on loopback).
+# https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config (authorization)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The window the provider call metrics cover (calls per outcome, latency quantiles), up to the scrape.
+METRICS_UPSTREAM_WINDOW = env.int("METRICS_UPSTREAM_WINDOW", default=15 * 60)
+# Finished orders and closed top-ups are counted over the whole table at most this often (kept in the cache meanwhile);
+# unfinished ones at every scrape, from partial indexes.
+METRICS_TOTALS_TTL = env.int("METRICS_TOTALS_TTL", default=5 * 60)
+# An active provider is healthy while its newest successful call is at most this old; one never called yet is healthy.
+PROVIDER_HEALTHY_WITHIN = env.int("PROVIDER_HEALTHY_WITHIN", default=15 * 60)
+# Log lines: JSON (one object per line, python-json-logger) in production, plain text elsewhere.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
+
 # Admin theme (django-unfold) -------------------------------------------------
 # https://unfoldadmin.com/docs/configuration/settings/ ; the callables named here are in shop/backoffice/site.py.
 UNFOLD = {
@@ -470,9 +489,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_secrets": {"()": "shop.core.logging.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # One JSON object per line, its text fields redacted like the records (shop/core/logging.py).
+        # https://nhairs.github.io/python-json-logger/latest/quickstart/
+        "json": {
+            "()": "shop.core.logging.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_secrets"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -482,6 +510,8 @@ LOGGING = {
         "stripe": {"level": "WARNING", "filters": ["redact_secrets"]},
         # One line per login otherwise; lockouts still log at WARNING.
         "axes": {"level": "WARNING"},
+        # A traceback per failing check at every probe otherwise; /health/'s details say what failed (unexpected errors still log).
+        "health_check": {"level": "ERROR"},
         # On the logger, not only the handler: every handler (error mails, caplog, a tracker) gets the redacted record.
         "django.request": {"filters": ["redact_secrets"]},
     },

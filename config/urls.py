@@ -10,6 +10,7 @@ from shop.accounts import passwords
 from shop.accounts import views as accounts
 from shop.affiliates import views as affiliates
 from shop.notifications import views as notifications
+from shop.observability import views as observability
 from shop.payments import views as payments
 from shop.reseller_api import views as reseller_api
 from shop.storefront import brand_views
@@ -77,5 +78,8 @@ urlpatterns = [
     # Cached by the browser for an hour, per language (the response varies on the cookie and Accept-Language).
     path("jsi18n/", cache_control(max_age=3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
     path("healthz", storefront.healthz, name="healthz"),
+    # Monitoring (README, "Observability"): Prometheus' scrape (bearer token) and the health checks.
+    path("metrics", observability.metrics, name="metrics"),
+    path("health/", observability.health, name="health"),
     path("admin/", admin.site.urls),
 ]

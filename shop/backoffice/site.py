@@ -69,6 +69,20 @@ def _tickets_waiting_active(request: HttpRequest) -> bool:
     return request.path == reverse("admin:shop_ticket_changelist") and request.GET.get("status__exact") == "open"
 
 
+def _calls_active(request: HttpRequest) -> bool:
+    calls = reverse("admin:shop_upstreamcall_changelist")
+    return request.path.startswith(calls) and request.path != reverse("admin:shop_upstreamcall_health")
+
+
+def _provider_health() -> dict[str, Any] | None:
+    """The provider health panel (``shop.observability.panel``), for whoever may read the calls it is computed from."""
+    try:
+        link = reverse("admin:shop_upstreamcall_health")
+    except NoReverseMatch:
+        return None
+    return {"title": "Provider health", "icon": "monitor_heart", "link": link, "permission": _may_see("shop.upstreamcall")}
+
+
 def _topup_attention_active(request: HttpRequest) -> bool:
     return request.path == reverse("admin:shop_topup_changelist") and "attention" in request.GET
 
@@ -90,7 +104,8 @@ def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
             _item("Provider services", "inventory_2", "shop.providerservice"),
             _item("Providers", "hub", "shop.provider"),
             _item("Service changes", "history", "shop.servicechange"),
-            _item("Provider calls", "swap_horiz", "shop.upstreamcall"),
+            _item("Provider calls", "swap_horiz", "shop.upstreamcall", active=_calls_active),
+            _provider_health(),
         ),
         _group(
             "Customers",

@@ -1,9 +1,14 @@
-"""A logging filter that masks anything shaped like an API key parameter, or like a Stripe key or webhook secret."""
+"""A logging filter that masks anything shaped like an API key parameter, or like a Stripe key or webhook secret;
+and production's JSON formatter, which masks them in every text field it writes."""
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 
 _KEY_PATTERNS = [
     # form bodies and query strings: key=abc&action=...
@@ -38,3 +43,19 @@ class RedactSecretsFilter(logging.Filter):
         if query and _redact(query) != query:
             record.request = None
         return True
+
+
+class JsonFormatter(BaseJsonFormatter):
+    """One JSON object per record (python-json-logger), every text field redacted as the filter redacts messages.
+
+    The filter masks the message; the formatter also writes the traceback and a record's extra fields,
+    which the filter does not read. The request Django attaches to ``django.request`` records is left
+    out: its path is in the message, and its repr would carry the query string.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request"])
+        super().__init__(*args, **kwargs)
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {key: _redact(value) if isinstance(value, str) else value for key, value in log_data.items()}
