@@ -108,7 +108,9 @@ SEARCH_CUSTOMERS_LISTED = 1000
 
 def orders_matching(*, orders: QuerySet[Order], words: Iterable[str]) -> QuerySet[Order]:
     """``orders`` that match every word of an admin's search: its number (``123`` or ``#123``), the provider's order id,
-    any part of the link, or any part of the customer's username.
+    any part of the link, or any part of the customer's username. A whole link (a word starting with ``http://`` or
+    ``https://``) matches the links that begin with it, from the index ``order_link_prefix``: a trigram search for a
+    whole link reads the posting lists of its common trigrams ("htt", "www", ...), 1.2 s on 10,000,000 orders.
 
     Each word is one OR of conditions that PostgreSQL answers from an index (the primary key, ``order_upstream_id``, the
     trigram index on the link, ``order_user_recent``): the customers are looked up first, so no join to the users table
@@ -119,7 +121,8 @@ def orders_matching(*, orders: QuerySet[Order], words: Iterable[str]) -> QuerySe
     users = get_user_model().objects
     for word in words:
         number = id_number(word.removeprefix("#"))
-        match = Q(upstream_order_id=word) | Q(link__icontains=word)
+        whole_link = word.lower().startswith(("http://", "https://"))
+        match = Q(upstream_order_id=word) | (Q(link__istartswith=word) if whole_link else Q(link__icontains=word))
         if number is not None:
             match |= Q(pk=number)
         customers = list(users.filter(username__icontains=word).values_list("pk", flat=True)[: SEARCH_CUSTOMERS_LISTED + 1])

@@ -121,6 +121,10 @@ class TopUp(models.Model):
             models.Index(fields=["state", "created_at"], name="topup_state_created"),
             # The admin's top-ups, newest first (its ordering), paged without sorting every one.
             models.Index(fields=["-created_at", "-id"], name="topup_recent"),
+            # The dashboard's top-ups paid this month and those owing a reversal, read from indexes beside
+            # topup_state_created (an OR of the three), not by reading every top-up (issue 16).
+            models.Index(fields=["paid_at"], condition=Q(state="paid"), name="topup_paid_at"),
+            models.Index(fields=["id"], condition=Q(reversal_owed__gt=0), name="topup_reversal_owed"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["method", "gateway_id"], condition=~Q(gateway_id=""), name="topup_one_per_gateway_id"),

@@ -413,3 +413,16 @@ def test_admin_index_queries_do_not_grow_with_orders_or_days(admin_client, servi
         for status in (OrderStatus.COMPLETED, OrderStatus.NEEDS_ATTENTION):
             make_order(services["cheap"], at=timezone.now() - timedelta(days=days_ago), charge="2", status=status, cost="1")
     assert index_queries() == before
+
+
+@pytest.mark.postgres
+def test_the_payment_figures_read_top_ups_from_indexes_not_the_whole_table() -> None:
+    """An OR of pending or in review, paid this month, owing a reversal: each branch has an index (issue 16: 119 -> 5 ms on 1,000,000 top-ups)."""
+    with CaptureQueriesContext(connection) as queries:
+        payment_figures()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + queries[-1]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    for index in ("topup_state_created", "topup_paid_at", "topup_reversal_owed"):
+        assert index in plan, plan

@@ -49,6 +49,15 @@ def test_by_any_part_of_the_customers_username(orders) -> None:
     assert found("alice") == {orders["a"].pk}
 
 
+def test_a_whole_link_matches_the_links_that_begin_with_it_in_any_case(orders) -> None:
+    alice = orders["a"].user
+    longer = order_row(alice, link="https://www.instagram.com/p/CxYz123/?igsh=abc")
+    inside = order_row(alice, link="https://t.co/r?u=https://www.instagram.com/p/CxYz123/")
+    assert found("HTTPS://www.instagram.com/p/cxyz123/") == {orders["a"].pk, longer.pk}
+    assert inside.pk in found("instagram.com/p/CxYz123")  # a part of a link still matches anywhere in it
+    assert found("https://www.instagram.com/p/Other/") == set()
+
+
 def test_every_word_must_match(orders) -> None:
     assert found("bobreseller", "youtube") == {orders["c"].pk}
     assert found("alice", "youtube") == set()
@@ -81,6 +90,10 @@ def test_each_way_of_matching_has_an_index_postgresql_can_use(orders) -> None:
         plan = query.explain()
     assert "order_link_trgm" in plan
     assert "order_upstream_id" in plan
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = orders_matching(orders=Order.objects.order_by(), words=["https://www.tiktok.com/@dancer"]).explain()
+    assert "order_link_prefix" in plan
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN SELECT id FROM auth_user WHERE UPPER(username::text) LIKE UPPER('%bob%')")
