@@ -417,7 +417,7 @@ def test_admin_index_queries_do_not_grow_with_orders_or_days(admin_client, servi
 
 @pytest.mark.postgres
 def test_the_payment_figures_read_top_ups_from_indexes_not_the_whole_table() -> None:
-    """An OR of pending or in review, paid this month, owing a reversal: each branch has an index (issue 16: 119 -> 5 ms on 1,000,000 top-ups)."""
+    """Pending or in review, paid this month, owing a reversal: each branch of the OR has an index (issue 16: 119 -> 5 ms)."""
     with CaptureQueriesContext(connection) as queries:
         payment_figures()
     with connection.cursor() as cursor:
