@@ -26,3 +26,12 @@ def test_admin_edits_survive_a_second_run(settings) -> None:
 
     assert periodic_tasks_ensure() == []
     assert PeriodicTask.objects.get(pk=sync.pk).interval.every == 60
+
+
+@pytest.mark.parametrize("name", sorted(PERIODIC_TASKS))
+def test_every_periodic_task_names_a_task_the_worker_knows(name: str) -> None:
+    """beat sends the task by its name: a name no task is registered under is refused by the worker, every interval."""
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    assert PERIODIC_TASKS[name][0] in app.tasks
