@@ -73,6 +73,12 @@ def sandbox_process(key: str, *, prepare: Callable[[Path], None] | None = None, 
             process.wait(timeout=10)
 
 
+def gunicorn_command(*, workers: int, port: int) -> list[str]:
+    """The shop's web server as production runs it (``config/gunicorn.py``: request metrics over its workers), on loopback."""
+    config = ["-c", "config/gunicorn.py", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+    return [sys.executable, "-m", "gunicorn", "config.wsgi", *config]
+
+
 def page_timing(client, url: str, repeat: int) -> tuple[float, float, int]:
     """Render ``url`` once to warm caches and the session, then ``repeat`` times: median and p95 in ms, SQL queries per render."""
     import statistics

@@ -27,13 +27,12 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from decimal import Decimal
 
-from _common import ROOT, connection, free_port, throwaway_database
+from _common import ROOT, connection, free_port, gunicorn_command, throwaway_database
 
 HISTORY = 100_000
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
@@ -203,24 +202,7 @@ def main() -> None:
             # The request metrics as production keeps them (config/gunicorn.py), in a folder of this run's own.
             "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-"),
         }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "-c",
-                "config/gunicorn.py",
-                "-w",
-                str(args.workers),
-                "-b",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
+        server = subprocess.Popen(gunicorn_command(workers=args.workers, port=port), cwd=ROOT, env=env)
         try:
             time.sleep(3)
             base = f"http://127.0.0.1:{port}"

@@ -42,7 +42,7 @@ from pathlib import Path
 os.environ.setdefault("ORDER_POLL_INTERVAL", "15")
 os.environ.setdefault("ORDER_SWEEP_INTERVAL", "15")
 
-from _common import ROOT, connection, free_port, sandbox_process, throwaway_database
+from _common import ROOT, connection, free_port, gunicorn_command, sandbox_process, throwaway_database
 
 KEY = "load-sandbox-key-5d1e"
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/12")
@@ -224,19 +224,7 @@ def main() -> int:
             redis.Redis.from_url(BROKER).flushdb()
             port = free_port()
             python = sys.executable
-            web = [
-                python,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "-c",
-                "config/gunicorn.py",
-                "-w",
-                str(args.web_workers),
-                "-b",
-                f"127.0.0.1:{port}",
-                "--log-level=warning",
-            ]
+            web = gunicorn_command(workers=args.web_workers, port=port)
             celery = [python, "-m", "celery", "-A", "config"]
             worker = [*celery, "worker", "--loglevel", "WARNING", "--concurrency", str(args.worker_concurrency)]
             processes = {

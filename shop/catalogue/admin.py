@@ -1,4 +1,4 @@
-"""Admin for providers, their synced services, the change log, the audit trail, and the retail catalogue with its markup."""
+"""Admin for providers, their synced services, the change log and the retail catalogue with its markup (calls: ``admin_calls``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, DecimalField, Q, QuerySet, Value
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminPasswordWidget
@@ -29,7 +27,6 @@ from shop.core import forms as core_forms
 from shop.core.admin import ReadOnlyAdmin, ShopAdmin
 from shop.core.paging import WideSortPaginator
 from shop.core.widgets import stamp_fields
-from shop.observability.panel import provider_health_panel
 from shop.storefront.templatetags.shop_format import format_rate
 
 
@@ -181,32 +178,6 @@ class ServiceChangeAdmin(ReadOnlyAdmin):
     search_fields = ["service__name", "service__upstream_id"]
     list_select_related = ["service__provider"]
     date_hierarchy = "changed_at"
-
-
-@admin.register(UpstreamCall)
-class UpstreamCallAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "provider", "action", "outcome", "http_status", "duration_ms", "error"]
-    list_filter = ["outcome", "action", "provider"]
-    search_fields = ["error", "excerpt"]
-    list_select_related = ["provider"]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
-
-    def get_urls(self) -> list[URLPattern]:
-        info = f"{self.opts.app_label}_{self.opts.model_name}"
-        return [path("health/", self.admin_site.admin_view(self.health_view), name=f"{info}_health"), *super().get_urls()]
-
-    def health_view(self, request: HttpRequest) -> HttpResponse:
-        """The provider health panel (``shop.observability.panel``): whoever may read the audit records."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Provider health",
-            "opts": self.opts,
-            "panel": provider_health_panel(),
-        }
-        return TemplateResponse(request, "admin/shop/upstreamcall/health.html", context)
 
 
 @admin.register(ShopSettings)

@@ -18,6 +18,12 @@ def staff(admin_client):
     return admin_client
 
 
+def provider_form(provider, **changes: str) -> dict[str, str]:
+    """The provider's change form as the admin posts it, unchanged but for ``changes``."""
+    form = {"name": provider.name, "api_url": provider.api_url, "currency": "USD", "exchange_rate": "1", "concurrency": "4"}
+    return {**form, "new_api_key": "", **changes}
+
+
 def test_provider_key_is_write_only(staff, provider) -> None:
     page = staff.get(reverse("admin:shop_provider_change", args=[provider.pk]))
     assert page.status_code == 200
@@ -45,15 +51,7 @@ def test_blank_key_on_edit_keeps_the_stored_key(staff, provider) -> None:
 
 def test_new_key_replaces_the_stored_key(staff, provider) -> None:
     url = reverse("admin:shop_provider_change", args=[provider.pk])
-    form = {
-        "name": provider.name,
-        "api_url": provider.api_url,
-        "currency": "USD",
-        "exchange_rate": "1",
-        "concurrency": "4",
-        "new_api_key": "rotated-key",
-    }
-    assert staff.post(url, form).status_code == 302
+    assert staff.post(url, provider_form(provider, new_api_key="rotated-key")).status_code == 302
     provider.refresh_from_db()
     assert provider.api_key == "rotated-key"
 
@@ -230,15 +228,7 @@ def test_the_service_page_shows_where_the_description_comes_from_and_the_average
 
 def test_a_provider_needs_at_least_one_concurrent_submission(staff, provider) -> None:
     url = reverse("admin:shop_provider_change", args=[provider.pk])
-    form = {
-        "name": provider.name,
-        "api_url": provider.api_url,
-        "currency": "USD",
-        "exchange_rate": "1",
-        "concurrency": "0",
-        "new_api_key": "",
-    }
-    response = staff.post(url, form)
+    response = staff.post(url, provider_form(provider, concurrency="0"))
     assert response.status_code == 200
     assert "Ensure this value is greater than or equal to 1." in response.content.decode()
     provider.refresh_from_db()
