@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 Converter = Callable[[Any, Any, Any], Any]
 
@@ -77,6 +77,14 @@ class Projection:
             primary_key = values[[column.primary_key for column in part._columns].index(True)]
             result.append(None if primary_key is None else part.model.from_db(connection.alias, names, values))
         return result
+
+
+def converted(value: Any, field: Field) -> Any:
+    """A value a statement read for ``field`` (a scalar subquery, say), converted as the ORM converts that field's column."""
+    expression = field.get_col(field.model._meta.db_table)
+    for function in connection.ops.get_db_converters(expression) + field.get_db_converters(connection):
+        value = function(value, expression, connection)
+    return value
 
 
 def insert_parts(instance: Model, *, fields: Sequence[str] | None = None) -> tuple[str, list[str], list[Any]]:

@@ -144,7 +144,9 @@ def order_prepare(
     link rule itself, under the link's lock (``link_rule_held``), as ``order_place`` does.
     """
     if not (loaded and isinstance(service, Service)):
-        service = service_for_order(service_id=service.pk if isinstance(service, Service) else service)
+        # The customer's prices for it come in the same statement, unless the caller has read them.
+        service_id = service.pk if isinstance(service, Service) else service
+        service = service_for_order(service_id=service_id, user_id=user.pk if prices is None else None)
     if service is None or not service_orderable(service=service):
         raise OrderRejected({"service": NOT_ORDERABLE}, code=Refusal.NOT_ORDERABLE)
     spec = type_spec(service.provider_service.type)
@@ -162,7 +164,8 @@ def order_prepare(
     ):
         raise OrderRejected({"link": LINK_BUSY})
     retail = service_rate(service=service, default_markup=service.default_markup)
-    prices = prices if prices is not None else customer_prices(user=user, service_id=service.pk)
+    if prices is None:
+        prices = service.prices if hasattr(service, "prices") else customer_prices(user=user, service_id=service.pk)
     rate = customer_rate(retail_rate=retail, service_id=service.pk, prices=prices, package=spec.package)
     total = fields.get("total") or fields["quantity"] * (fields["runs"] or 1)
     charge = charge_for(rate=rate, total_quantity=total, package=spec.package)

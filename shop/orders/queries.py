@@ -11,7 +11,8 @@ from collections.abc import Collection, Iterable
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 
-from shop.catalogue.models import Category, Provider, ProviderService, Service, ShopSettings
+from shop.catalogue.models import Category, CustomerPrice, Provider, ProviderService, Service, ShopSettings
+from shop.catalogue.pricing import RETAIL, CustomerPrices
 from shop.core import rows
 from shop.core.rows import Part, Projection
 from shop.orders.history import EVENT_FIELDS
@@ -35,14 +36,17 @@ _SERVICE = Projection(
 )
 
 
-def service_for_order(*, service_id: int) -> Service | None:
+def service_for_order(*, service_id: int, user_id: int | None = None) -> Service | None:
     """The service with its category, provider service, provider and the shop's settings that placing reads, or None.
 
-    Those settings hang on the service: ``default_markup`` and ``one_order_per_link``.
+    Those settings hang on the service: ``default_markup`` and ``one_order_per_link``. With ``user_id``,
+    so do that customer's prices for it (``prices``, what ``customer_prices`` would read for this service).
 
     One statement instead of a queryset with joins: 0.70 ms against the ORM's 2.39 ms a call (bench/hot_statements.py).
+    The customer's prices come in the same statement (two scalar subqueries on the unique
+    constraints of ``CustomerPrice``): their own query cost 1.1 ms of Python per API ``add``.
     """
-    found = _services_where("s.id = %s", [service_id])
+    found = _services_where("s.id = %s", [service_id], user_id=user_id)
     return found[0] if found else None
 
 
@@ -54,22 +58,31 @@ def services_for_order(*, service_ids: Collection[int]) -> dict[int, Service]:
     return {service.pk: service for service in _services_where(f"s.id IN ({', '.join(['%s'] * len(ids))})", ids)}
 
 
-def _services_where(condition: str, params: list[int]) -> list[Service]:
+def _services_where(condition: str, params: list[int], *, user_id: int | None = None) -> list[Service]:
     service_t, category_t, upstream_t, provider_t, settings_t = (part.table for part in _SERVICE.parts)
+    prices, price_params = "", []
+    if user_id is not None:
+        price_t = connection.ops.quote_name(CustomerPrice._meta.db_table)
+        # At most one row each: the constraints customer_price_one_discount and customer_price_one_per_service.
+        prices = (
+            f", (SELECT cp.discount_percent FROM {price_t} cp WHERE cp.user_id = %s AND cp.service_id IS NULL)"  # noqa: S608
+            f", (SELECT cp.fixed_rate FROM {price_t} cp WHERE cp.user_id = %s AND cp.service_id = s.id)"
+        )
+        price_params = [user_id, user_id]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {_SERVICE.select()} FROM {service_t} "  # noqa: S608
+            f"SELECT {_SERVICE.select()}{prices} FROM {service_t} "  # noqa: S608
             f"JOIN {category_t} ON c.id = s.category_id "
             f"JOIN {upstream_t} ON ps.id = s.provider_service_id "
             f"JOIN {provider_t} ON p.id = ps.provider_id "
             f"LEFT JOIN {settings_t} ON ss.id = 1 "
             f"WHERE {condition}",
-            params,
+            [*price_params, *params],
         )
-        return [_service_loaded(row) for row in cursor.fetchall()]
+        return [_service_loaded(row, with_prices=user_id is not None) for row in cursor.fetchall()]
 
 
-def _service_loaded(row: tuple) -> Service:
+def _service_loaded(row: tuple, *, with_prices: bool = False) -> Service:
     loaded, category, upstream, provider, shop_settings = _SERVICE.instances(row)
     upstream.provider = provider
     loaded.category = category
@@ -77,7 +90,15 @@ def _service_loaded(row: tuple) -> Service:
     shop_settings = shop_settings or ShopSettings()
     loaded.default_markup = shop_settings.default_markup_percent
     loaded.one_order_per_link = shop_settings.one_order_per_link
+    if with_prices:
+        discount, fixed = (rows.converted(value, field) for value, field in zip(row[-2:], _PRICE_FIELDS, strict=True))
+        has_own = discount is not None or fixed is not None
+        fixed_rates = {loaded.pk: fixed} if fixed is not None else {}
+        loaded.prices = CustomerPrices(discount_percent=discount, fixed_rates=fixed_rates) if has_own else RETAIL
     return loaded
+
+
+_PRICE_FIELDS = (CustomerPrice._meta.get_field("discount_percent"), CustomerPrice._meta.get_field("fixed_rate"))
 
 
 # Where one statement (data-modifying WITH queries) can place and charge an order.

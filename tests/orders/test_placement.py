@@ -484,9 +484,9 @@ def test_the_placed_event_records_who_placed_it_its_status_and_its_charge(catalo
 @pytest.mark.postgres  # the one-statement charge is PostgreSQL's; other databases take the steps in a transaction
 def test_placing_reads_the_shops_default_markup_with_the_service_and_not_again(catalogue, customer, django_assert_num_queries) -> None:
     service_id = catalogue["1"].pk
-    # The service (with the shop's settings), the customer's own prices for it, whether the form was used,
+    # The service (with the shop's settings and the customer's own prices for it), whether the form was used,
     # then the one charging statement in its savepoint.
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         order_place(user=customer, service=service_id, link=LINK, quantity=1000, form_token=uuid4())
 
 

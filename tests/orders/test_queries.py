@@ -156,3 +156,37 @@ def test_the_service_for_an_order_carries_the_shops_default_markup_or_the_defaul
     assert not ShopSettings.objects.exists()  # read, never created
     ShopSettings.objects.create(pk=1, default_markup_percent=Decimal("12.50"))
     assert queries.service_for_order(service_id=service.pk).default_markup == Decimal("12.50")
+
+
+@pytest.mark.django_db
+def test_the_service_for_an_order_carries_the_customers_own_prices_for_it_read_in_the_same_statement(
+    django_assert_num_queries,
+) -> None:
+    from shop.catalogue.pricing import RETAIL, CustomerPrices
+    from shop.catalogue.selectors import customer_prices
+    from shop.models import CustomerPrice
+    from tests.factories import ServiceFactory
+
+    service, other = ServiceFactory(), ServiceFactory()
+    customer, someone = UserFactory(), UserFactory()
+
+    def read(user) -> CustomerPrices:
+        with django_assert_num_queries(1):
+            loaded = queries.service_for_order(service_id=service.pk, user_id=user.pk)
+        # The same as the customer's prices read on their own, for this service.
+        assert loaded.prices == customer_prices(user=user, service_id=service.pk)
+        return loaded.prices
+
+    assert read(customer) is RETAIL
+    CustomerPrice.objects.create(user=someone, discount_percent=Decimal("50"))  # another customer's
+    CustomerPrice.objects.create(user=customer, service=other, fixed_rate=Decimal("0.5"))  # another service's
+    assert read(customer) is RETAIL
+    CustomerPrice.objects.create(user=customer, discount_percent=Decimal("12.5"))
+    assert read(customer) == CustomerPrices(discount_percent=Decimal("12.50"), fixed_rates={})
+    CustomerPrice.objects.create(user=customer, service=service, fixed_rate=Decimal("0.123456"))
+    prices = read(customer)
+    assert prices == CustomerPrices(discount_percent=Decimal("12.50"), fixed_rates={service.pk: Decimal("0.123456")})
+    assert isinstance(prices.fixed_rates[service.pk], Decimal) and isinstance(prices.discount_percent, Decimal)
+    assert read(someone) == CustomerPrices(discount_percent=Decimal("50.00"), fixed_rates={})
+    # Without a customer nothing about prices is read or hung on the service.
+    assert not hasattr(queries.service_for_order(service_id=service.pk), "prices")
