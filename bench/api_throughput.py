@@ -4,7 +4,7 @@ Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/smmshop REDIS_URL=redis:/
        .venv/bin/python bench/api_throughput.py [--seconds 10] [--workers 2] [--clients 8]
 
 Starts gunicorn (config.wsgi, sync workers) on a throw-away database, then
-runs the same closed-loop load (client processes with keep-alive sessions, on
+runs the same closed-loop load (client processes with keep-alive connections, on
 loopback) against each target in turn, for several interleaved rounds so that
 a slow moment of the machine weighs on all targets alike. Prints each
 target's median requests per second over the rounds, p50/p95 latency and the
@@ -39,18 +39,31 @@ BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
 
 
 def load(url: str, data: dict[str, str] | None, seconds: float, threads: int) -> list[float]:
-    """One client process: ``threads`` sessions posting in a loop; returns the latencies (ms) of successes."""
-    import requests
+    """One client process: ``threads`` connections posting in a loop; returns the latencies (ms) of successes.
+
+    ``http.client`` with the request's body encoded once: about 0.1 ms of the client's CPU per call,
+    against about 0.5 ms for ``requests``. The clients share the 2 cores with the processes whose CPU
+    is counted, and the less they take, the less they slow those processes (their caches, the scheduler).
+    """
+    import http.client
+    from urllib.parse import urlencode, urlsplit
+
+    target = urlsplit(url)
+    body = urlencode(data).encode() if data is not None else None
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if data is not None else {}
 
     def worker() -> list[float]:
-        session = requests.Session()
+        client = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
         latencies: list[float] = []
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            reply = session.post(url, data=data, timeout=10) if data is not None else session.get(url, timeout=10)
-            if reply.status_code == 200 and "error" not in reply.text[:20]:
+            client.request("POST" if body is not None else "GET", target.path, body=body, headers=headers)
+            reply = client.getresponse()
+            text = reply.read()  # a reply that closes the connection closes the client too; the next request reopens it
+            if reply.status == 200 and b"error" not in text[:20]:
                 latencies.append((time.perf_counter() - started) * 1000)
+        client.close()
         return latencies
 
     with ThreadPoolExecutor(threads) as pool:
