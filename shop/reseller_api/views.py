@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from shop.core.client_address import client_address
 from shop.reseller_api.actions import ACTIONS
 from shop.reseller_api.endpoint import api_call
-from shop.reseller_api.handlers import INCORRECT_REQUEST
+from shop.reseller_api.handlers import INCORRECT_REQUEST, EncodedReply
 from shop.reseller_api.keys import api_key_issue
 from shop.reseller_api.models import ApiKey
 
@@ -35,7 +35,7 @@ NEW_KEY_SHOWN_WITHIN = 120
 
 @never_cache  # replies carry balances and orders (issue 17)
 @csrf_exempt
-def api_v2(request: HttpRequest) -> JsonResponse:
+def api_v2(request: HttpRequest) -> HttpResponse:
     """POST form data (or a JSON object) with key and action; always answers JSON, in English whatever the
     client's Accept-Language: resellers' code compares the API's texts (statuses, errors) as the contract writes them."""
     with translation.override("en"):
@@ -44,7 +44,7 @@ def api_v2(request: HttpRequest) -> JsonResponse:
     return response
 
 
-def _api_v2(request: HttpRequest) -> JsonResponse:
+def _api_v2(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return JsonResponse({"error": INCORRECT_REQUEST}, status=405)
     params = _params(request)
@@ -56,6 +56,8 @@ def _api_v2(request: HttpRequest) -> JsonResponse:
         # Never an HTML error page for an API client; the traceback goes to the log.
         logger.exception("API call %r failed", params.get("action", "")[:32])
         return JsonResponse({"error": "Internal error, try again later"}, status=500)
+    if isinstance(reply, EncodedReply):
+        return HttpResponse(reply, status=status, content_type="application/json")
     return JsonResponse(reply, status=status, safe=False)
 
 

@@ -1,0 +1,88 @@
+"""The reseller API's hand-written SQL: the status reply PostgreSQL writes is the one Python builds, for every kind of order and id."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shop.models import LedgerEntry, Order, OrderStatus
+from shop.orders.placement import order_place
+from shop.reseller_api.handlers import EncodedReply, _ids, do_status_many, status_many_reply
+from shop.wallet.services import wallet_credit
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+LINK = "https://instagram.com/p/abc"
+
+
+def ordered(reply: object) -> object:
+    """A reply as nested lists of (name, value) pairs: equal only with the same members in the same order."""
+    text = reply if isinstance(reply, str) else json.dumps(reply)
+    return json.loads(text, object_pairs_hook=list)
+
+
+@pytest.fixture
+def orders(catalogue, customer) -> list[Order]:
+    """The customer's orders in every status and with every kind of figure, and another customer's order."""
+    shapes = []
+    for n, status in enumerate(OrderStatus.CUSTOMER_LABELS):
+        shapes.append(
+            {
+                "status": status,
+                "remains": [None, -5, 0, 250, 1000, 2000][n % 6],
+                "start_count": [None, 0, 123][n % 3],
+                "refunded": [Decimal("0"), Decimal("0.5000"), Decimal("1.1700")][n % 3],
+                "posts_done": None,
+            }
+        )
+    shapes += [{"status": "active", "posts_done": 0}, {"status": "completed", "posts_done": 7, "refunded": Decimal("0.0001")}]
+    made = []
+    for shape in shapes:
+        order = order_place(user=customer, service=catalogue["1"], link=LINK, quantity=1000)
+        Order.objects.filter(pk=order.pk).update(**shape)
+        made.append(order)
+    someone = UserFactory()
+    wallet_credit(user=someone, amount=Decimal("10"), kind=LedgerEntry.Kind.DEPOSIT)
+    made.append(order_place(user=someone, service=catalogue["1"], link=LINK, quantity=1000))
+    return made
+
+
+def texts(orders: list[Order]) -> st.SearchStrategy[str]:
+    """Ids as resellers send them: their own, with leading zeros, another customer's, and text that names no order."""
+    own = [str(order.pk) for order in orders]
+    return st.sampled_from(
+        [*own, f"00{own[0]}", "0", "abc", "١٢", "²", "12a", "99999999999999999", "123456789012345678", "-1", "1.0", '\u02bc"\\']
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the reply is written by PostgreSQL")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_status_reply_written_by_postgresql_is_the_one_python_builds(data, orders, customer) -> None:
+    listed = ",".join(data.draw(st.lists(texts(orders), min_size=1, max_size=100)))
+    encoded = do_status_many(customer, {"orders": listed})
+    assert isinstance(encoded, EncodedReply)
+    assert ordered(encoded) == ordered(status_many_reply(customer, _ids(listed)))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the reply is written by PostgreSQL")
+def test_every_kind_of_order_is_in_the_compared_replies(orders, customer) -> None:
+    """The comparison above is worth something only if both replies show every branch: each status, subscriptions, errors."""
+    reply = json.loads(do_status_many(customer, {"orders": ",".join(str(order.pk) for order in orders)}))
+    shown = list(reply.values())
+    assert {answer.get("status") for answer in shown} >= set(OrderStatus.CUSTOMER_LABELS.values())
+    assert {answer["remains"] for answer in shown if "remains" in answer} == {"0", "250", "1000"}
+    assert {answer["posts"] for answer in shown if "posts" in answer} == {"0", "7"}
+    assert {answer["charge"] for answer in shown[:-1]} == {"1.1700", "0.6700", "0.0000", "1.1699"}
+    assert shown[-1] == {"error": "Incorrect order ID"}  # the other customer's
+
+
+def test_an_id_postgresql_cannot_hold_is_answered_by_python(orders, customer) -> None:
+    reply = do_status_many(customer, {"orders": f"{orders[0].pk},1\x002"})
+    assert not isinstance(reply, EncodedReply)
+    assert reply["1\x002"] == {"error": "Incorrect order ID"} and reply[str(orders[0].pk)]["status"] == "Pending"
