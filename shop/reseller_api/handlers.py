@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from shop.orders.placement import OrderRejected, order_place
 from shop.orders.requests import RequestRefused, order_cancel, order_refill
 from shop.orders.requests_many import orders_cancel_many, orders_refill_many
 from shop.reseller_api.keys import KEY_PREFIX_LENGTH
-from shop.reseller_api.queries import status_reply, status_rows
+from shop.reseller_api.queries import status_rows, status_texts
 from shop.wallet.selectors import balance_of
 
 BATCH_LIMIT = 100
@@ -49,6 +50,7 @@ INCORRECT_REQUEST = "Incorrect request"
 INVALID_KEY = "Invalid API key"
 INCORRECT_ORDER = "Incorrect order ID"
 TOO_MANY = "Too many requests, slow down"
+MISSING_ORDER = json.dumps({"error": INCORRECT_ORDER})
 
 
 class EncodedReply(str):
@@ -174,12 +176,19 @@ def do_status(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, ob
 
 def do_status_many(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, object] | EncodedReply:
     ids = _ids(params.get("orders"))
-    labels, currency = OrderStatus.CUSTOMER_LABELS, settings.SHOP_CURRENCY
-    # An id sent twice is answered once, where it first came (as the Python reply's keys do).
-    encoded = status_reply(user_id=user.pk, ids=list(dict.fromkeys(ids)), labels=labels, currency=currency, missing=INCORRECT_ORDER)
-    if encoded is not None:
-        return EncodedReply(encoded)
-    return status_many_reply(user, ids)
+    numbers = _numbers(ids)
+    texts = status_texts(
+        user_id=user.pk, order_ids=set(numbers.values()), labels=OrderStatus.CUSTOMER_LABELS, currency=settings.SHOP_CURRENCY
+    )
+    if texts is None:
+        return status_many_reply(user, ids)
+    # An id sent twice is answered once, where it first came (as a dict's keys are). An id that is a
+    # number is digits only, so it needs no escaping as a JSON name.
+    replies = (
+        f'"{text}":{texts.get(numbers[text], MISSING_ORDER)}' if text in numbers else f"{json.dumps(text)}:{MISSING_ORDER}"
+        for text in dict.fromkeys(ids)
+    )
+    return EncodedReply("{" + ",".join(replies) + "}")
 
 
 def status_many_reply(user: AbstractBaseUser, ids: list[str]) -> dict[str, object]:
