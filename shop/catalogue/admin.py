@@ -288,7 +288,9 @@ class ServiceAdmin(ShopAdmin):
     list_select_related = ["category", "provider_service__provider"]
     raw_id_fields = ["provider_service"]
     actions = ["enable", "disable", "set_markup", "use_provider_description"]
-    paginator = WideSortPaginator  # sorted by category: the ids are sorted first, then 100 rows read with their joins
+    paginator = WideSortPaginator  # sorted by category: the ids are sorted first, then a page's rows read with their joins
+    # Four editable cells a row: rendering 100 rows took two thirds of the page (205 ms; 105 ms with 50, bench/admin.py).
+    list_per_page = 50
     readonly_fields = ["description_source", "average_time"]
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.ModelForm]:
