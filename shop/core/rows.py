@@ -43,11 +43,7 @@ class Part:
         return ", ".join(f"{self.alias}.{connection.ops.quote_name(column.column)}" for column in self._columns)
 
     def converters(self) -> list[tuple[Any, list[Converter]]]:
-        converted = []
-        for column in self._columns:
-            expression = column.get_col(self.alias)
-            converted.append((expression, connection.ops.get_db_converters(expression) + column.get_db_converters(connection)))
-        return converted
+        return [_converters(column, self.alias) for column in self._columns]
 
 
 @dataclass(frozen=True)
@@ -71,9 +67,7 @@ class Projection:
         for part, converters in zip(self.parts, per_part, strict=True):
             values = []
             for value, (expression, functions) in zip(row[position : position + len(converters)], converters, strict=True):
-                for function in functions:
-                    value = function(value, expression, db)
-                values.append(value)
+                values.append(_convert(value, expression, functions, db))
             position += len(converters)
             names = [column.attname for column in part._columns]
             primary_key = values[[column.primary_key for column in part._columns].index(True)]
@@ -83,9 +77,18 @@ class Projection:
 
 def converted(value: Any, field: Field) -> Any:
     """A value a statement read for ``field`` (a scalar subquery, say), converted as the ORM converts that field's column."""
-    expression = field.get_col(field.model._meta.db_table)
+    return _convert(value, *_converters(field, field.model._meta.db_table), _database())
+
+
+def _converters(field: Field, alias: str) -> tuple[Any, list[Converter]]:
+    """The column expression of ``field`` under ``alias`` and the functions the ORM applies to a value read for it."""
     db = _database()
-    for function in db.ops.get_db_converters(expression) + field.get_db_converters(db):
+    expression = field.get_col(alias)
+    return expression, db.ops.get_db_converters(expression) + field.get_db_converters(db)
+
+
+def _convert(value: Any, expression: Any, functions: list[Converter], db: BaseDatabaseWrapper) -> Any:
+    for function in functions:
         value = function(value, expression, db)
     return value
 

@@ -42,6 +42,8 @@ def status_texts(*, user_id: int, order_ids: Collection[int], labels: Mapping[st
     """
     if connection.vendor != "postgresql":
         return None
+    if not order_ids:  # none of the ids is a number: no order to read
+        return {}
     params = {
         "labels": json.dumps(dict(labels)),
         "currency": json.dumps(currency),
