@@ -79,6 +79,7 @@ def order_place(
     interval: Any = None,
     actor: Actor | None = None,
     form_token: UUID | None = None,
+    loaded: bool = False,
     **extra: Any,
 ) -> Order:
     """Validate and place an order; raises ``OrderRejected`` (nothing written) or returns the new order.
@@ -88,12 +89,21 @@ def order_place(
     the same form raises ``AlreadyPlaced`` naming the first order, and writes
     nothing (the database's unique constraint decides, whatever the race).
     The submission upstream is queued only once the transaction has committed.
+    ``loaded``: ``service`` was read by ``service_for_order`` with this customer's prices (the API reads it with the key).
     """
     actor = actor or Actor.web(user)
     if form_token is not None and (placed := _placed_with(user, form_token)) is not None:
         raise AlreadyPlaced(placed)
     order = order_prepare(
-        user=user, service=service, link=link, quantity=quantity, runs=runs, interval=interval, link_rule_later=True, **extra
+        user=user,
+        service=service,
+        link=link,
+        quantity=quantity,
+        runs=runs,
+        interval=interval,
+        loaded=loaded,
+        link_rule_later=True,
+        **extra,
     )
     order.form_token = form_token
     charge = order.charge
@@ -139,9 +149,10 @@ def order_prepare(
     """The order these fields make, validated and priced but not saved; raises ``OrderRejected``. Reads only.
 
     ``order_place`` saves and charges it; the mass order previews and places many with it, reading
-    once what each call would read: ``loaded`` says ``service`` comes from ``services_for_order``,
-    ``prices`` are the customer's (``customer_prices``). ``link_rule_later``: the caller checks the
-    link rule itself, under the link's lock (``link_rule_held``), as ``order_place`` does.
+    once what each call would read: ``loaded`` says ``service`` comes from ``services_for_order``
+    (or from ``service_for_order``, its ``prices`` with it), ``prices`` are the customer's
+    (``customer_prices``). ``link_rule_later``: the caller checks the link rule itself, under the
+    link's lock (``link_rule_held``), as ``order_place`` does.
     """
     if not (loaded and isinstance(service, Service)):
         # The customer's prices for it come in the same statement, unless the caller has read them.

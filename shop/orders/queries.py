@@ -6,7 +6,8 @@ Each statement names the figure that pays for it; elsewhere the ORM is as fast w
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -59,30 +60,46 @@ def services_for_order(*, service_ids: Collection[int]) -> dict[int, Service]:
 
 
 def _services_where(condition: str, params: list[int], *, user_id: int | None = None) -> list[Service]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _services_sql(condition, user_sql="%s" if user_id is not None else None),
+            [*([user_id] * 2 if user_id is not None else []), *params],
+        )
+        return [service_loaded(row, with_prices=user_id is not None) for row in cursor.fetchall()]
+
+
+def service_for_user_sql(*, user_column: str) -> str:
+    """The statement of ``service_for_order`` with ``user_id``, for a LATERAL subquery: its one parameter is the
+    service's id, and the customer is named by ``user_column``, a column of the enclosing query (``u.id``).
+
+    The reseller API reads the key's owner and the service of an ``add`` in one statement
+    (``reseller_api.queries.key_owner_with``); ``service_loaded(row, with_prices=True)`` turns its columns into the service.
+    """
+    return _services_sql("s.id = %s", user_sql=user_column)
+
+
+def _services_sql(condition: str, *, user_sql: str | None) -> str:
     service_t, category_t, upstream_t, provider_t, settings_t = (part.table for part in _SERVICE.parts)
-    prices, price_params = "", []
-    if user_id is not None:
+    prices = ""
+    if user_sql is not None:
         price_t = connection.ops.quote_name(CustomerPrice._meta.db_table)
         # At most one row each: the constraints customer_price_one_discount and customer_price_one_per_service.
         prices = (
-            f", (SELECT cp.discount_percent FROM {price_t} cp WHERE cp.user_id = %s AND cp.service_id IS NULL)"  # noqa: S608
-            f", (SELECT cp.fixed_rate FROM {price_t} cp WHERE cp.user_id = %s AND cp.service_id = s.id)"
+            f", (SELECT cp.discount_percent FROM {price_t} cp WHERE cp.user_id = {user_sql} AND cp.service_id IS NULL)"  # noqa: S608
+            f", (SELECT cp.fixed_rate FROM {price_t} cp WHERE cp.user_id = {user_sql} AND cp.service_id = s.id)"
         )
-        price_params = [user_id, user_id]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_SERVICE.select()}{prices} FROM {service_t} "  # noqa: S608
-            f"JOIN {category_t} ON c.id = s.category_id "
-            f"JOIN {upstream_t} ON ps.id = s.provider_service_id "
-            f"JOIN {provider_t} ON p.id = ps.provider_id "
-            f"LEFT JOIN {settings_t} ON ss.id = 1 "
-            f"WHERE {condition}",
-            [*price_params, *params],
-        )
-        return [_service_loaded(row, with_prices=user_id is not None) for row in cursor.fetchall()]
+    return (
+        f"SELECT {_SERVICE.select()}{prices} FROM {service_t} "  # noqa: S608
+        f"JOIN {category_t} ON c.id = s.category_id "
+        f"JOIN {upstream_t} ON ps.id = s.provider_service_id "
+        f"JOIN {provider_t} ON p.id = ps.provider_id "
+        f"LEFT JOIN {settings_t} ON ss.id = 1 "
+        f"WHERE {condition}"
+    )
 
 
-def _service_loaded(row: tuple, *, with_prices: bool = False) -> Service:
+def service_loaded(row: Sequence[Any], *, with_prices: bool = False) -> Service:
+    """The service (with what hangs on it, see ``service_for_order``) from a row of the statement that reads it."""
     loaded, category, upstream, provider, shop_settings = _SERVICE.instances(row)
     upstream.provider = provider
     loaded.category = category

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from shop.reseller_api.handlers import (
     BATCH_LIMIT,
     INCORRECT_ORDER,
+    Reader,
     do_add,
     do_balance,
     do_cancel,
@@ -28,6 +29,9 @@ from shop.reseller_api.handlers import (
     do_services,
     do_status,
     do_status_many,
+    read_add,
+    read_status,
+    read_status_many,
 )
 
 
@@ -48,7 +52,10 @@ class Action:
     example: dict[str, str]
     reply: object
     selector: str = ""  # the parameter that tells this form from another of the same action
-    handler: Callable[[AbstractBaseUser, Mapping[str, str]], object] = field(default=lambda user, params: None, repr=False)
+    handler: Callable[..., object] = field(default=lambda user, params: None, repr=False)
+    #: Given the call's parameters, what reads the key's owner and this action's data in one statement
+    #: (``keys.api_key_caller``), or None; the handler then takes what it read as a third argument.
+    reader: Callable[[Mapping[str, str]], Reader[Any] | None] | None = field(default=None, repr=False)
 
     def ids_touched(self, params: Mapping[str, str]) -> int:
         """How many order or refill ids a call of this form names (each counts once, at most a batch's worth)."""
@@ -118,6 +125,7 @@ ACTIONS: tuple[Action, ...] = (
         {"action": "add", "service": "1", "link": "https://instagram.com/p/abc", "quantity": "1000"},
         {"order": 23501},
         handler=do_add,
+        reader=read_add,
     ),
     Action(
         "status",
@@ -127,6 +135,7 @@ ACTIONS: tuple[Action, ...] = (
         STATUS_EXAMPLE,
         selector="order",
         handler=do_status,
+        reader=read_status,
     ),
     Action(
         "status",
@@ -136,6 +145,7 @@ ACTIONS: tuple[Action, ...] = (
         {"1": STATUS_EXAMPLE, "10": {"error": INCORRECT_ORDER}},
         selector="orders",
         handler=do_status_many,
+        reader=read_status_many,
     ),
     Action(
         "balance",

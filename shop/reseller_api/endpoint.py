@@ -9,14 +9,18 @@ from django.conf import settings
 from shop.core.limits import Limit, rate_limit_count, rate_limit_hit
 from shop.reseller_api.actions import action_find
 from shop.reseller_api.handlers import INCORRECT_REQUEST, INVALID_KEY, TOO_MANY, ApiError
-from shop.reseller_api.keys import api_key_user
+from shop.reseller_api.keys import api_key_caller
 
 BAD_KEY_WINDOW = 600
 
 
 def api_call(*, params: Mapping[str, str], client_address: str) -> tuple[int, object]:
     """Answer one API call: (HTTP status, JSON-able reply). Never raises for bad input."""
-    user = api_key_user(key=params.get("key", ""))
+    action = params.get("action", "").strip()
+    definition = action_find(action, params)
+    # What the action reads first comes in the key's statement (status, add); the limits are counted before it acts.
+    reader = definition.reader(params) if definition is not None and definition.reader is not None else None
+    user, read = api_key_caller(key=params.get("key", ""), read=reader)
     if user is None:
         # Guessing keys costs: past the limit an address gets no answers for a
         # while. (A valid key is answered anyway: it proves nothing is guessed.)
@@ -26,8 +30,6 @@ def api_call(*, params: Mapping[str, str], client_address: str) -> tuple[int, ob
         if rate_limit_hit(bad_keys)[0]:
             return 429, {"error": TOO_MANY}
         return 200, {"error": INVALID_KEY}
-    action = params.get("action", "").strip()
-    definition = action_find(action, params)
     # All calls count against one limit, orders against a second, the order and refill ids a call
     # names against a third (orders=1,...,100 counts 100); all in one round trip.
     limits = [Limit(f"api:{user.pk}", settings.API_RATE_LIMIT, 60)]
@@ -40,6 +42,6 @@ def api_call(*, params: Mapping[str, str], client_address: str) -> tuple[int, ob
     if definition is None:
         return 200, {"error": INCORRECT_REQUEST}
     try:
-        return 200, definition.handler(user, params)
+        return 200, definition.handler(user, params) if reader is None else definition.handler(user, params, read)
     except ApiError as exc:
         return 200, {"error": exc.message}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 
+from shop.catalogue.models import Service
 from shop.catalogue.selectors import customer_prices, orderable_services, service_offers
 from shop.core.numbers import id_number
 from shop.orders.display import customer_remains
@@ -19,7 +21,13 @@ from shop.orders.placement import OrderRejected, order_place
 from shop.orders.requests import RequestRefused, order_cancel, order_refill
 from shop.orders.requests_many import orders_cancel_many, orders_refill_many
 from shop.reseller_api.keys import KEY_PREFIX_LENGTH
-from shop.reseller_api.queries import status_rows, status_texts
+from shop.reseller_api.queries import (
+    OwnerRow,
+    key_owner_with_service,
+    key_owner_with_status_texts,
+    status_rows,
+    status_texts,
+)
 from shop.wallet.selectors import balance_of
 
 BATCH_LIMIT = 100
@@ -51,6 +59,11 @@ INVALID_KEY = "Invalid API key"
 INCORRECT_ORDER = "Incorrect order ID"
 TOO_MANY = "Too many requests, slow down"
 MISSING_ORDER = json.dumps({"error": INCORRECT_ORDER})
+
+
+T = TypeVar("T")
+#: Reads the owner of a key (by its hash) and, in the same statement, what an action needs (``keys.api_key_caller``).
+Reader = Callable[[str], tuple[OwnerRow | None, T]]
 
 
 class EncodedReply(str):
@@ -154,32 +167,73 @@ def do_services(user: AbstractBaseUser, params: Mapping[str, str]) -> list[dict[
     ]
 
 
-def do_add(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, int]:
+def read_add(params: Mapping[str, str]) -> Reader[list[Service]] | None:
+    """The service of an ``add``, read with the key (PostgreSQL): what ``do_add`` takes as ``read``."""
+    service = id_number((params.get("service") or "").strip())
+    if service is None or connection.vendor != "postgresql":
+        return None
+    return lambda key_hash: key_owner_with_service(key_hash=key_hash, service_id=service)
+
+
+def do_add(user: AbstractBaseUser, params: Mapping[str, str], read: list[Service] | None = None) -> dict[str, int]:
+    """``read``: the service, with the customer's prices, if ``read_add`` found it ([] if not)."""
     service = id_number((params.get("service") or "").strip())
     if service is None:
         raise ApiError("Incorrect service ID")
     fields = {name: params[name] for name in ORDER_FIELDS if params.get(name) not in (None, "")}
     try:
-        order = order_place(user=user, service=service, actor=_caller(user, params), **fields)
+        # A service read with the key is placed as read; otherwise order_place reads it (and refuses it if there is none).
+        found = {"service": read[0], "loaded": True} if read else {"service": service}
+        order = order_place(user=user, actor=_caller(user, params), **found, **fields)
     except OrderRejected as exc:
         raise ApiError(exc.message) from exc
     return {"order": order.pk}
 
 
-def do_status(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, object]:
+def read_status(params: Mapping[str, str]) -> Reader[dict[int, str]] | None:
+    """The JSON text of the order a ``status`` names, read with the key (PostgreSQL): what ``do_status`` takes as ``read``."""
+    return _status_reader([params.get("order", "").strip()])
+
+
+def read_status_many(params: Mapping[str, str]) -> Reader[dict[int, str]] | None:
+    """``read_status`` for the orders of a many-orders ``status`` (none if their list is refused: ``do_status_many`` says why)."""
+    ids = [part.strip() for part in params.get("orders", "").split(",") if part.strip()]
+    return _status_reader(ids) if 0 < len(ids) <= BATCH_LIMIT else None
+
+
+def _status_reader(ids: list[str]) -> Reader[dict[int, str]] | None:
+    if connection.vendor != "postgresql":
+        return None
+    numbers = set(_numbers(ids).values())
+    labels, currency = OrderStatus.CUSTOMER_LABELS, settings.SHOP_CURRENCY
+    return lambda key_hash: key_owner_with_status_texts(key_hash=key_hash, order_ids=numbers, labels=labels, currency=currency)
+
+
+def do_status(user: AbstractBaseUser, params: Mapping[str, str], read: dict[int, str] | None = None) -> dict[str, object] | EncodedReply:
+    """``read``: the order's JSON text by id, if ``read_status`` read it."""
     text = params.get("order", "").strip()
+    if read is not None:
+        number = id_number(text)
+        if number is None or number not in read:
+            raise ApiError(INCORRECT_ORDER)
+        return EncodedReply(read[number])
     row = _own_status_rows(user, [text]).get(text)
     if row is None:
         raise ApiError(INCORRECT_ORDER)
     return _status(row, settings.SHOP_CURRENCY)
 
 
-def do_status_many(user: AbstractBaseUser, params: Mapping[str, str]) -> dict[str, object] | EncodedReply:
+def do_status_many(
+    user: AbstractBaseUser, params: Mapping[str, str], read: dict[int, str] | None = None
+) -> dict[str, object] | EncodedReply:
+    """``read``: the JSON text of each found order by id, if ``read_status_many`` read them."""
     ids = _ids(params.get("orders"))
     numbers = _numbers(ids)
-    texts = status_texts(
-        user_id=user.pk, order_ids=set(numbers.values()), labels=OrderStatus.CUSTOMER_LABELS, currency=settings.SHOP_CURRENCY
-    )
+    texts = read
+    if texts is None:
+        texts = status_texts(
+            user_id=user.pk, order_ids=set(numbers.values()), labels=OrderStatus.CUSTOMER_LABELS, currency=settings.SHOP_CURRENCY
+        )
     if texts is None:
         return status_many_reply(user, ids)
     # An id sent twice is answered once, where it first came (as a dict's keys are). An id that is a

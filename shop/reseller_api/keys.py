@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -14,7 +16,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from shop.reseller_api.models import ApiKey, Revocation
-from shop.reseller_api.queries import key_owner
+from shop.reseller_api.queries import OwnerRow, key_owner
+
+T = TypeVar("T")
 
 KEY_PREFIX = "smm_"
 KEY_BYTES = 32
@@ -59,22 +63,34 @@ def api_key_user(*, key: str) -> AbstractBaseUser | None:
     The key is a 32-byte random secret, so looking up its SHA-256 leaks nothing
     useful through timing; the stored hash is compared again in constant time.
     """
+    return api_key_caller(key=key)[0]
+
+
+def api_key_caller(*, key: str, read: Callable[[str], tuple[OwnerRow | None, T]] | None = None) -> tuple[AbstractBaseUser | None, T | None]:
+    """``api_key_user``, and what ``read`` read for the key's user: (user or None, what was read or None).
+
+    ``read(key_hash)`` reads the key's owner (as ``key_owner`` does) with something else for that user,
+    in one statement (``queries.key_owner_with``). What it read is dropped unless the key passes every check.
+    """
     if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 100:
-        return None
+        return None, None
     digest = _digest(key)
-    row = key_owner(key_hash=digest)
+    if read is None:
+        row, data = key_owner(key_hash=digest), None
+    else:
+        row, data = read(digest)
     if row is None:
-        return None
+        return None, None
     key_id, stored, last_used_at, user_id, is_active = row
     last_used_at = _aware(last_used_at)
     if not hmac.compare_digest(stored, digest) or not is_active:
-        return None
+        return None, None
     now = timezone.now()
     # A write per call would cost more than the call: a minute's precision is enough.
     if last_used_at is None or now - last_used_at > LAST_USED_PRECISION:
         ApiKey.objects.filter(pk=key_id).update(last_used_at=now)
     # A user with just the fields an API call reads (saving it would save only those).
-    return get_user_model().from_db(connection.alias, ["id", "is_active"], [user_id, is_active])
+    return get_user_model().from_db(connection.alias, ["id", "is_active"], [user_id, is_active]), data
 
 
 def _aware(value: datetime | str | None) -> datetime | None:

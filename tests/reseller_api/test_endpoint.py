@@ -198,6 +198,54 @@ def test_json_bodies_are_accepted(client, key, catalogue) -> None:
     assert client.post("/api/v2", [1, 2], content_type="application/json").json() == {"error": "Incorrect request"}
 
 
+@pytest.mark.postgres
+def test_status_and_add_read_what_they_need_with_the_key_in_one_statement(call, catalogue, customer, django_assert_num_queries) -> None:
+    """A round trip costs the database more than these statements do: the key comes with the orders or the service."""
+    from shop.models import CustomerPrice
+
+    first = call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="1000")["order"]  # the key's last use is now
+    CustomerPrice.objects.create(user=customer, service=catalogue["1"], fixed_rate=Decimal("0.5"))
+    with django_assert_num_queries(1):
+        assert call(action="status", order=str(first))["charge"] == "1.1700"
+    with django_assert_num_queries(1):
+        assert list(call(action="status", orders=f"{first},x")) == [str(first), "x"]
+    with django_assert_num_queries(2):  # the key with the service and the customer's prices; the order charged
+        second = call(action="add", service=str(catalogue["1"].pk), link=LINK, quantity="1000")["order"]
+    assert Order.objects.get(pk=second).charge == Decimal("0.5000")  # at the price read with the key
+    with django_assert_num_queries(2):  # no such service: the key, then the service looked for again as placing does
+        assert call(action="add", service="999999", link=LINK, quantity="1000") == {"error": "Incorrect service ID"}
+
+
+@pytest.mark.parametrize("failure", ["inactive", "revoked"])
+def test_what_was_read_with_a_key_that_fails_its_checks_is_not_used(client, catalogue, customer, failure) -> None:
+    from shop.reseller_api.keys import api_key_revoke
+    from shop.reseller_api.models import Revocation
+    from shop.wallet.selectors import balance_of
+
+    key = api_key_issue(user=customer)
+    post = {"key": key, "action": "add", "service": str(catalogue["1"].pk), "link": LINK, "quantity": "1000"}
+    order = client.post("/api/v2", post).json()["order"]
+    if failure == "inactive":
+        type(customer).objects.filter(pk=customer.pk).update(is_active=False)
+    else:
+        api_key_revoke(user=customer, reason=Revocation.PASSWORD_CHANGED)
+    before = balance_of(user=customer)
+    for params in ({"action": "status", "order": str(order)}, {"action": "status", "orders": str(order)}, post):
+        assert client.post("/api/v2", {**params, "key": key}).json() == {"error": "Invalid API key"}
+    assert Order.objects.filter(user=customer).count() == 1 and balance_of(user=customer) == before
+
+
+def test_status_and_add_are_limited_although_their_data_comes_with_the_key(client, key, catalogue, settings) -> None:
+    settings.API_RATE_LIMIT = 2
+    add = {"key": key, "action": "add", "service": str(catalogue["1"].pk), "link": LINK, "quantity": "100"}
+    order = client.post("/api/v2", add).json()["order"]
+    assert client.post("/api/v2", {"key": key, "action": "status", "order": str(order)}).status_code == 200
+    for params in ({"action": "status", "order": str(order)}, {"action": "status", "orders": str(order)}, add):
+        refused = client.post("/api/v2", {**params, "key": key})
+        assert (refused.status_code, refused.json()) == (429, {"error": "Too many requests, slow down"})
+    assert Order.objects.count() == 1
+
+
 def test_get_is_refused_in_json(client) -> None:
     response = client.get("/api/v2", {"key": "x", "action": "balance"})
     assert response.status_code == 405 and response.json() == {"error": "Incorrect request"}

@@ -89,3 +89,93 @@ def test_ids_that_name_no_order_are_named_in_json_as_sent(orders, customer) -> N
     assert list(reply) == sent[:4]  # the repeat answered once, where it first came
     assert reply[str(orders[0].pk)]["status"] == "Pending"
     assert all(reply[text] == {"error": "Incorrect order ID"} for text in sent[1:4])
+
+
+# The key read with what the call needs (one round trip) ------------------------------------------
+
+
+def key_hash_of(user) -> str:
+    from shop.reseller_api.keys import _digest, api_key_issue
+
+    return _digest(api_key_issue(user=user))
+
+
+@pytest.mark.postgres
+def test_the_orders_read_with_the_key_are_the_ones_status_texts_reads(orders, customer, django_assert_num_queries) -> None:
+    from shop.reseller_api.queries import key_owner, key_owner_with_status_texts, status_texts
+
+    digest = key_hash_of(customer)
+    ids = {order.pk for order in orders} | {0, 99999999999}
+    labels = OrderStatus.CUSTOMER_LABELS
+    with django_assert_num_queries(1):
+        owner, read = key_owner_with_status_texts(key_hash=digest, order_ids=ids, labels=labels, currency="USD")
+    assert owner == key_owner(key_hash=digest) and owner[3] == customer.pk
+    assert read == status_texts(user_id=customer.pk, order_ids=ids, labels=labels, currency="USD")
+    assert len(read) == len(orders) - 1  # not the other customer's
+    # No order among the ids (or none at all): the owner still comes, with nothing read.
+    assert key_owner_with_status_texts(key_hash=digest, order_ids={orders[-1].pk}, labels=labels, currency="USD") == (owner, {})
+    assert key_owner_with_status_texts(key_hash=digest, order_ids=set(), labels=labels, currency="USD") == (owner, {})
+    # No such key: nothing at all.
+    assert key_owner_with_status_texts(key_hash="0" * 64, order_ids=ids, labels=labels, currency="USD") == (None, {})
+
+
+@pytest.mark.postgres
+def test_a_single_status_read_with_the_key_is_the_reply_python_builds(orders, customer) -> None:
+    from shop.reseller_api.handlers import do_status, read_status
+
+    key_hash = key_hash_of(customer)
+    for order in orders[:-1]:
+        params = {"order": str(order.pk)}
+        owner, read = read_status(params)(key_hash)
+        assert owner[3] == customer.pk
+        encoded = do_status(customer, params, read)
+        assert isinstance(encoded, EncodedReply)
+        assert ordered(encoded) == ordered(do_status(customer.__class__.objects.get(pk=customer.pk), {"order": f" {order.pk}"}))
+    assert read_status({"order": str(orders[-1].pk)})(key_hash)[1] == {}  # another customer's order
+
+
+def service_facts(service) -> tuple:
+    """What placing an order reads of a service, as ``service_for_order`` hangs it on the instance."""
+    upstream = service.provider_service
+    return (
+        service.pk,
+        *(getattr(service, name) for name in ("name", "is_enabled", "markup_percent", "fixed_rate", "min_quantity", "max_quantity")),
+        service.category.is_visible,
+        service.category.markup_percent,
+        *(getattr(upstream, name) for name in ("provider_id", "type", "rate", "min_quantity", "max_quantity", "dripfeed", "is_available")),
+        upstream.provider.is_active,
+        upstream.provider.exchange_rate,
+        service.default_markup,
+        service.one_order_per_link,
+        service.prices,
+    )
+
+
+@pytest.mark.postgres
+def test_the_service_read_with_the_key_is_the_one_service_for_order_reads_with_the_customers_prices(
+    catalogue, customer, django_assert_num_queries
+) -> None:
+    from shop.models import CustomerPrice
+    from shop.orders.queries import service_for_order
+    from shop.reseller_api.queries import key_owner, key_owner_with_service
+
+    service, other = catalogue["1"], catalogue["2"]
+    digest = key_hash_of(customer)
+    someone = UserFactory()
+
+    def read() -> tuple:
+        with django_assert_num_queries(1):
+            owner, found = key_owner_with_service(key_hash=digest, service_id=service.pk)
+        assert owner == key_owner(key_hash=digest)
+        assert [service_facts(loaded) for loaded in found] == [service_facts(service_for_order(service_id=service.pk, user_id=customer.pk))]
+        return found[0].prices
+
+    assert read().discount_percent is None
+    CustomerPrice.objects.create(user=someone, discount_percent=Decimal("50"))  # another customer's
+    CustomerPrice.objects.create(user=customer, service=other, fixed_rate=Decimal("0.5"))  # another service's
+    assert read().discount_percent is None and not read().fixed_rates
+    CustomerPrice.objects.create(user=customer, discount_percent=Decimal("12.5"))
+    CustomerPrice.objects.create(user=customer, service=service, fixed_rate=Decimal("0.123456"))
+    assert read().fixed_rates == {service.pk: Decimal("0.123456")} and read().discount_percent == Decimal("12.50")
+    assert key_owner_with_service(key_hash=digest, service_id=999999) == (key_owner(key_hash=digest), [])
+    assert key_owner_with_service(key_hash="0" * 64, service_id=service.pk) == (None, [])
