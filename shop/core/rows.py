@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
 
 Converter = Callable[[Any, Any, Any], Any]
@@ -46,6 +47,13 @@ class Part:
         return [_converters(column, self.alias) for column in self._columns]
 
 
+class Lateral(NamedTuple):
+    """A query to join LATERAL to another (``reseller_api.queries.key_owner_with``): its text and how many columns it gives."""
+
+    sql: str
+    columns: int
+
+
 @dataclass(frozen=True)
 class Projection:
     """The select list of several models' fields and the way back from a row to instances."""
@@ -55,6 +63,11 @@ class Projection:
 
     def select(self) -> str:
         return ", ".join(part.select() for part in self.parts)
+
+    @property
+    def width(self) -> int:
+        """How many columns ``select`` names."""
+        return sum(len(part._columns) for part in self.parts)
 
     def instances(self, row: Sequence[Any]) -> list[Model | None]:
         """One instance per part, in order; None for a part whose id is NULL (an outer join that found nothing)."""
@@ -118,6 +131,15 @@ def inserted(instance: Model, pk: Any) -> Model:
     instance._state.adding = False
     instance._state.db = connection.alias
     return instance
+
+
+def prepared_cursor() -> CursorWrapper:
+    """A cursor for the hot statements: on PostgreSQL (``config.postgresql``) each is parsed and planned once per
+    connection, then only executed; elsewhere Django's cursor. Their parameters are bound on the server, so a
+    statement's text must not change with its values (an array parameter, not a list of placeholders)."""
+    db = _database()
+    make = getattr(db, "prepared_cursor", None)
+    return make() if make is not None else db.cursor()
 
 
 def _database() -> BaseDatabaseWrapper:

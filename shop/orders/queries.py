@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from shop.catalogue.models import Category, CustomerPrice, Provider, ProviderService, Service, ShopSettings
 from shop.catalogue.pricing import RETAIL, CustomerPrices
 from shop.core import rows
-from shop.core.rows import Part, Projection
+from shop.core.rows import Lateral, Part, Projection
 from shop.orders.history import EVENT_FIELDS
 from shop.orders.models import Order, OrderEvent
 from shop.wallet.models import LedgerEntry, Wallet
@@ -60,7 +60,8 @@ def services_for_order(*, service_ids: Collection[int]) -> dict[int, Service]:
 
 
 def _services_where(condition: str, params: list[int], *, user_id: int | None = None) -> list[Service]:
-    with connection.cursor() as cursor:
+    # Prepared when the statement's text is the same on every call (one service), not for a list of ids of any length.
+    with rows.prepared_cursor() if len(params) == 1 else connection.cursor() as cursor:
         cursor.execute(
             _services_sql(condition, user_sql="%s" if user_id is not None else None),
             [*([user_id] * 2 if user_id is not None else []), *params],
@@ -68,14 +69,14 @@ def _services_where(condition: str, params: list[int], *, user_id: int | None = 
         return [service_loaded(row, with_prices=user_id is not None) for row in cursor.fetchall()]
 
 
-def service_for_user_sql(*, user_column: str) -> str:
+def service_for_user_sql(*, user_column: str) -> Lateral:
     """The statement of ``service_for_order`` with ``user_id``, for a LATERAL subquery: its one parameter is the
     service's id, and the customer is named by ``user_column``, a column of the enclosing query (``u.id``).
 
     The reseller API reads the key's owner and the service of an ``add`` in one statement
     (``reseller_api.queries.key_owner_with``); ``service_loaded(row, with_prices=True)`` turns its columns into the service.
     """
-    return _services_sql("s.id = %s", user_sql=user_column)
+    return Lateral(_services_sql("s.id = %s", user_sql=user_column), _SERVICE.width + 2)
 
 
 def _services_sql(condition: str, *, user_sql: str | None) -> str:
@@ -152,7 +153,7 @@ def order_insert_charged(*, user: AbstractBaseUser, order: Order, placed: OrderE
     quote = connection.ops.quote_name
     wallet_table, ledger_table, order_pk = quote(Wallet._meta.db_table), quote(LedgerEntry._meta.db_table), quote(Order._meta.pk.column)
     event_table = quote(OrderEvent._meta.db_table)
-    with connection.cursor() as cursor:
+    with rows.prepared_cursor() as cursor:
         cursor.execute(
             f"WITH debited AS (UPDATE {wallet_table} SET balance = balance - %s, updated_at = %s "  # noqa: S608
             "  WHERE user_id = %s AND balance >= %s AND hold_reason = '' RETURNING id, balance), "
