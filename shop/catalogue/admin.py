@@ -25,7 +25,7 @@ from shop.catalogue.retail import MARKUP_FLOOR, services_description_reset, serv
 from shop.catalogue.sync import CatalogueSyncError, catalogue_sync
 from shop.core import forms as core_forms
 from shop.core.admin import ReadOnlyAdmin, ShopAdmin
-from shop.core.paging import WideSortPaginator
+from shop.core.paging import IdsFirstPaginator
 from shop.core.widgets import stamp_fields
 from shop.storefront.templatetags.shop_format import format_rate
 
@@ -288,7 +288,7 @@ class ServiceAdmin(ShopAdmin):
     list_select_related = ["category", "provider_service__provider"]
     raw_id_fields = ["provider_service"]
     actions = ["enable", "disable", "set_markup", "use_provider_description"]
-    paginator = WideSortPaginator  # sorted by category: the ids are sorted first, then a page's rows read with their joins
+    paginator = IdsFirstPaginator  # sorted by category: the ids are sorted first, then a page's rows read with their joins
     # Four editable cells a row: rendering 100 rows took two thirds of the page (205 ms; 105 ms with 50, bench/admin.py).
     list_per_page = 50
     readonly_fields = ["description_source", "average_time"]

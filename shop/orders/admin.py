@@ -23,6 +23,7 @@ from unfold.decorators import display
 from shop.backoffice.links import customer_link
 from shop.core.admin import ReadOnlyAdmin, search_words
 from shop.core.numbers import id_number
+from shop.core.paging import IdsFirstPaginator
 from shop.orders.admin_resolutions import OrderResolutions, stuck_for
 from shop.orders.flow import TransitionError, order_resolve_not_placed
 from shop.orders.models import Order, OrderEvent, OrderStatus, Refill
@@ -96,6 +97,7 @@ class OrderAdmin(OrderResolutions, ReadOnlyAdmin):
     list_filter = ["status", CustomerFilter, "provider", "created_at"]
     search_fields = ["=id", "link", "=upstream_order_id", "user__username"]
     list_select_related = ["user", "service"]
+    paginator = IdsFirstPaginator  # the ids from an index alone (order_status_recent, order_user_recent...), then the rows
     actions = ["declare_not_placed"]
     readonly_fields = [*(f.name for f in Order._meta.fields), "customer", "history"]
     fieldsets = [

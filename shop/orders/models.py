@@ -134,6 +134,9 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["user", "-id"], name="order_user_recent"),
             models.Index(fields=["user", "status", "-id"], name="order_user_status_recent"),
+            # The admin's list filtered by a status, newest first, at any depth: without it a Completed page read the
+            # pkey backwards past every unfinished order first (a day's orders: 31 ms at 10,000,000 orders).
+            models.Index(fields=["status", "-id"], name="order_status_recent"),
             # The admin's search by the provider's order id, whatever the provider.
             models.Index(fields=["upstream_order_id"], name="order_upstream_id"),
             # Only unfinished orders are ever looked up by these: partial indexes stay small.
