@@ -11,7 +11,7 @@ from unfold.admin import checkbox as unfold_checkbox
 from unfold.templatetags import unfold_list
 
 from shop.core import paging
-from shop.core.admin import action_checkbox_html, headers_once, labels_once, search_words
+from shop.core.admin import action_checkbox_html, headers_once, labels_once, preserved_filters_once, search_words
 from shop.core.paging import LargeTablePaginator
 from shop.models import Order
 from shop.orders.admin import STATUS_LABELS
@@ -188,3 +188,32 @@ def test_the_errors_of_an_editable_field_are_still_shown(admin_client) -> None:
     response = admin_client.post(reverse("admin:shop_service_changelist"), data)
     assert response.status_code == 200
     assert "Enter a number." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "preserved",
+    ["", "status__exact=completed", "_changelist_filters=status__exact%3Dcompleted%26q%3Da+b", "q=%23123&p=4&o=-2"],
+)
+@pytest.mark.parametrize("popup", [False, True])
+def test_a_rows_link_keeps_the_lists_filters_as_djangos_own_function_writes_it(preserved, popup) -> None:
+    original = unfold_list.add_preserved_filters.original
+    once = preserved_filters_once(original)
+    contexts = [
+        {"opts": Order._meta, "preserved_filters": preserved},
+        {"opts": Order._meta, "preserved_filters": preserved, "preserved_qsl": [("x", "1")]},  # worked out each time
+    ]
+    urls = [reverse("admin:shop_order_change", args=(pk,)) for pk in (1, 7, 123456789)]
+    urls += [reverse("admin:shop_order_changelist"), reverse("admin:shop_order_change", args=("a-b",)), urls[0] + "?x=1"]
+    for context in contexts:
+        for url in urls * 2:  # the second time from what was kept
+            assert once(context, url, popup) == original(context, url, popup), (context, url)
+
+
+def test_the_list_links_every_row_with_its_filters(admin_client) -> None:
+    assert unfold_list.add_preserved_filters.shop_once
+    customer = UserFactory()
+    orders = [order_row(customer, status="completed") for _ in range(3)]
+    page = admin_client.get(reverse("admin:shop_order_changelist") + "?status__exact=completed").content.decode()
+    for order in orders:
+        link = reverse("admin:shop_order_change", args=(order.pk,)) + "?_changelist_filters=status__exact%3Dcompleted"
+        assert f'href="{link}"' in page
