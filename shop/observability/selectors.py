@@ -1,7 +1,7 @@
 """Counts the metrics export, and each active provider's last successful call (health checks, metrics, the panel).
 
-Unfinished orders are counted at every scrape from the partial index ``order_live_status`` (4 ms on
-1,000,000 orders, 16,880 of them live). Finished ones need the whole table (a parallel index-only
+Unfinished orders are counted at every scrape from the index ``order_status_recent``, reading only the
+ranges of the unfinished statuses (4 ms on 1,000,000 orders, 16,880 of them live). Finished ones need the whole table (a parallel index-only
 scan: 137 ms on the same orders), so they are counted at most once per ``METRICS_TOTALS_TTL``
 seconds and kept in the cache meanwhile; top-ups likewise (open ones by ``topup_state_created``).
 """
